@@ -1,0 +1,81 @@
+"""The `provisioner` command: the root app, its sub-apps, and the one place errors become exits.
+
+Every ProvisionerError and every click usage error ends as one line on stderr and its exit code
+(2 for usage, 3 for the environment, 1 for failed checks). A traceback only with
+PROVISIONER_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from provisioner.errors import EXIT_USAGE, ProvisionerError
+
+
+def _debug() -> bool:
+    return os.environ.get("PROVISIONER_DEBUG", "") not in ("", "0")
+
+
+class OneLineErrors(TyperGroup):
+    """Root group that turns errors into one line and an exit code, for people and CliRunner."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            result = super().main(
+                args, prog_name, complete_var, standalone_mode=False, **extra
+            )
+        except click.exceptions.Abort:
+            click.echo("error: aborted", err=True)
+            code = 130
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+            click.echo(f"error: {exc.format_message()}{hint}", err=True)
+            code = EXIT_USAGE
+        except click.ClickException as exc:
+            click.echo(f"error: {exc.format_message()}", err=True)
+            code = exc.exit_code
+        except ProvisionerError as exc:
+            if _debug():
+                raise
+            click.echo(f"error: {exc}", err=True)
+            code = exc.exit_code
+        else:
+            code = result if isinstance(result, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+app = typer.Typer(
+    cls=OneLineErrors,
+    name="provisioner",
+    help="Single-tenant instance provisioning: plan, check and run one AWS stack per tenant.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register() -> None:
+    """Attach every command and sub-app. Each module imports its heavy dependencies lazily."""
+    # One import and one call per noun; each helper module keeps its heavy imports lazy.
+
+
+_register()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,95 @@
+"""The product's plans and the sizes each one gets.
+
+Plans are the product catalogue, not per-region data: every location offers every plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from provisioner.errors import UsageError
+
+
+@dataclass(frozen=True)
+class PlanSizes:
+    """What one plan buys: compute, database, and how long things are kept."""
+
+    name: str
+    paid: bool  # billed plans; trial and free are not
+    instance_type: str  # EC2 type of the app server
+    data_volume_gib: int  # the app server's encrypted data volume
+    db_instance_class: str  # RDS class
+    db_storage_gib: int  # allocated RDS storage
+    db_max_storage_gib: int  # storage autoscaling ceiling
+    multi_az: bool  # RDS standby in a second zone
+    backup_retention_days: int  # RDS automated backups and AWS Backup recovery points
+    log_retention_days: int  # CloudWatch log groups (must be a value CloudWatch accepts)
+    deletion_protection: bool  # RDS and load balancer refuse deletion until it is turned off
+    performance_insights: bool  # RDS Performance Insights (encrypted with the tenant key)
+
+
+PLANS: dict[str, PlanSizes] = {
+    "trial": PlanSizes(
+        name="trial",
+        paid=False,
+        instance_type="t3.small",
+        data_volume_gib=20,
+        db_instance_class="db.t4g.micro",
+        db_storage_gib=20,
+        db_max_storage_gib=50,
+        multi_az=False,
+        backup_retention_days=7,
+        log_retention_days=30,
+        deletion_protection=False,
+        performance_insights=False,
+    ),
+    "free": PlanSizes(
+        name="free",
+        paid=False,
+        instance_type="t3.small",
+        data_volume_gib=20,
+        db_instance_class="db.t4g.micro",
+        db_storage_gib=20,
+        db_max_storage_gib=50,
+        multi_az=False,
+        backup_retention_days=7,
+        log_retention_days=30,
+        deletion_protection=False,
+        performance_insights=False,
+    ),
+    "standard": PlanSizes(
+        name="standard",
+        paid=True,
+        instance_type="t3.large",
+        data_volume_gib=100,
+        db_instance_class="db.t4g.medium",
+        db_storage_gib=100,
+        db_max_storage_gib=500,
+        multi_az=True,
+        backup_retention_days=14,
+        log_retention_days=90,
+        deletion_protection=True,
+        performance_insights=True,
+    ),
+    "enterprise": PlanSizes(
+        name="enterprise",
+        paid=True,
+        instance_type="m6i.xlarge",
+        data_volume_gib=500,
+        db_instance_class="db.m6g.xlarge",
+        db_storage_gib=500,
+        db_max_storage_gib=2000,
+        multi_az=True,
+        backup_retention_days=35,
+        log_retention_days=365,
+        deletion_protection=True,
+        performance_insights=True,
+    ),
+}
+
+
+def get_plan(name: str) -> PlanSizes:
+    key = name.strip().lower()
+    if key not in PLANS:
+        raise UsageError(f"unknown plan {name!r}: use one of {', '.join(PLANS)}")
+    return PLANS[key]
