@@ -1,0 +1,75 @@
+"""The product's published security promises, and the constants that make them checkable.
+
+One place for both the offline policy rules (provisioner.policy) and the live audit
+(provisioner.audit), so a plan and a running account are held to the same numbers.
+"""
+
+from __future__ import annotations
+
+# In transit. Forward-secret only, TLS 1.2 and 1.3 only (AWS's ELB security policy table):
+# the TLS13-1-2-Res family keeps AES-GCM ECDHE suites; "-Ext" variants add RSA key exchange and
+# the plain TLS13-1-2-2021-06 adds CBC suites. The API default is still ELBSecurityPolicy-2016-08.
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html
+ALLOWED_TLS_POLICIES: frozenset[str] = frozenset(
+    {
+        "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+        "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
+    }
+)
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"  # what the tenant stack sets
+
+HSTS_MIN_MAX_AGE_SECONDS = 31_536_000  # one year
+HSTS_HEADER = "max-age=63072000; includeSubDomains; preload"  # two years, what the stack sets
+
+# Backups.
+BACKUP_SCHEDULE = "cron(0 3 ? * * *)"  # daily at 03:00 UTC
+RESTORE_OBJECTIVE_SECONDS = 8 * 3600  # a restore must be possible within 8 hours
+
+# Tags every taggable resource carries.
+REQUIRED_TAGS: tuple[str, ...] = ("tenant", "location", "plan", "managed-by")
+
+PROMISES: dict[str, str] = {
+    "isolation": (
+        "Every tenant has its own network, keys, database, volumes and load balancer; nothing of"
+        " one tenant is reachable from another's."
+    ),
+    "in-transit": (
+        "TLS 1.2/1.3 only, forward-secret ciphers only, HSTS on all web traffic, HTTP only"
+        " redirects to HTTPS; database connections require TLS."
+    ),
+    "at-rest": (
+        "Disks, database, backups, logs and secrets are encrypted with AES-256 under a KMS key of"
+        " the tenant's own."
+    ),
+    "backups": (
+        "Databases and files are backed up daily and copied to a separate vault inside the same"
+        " jurisdiction; a restore is possible within 8 hours."
+    ),
+    "logging": "Load balancer access logs, network flow logs and database logs are kept and encrypted.",
+    "residency": (
+        "A tenant's data stays in the region chosen at signup and its backup destination in the"
+        " same jurisdiction."
+    ),
+    "tagging": (
+        "Every tenant resource is tagged with its tenant, location, plan and manager, so it can be"
+        " found, audited and deleted."
+    ),
+}
+
+
+def hsts_is_strong(header: str | None) -> bool:
+    """True when an HSTS header value has max-age >= one year and includeSubDomains."""
+    if not header:
+        return False
+    max_age = None
+    include_subdomains = False
+    for part in header.split(";"):
+        token = part.strip()
+        if token.lower().startswith("max-age="):
+            try:
+                max_age = int(token.split("=", 1)[1].strip().strip('"'))
+            except ValueError:
+                return False
+        elif token.lower() == "includesubdomains":
+            include_subdomains = True
+    return max_age is not None and max_age >= HSTS_MIN_MAX_AGE_SECONDS and include_subdomains
