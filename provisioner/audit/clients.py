@@ -1,0 +1,153 @@
+"""The one place in provisioner that creates boto3 clients, and maps botocore's errors to ours.
+
+- One boto3 Session per thread: sessions are not thread-safe, clients made from one are
+  (https://boto3.amazonaws.com/v1/documentation/api/latest/guide/clients.html#multithreading-or-multiprocessing-with-clients).
+- The region is chosen per call: a tenant lives in one region and its backups in another.
+- Retries use botocore's "standard" mode (throttling and transient errors, exponential backoff);
+  `AWS_RETRY_MODE` and `AWS_MAX_ATTEMPTS` still win, as they do for plain boto3.
+- No endpoint is passed: boto3 itself honours `AWS_ENDPOINT_URL` (and the per-service
+  `AWS_ENDPOINT_URL_<SERVICE>`), which is how the tests point everything at moto's server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from provisioner.errors import EnvironmentProblem
+
+_DEFAULT_MAX_ATTEMPTS = 5  # first try + 4 retries
+_CONNECT_TIMEOUT_S = 10
+_READ_TIMEOUT_S = 60
+
+# Error codes that mean "your credentials are wrong", not "the check failed".
+_CREDENTIAL_CODES = frozenset(
+    {
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "AuthFailure",
+        "SignatureDoesNotMatch",
+        "InvalidAccessKeyId",
+    }
+)
+
+ClientHook = Callable[[str, str, Any], None]
+
+
+def retry_config() -> Config:
+    """The botocore config every client gets."""
+    mode = os.environ.get("AWS_RETRY_MODE", "standard")
+    try:
+        attempts = int(os.environ.get("AWS_MAX_ATTEMPTS", _DEFAULT_MAX_ATTEMPTS))
+    except ValueError:
+        attempts = _DEFAULT_MAX_ATTEMPTS
+    return Config(
+        retries={"mode": mode, "total_max_attempts": max(1, attempts)},  # type: ignore[typeddict-item]
+        connect_timeout=_CONNECT_TIMEOUT_S,
+        read_timeout=_READ_TIMEOUT_S,
+        user_agent_extra="provisioner-audit",
+    )
+
+
+class Clients:
+    """boto3 clients by (service, region), one session per thread.
+
+    `on_new_client(service, region, client)` runs once for each client created; tests use it to
+    attach botocore Stubbers for the AWS Backup calls moto does not implement.
+    """
+
+    def __init__(
+        self,
+        profile: str | None = None,
+        on_new_client: ClientHook | None = None,
+    ) -> None:
+        self._profile = profile
+        self._on_new_client = on_new_client
+        self._local = threading.local()
+        self._config = retry_config()
+
+    def _session(self) -> boto3.session.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = boto3.session.Session(profile_name=self._profile)
+            self._local.session = session
+            self._local.clients = {}
+        return session
+
+    def client(self, service: str, region: str) -> Any:
+        """A client for `service` in `region`, cached for this thread."""
+        session = self._session()
+        cache: dict[tuple[str, str], Any] = self._local.clients
+        key = (service, region)
+        if key not in cache:
+            with aws_errors():
+                made = session.client(service, region_name=region, config=self._config)  # type: ignore[call-overload]
+            if self._on_new_client is not None:
+                self._on_new_client(service, region, made)
+            cache[key] = made
+        return cache[key]
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a ClientError ("" for anything else)."""
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def is_not_found(exc: BaseException) -> bool:
+    """True for the many ways AWS says "no such resource"."""
+    code = error_code(exc)
+    return code.endswith(("NotFound", "NotFoundFault", "NotFoundException")) or code in {
+        "NoSuchBucket",
+        "NoSuchTagSet",
+        "InvalidVolume.NotFound",
+        "InvalidSnapshot.NotFound",
+        "DBInstanceNotFound",
+        "DBSnapshotNotFound",
+        "LoadBalancerNotFound",
+    }
+
+
+@contextlib.contextmanager
+def aws_errors() -> Iterator[None]:
+    """Turn botocore's environment failures into EnvironmentProblem (exit 3) with a next step."""
+    try:
+        yield
+    except (
+        botocore.exceptions.NoCredentialsError,
+        botocore.exceptions.PartialCredentialsError,
+    ) as exc:
+        raise EnvironmentProblem(
+            f"no usable AWS credentials ({exc}): set AWS_PROFILE or AWS_ACCESS_KEY_ID and"
+            " AWS_SECRET_ACCESS_KEY, or run 'aws sso login'"
+        ) from exc
+    except botocore.exceptions.ProfileNotFound as exc:
+        raise EnvironmentProblem(f"{exc}: check AWS_PROFILE and ~/.aws/config") from exc
+    except (
+        botocore.exceptions.EndpointConnectionError,
+        botocore.exceptions.ConnectTimeoutError,
+        botocore.exceptions.ReadTimeoutError,
+    ) as exc:
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        where = f" (AWS_ENDPOINT_URL={endpoint})" if endpoint else ""
+        raise EnvironmentProblem(
+            f"cannot reach AWS{where}: {exc}; check the network, the region and"
+            " AWS_ENDPOINT_URL"
+        ) from exc
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) in _CREDENTIAL_CODES:
+            raise EnvironmentProblem(
+                f"AWS rejected the credentials ({error_code(exc)}): refresh them"
+                " (aws sso login, or new access keys) and retry"
+            ) from exc
+        raise

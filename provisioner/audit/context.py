@@ -1,0 +1,89 @@
+"""What every check receives: the clients, the tenant, its discovered resources, the report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from provisioner.audit.clients import Clients, is_not_found
+from provisioner.audit.discovery import Tagged, of_kind
+from provisioner.audit.model import Report, Target
+
+
+@dataclass
+class Context:
+    clients: Clients
+    target: Target
+    report: Report
+    resources: list[Tagged] = field(default_factory=list)  # tagged, in the tenant's region
+    tenant_key_arn: str | None = None  # the key behind alias/tenant-{slug}, once resolved
+
+    def of_kind(self, kind: str) -> list[Tagged]:
+        return of_kind(self.resources, kind)
+
+    def client(self, service: str, region: str | None = None) -> object:
+        return self.clients.client(service, region or self.target.region)
+
+    def expected_key(self) -> str:
+        """What findings name as the key they expected."""
+        return self.tenant_key_arn or f"{self.target.key_alias} (missing)"
+
+    def is_tenant_key(self, key: str | None) -> bool:
+        """True when `key` (an ARN or id) is the tenant's key or one of its replicas.
+
+        A multi-region key and its replicas share the key id (`mrk-...`), so comparing ids
+        accepts the replica in the backup region and nothing else.
+        """
+        if not key or not self.tenant_key_arn:
+            return False
+        return key.rsplit("/", 1)[-1] == self.tenant_key_arn.rsplit("/", 1)[-1]
+
+
+def resolve_tenant_key(ctx: Context) -> None:
+    """Find the tenant key by alias; check rotation and, for cross-region backups, a replica."""
+    kms = ctx.clients.client("kms", ctx.target.region)
+    alias_arn = f"arn:aws:kms:{ctx.target.region}:{ctx.report.account}:{ctx.target.key_alias}"
+    try:
+        meta = kms.describe_key(KeyId=ctx.target.key_alias)["KeyMetadata"]
+    except Exception as exc:
+        if not is_not_found(exc):
+            raise
+        ctx.report.fail(
+            "at-rest",
+            "kms.tenant-key",
+            alias_arn,
+            ctx.target.region,
+            f"no KMS key behind {ctx.target.key_alias}: the tenant has no key of its own",
+        )
+        return
+    ctx.tenant_key_arn = meta["Arn"]
+    arn = meta["Arn"]
+    ctx.report.check("kms.tenant-key", arn)
+    if meta.get("KeyState") != "Enabled":
+        ctx.report.fail(
+            "at-rest", "kms.tenant-key", arn, ctx.target.region,
+            f"tenant key is {meta.get('KeyState')}, not Enabled",
+        )  # fmt: skip
+    rotation = kms.get_key_rotation_status(KeyId=meta["KeyId"]).get("KeyRotationEnabled")
+    if rotation:
+        ctx.report.check("kms.rotation", arn)
+    else:
+        ctx.report.fail(
+            "at-rest", "kms.rotation", arn, ctx.target.region, "automatic key rotation is off"
+        )
+    if not ctx.target.location.backup_is_cross_region:
+        return
+    replicas = {
+        r.get("Region")
+        for r in meta.get("MultiRegionConfiguration", {}).get("ReplicaKeys", [])
+    }
+    if meta.get("MultiRegion") and ctx.target.backup_region in replicas:
+        ctx.report.check("kms.backup-replica", arn)
+    else:
+        ctx.report.fail(
+            "backups",
+            "kms.backup-replica",
+            arn,
+            ctx.target.region,
+            f"no replica of the tenant key in the backup region {ctx.target.backup_region}:"
+            " copies there cannot be encrypted with the tenant's own key",
+        )

@@ -1,0 +1,319 @@
+"""Build a compliant tenant with plain boto3 against moto's server, the way the stack would.
+
+Names and settings follow the tenant stack: key alias `alias/tenant-{slug}` (multi-region, rotated,
+replica in the backup region), DB `t-{slug}-db` with `require_secure_transport=1`, encrypted
+root and data volumes, ALB with HTTPS (allowed policy, HSTS attribute) and HTTP 301 redirect,
+access logs, encrypted log group, backup vault + daily plan copying to the destination vault.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from provisioner.promises import BACKUP_SCHEDULE, HSTS_HEADER, TLS_POLICY
+from provisioner.regions import Location, catalogue
+
+from .stubs import BackupStubs
+
+
+def client(service: str, region: str) -> Any:
+    return boto3.client(service, region_name=region)
+
+
+@dataclass
+class Built:
+    slug: str
+    location: Location
+    account: str
+    key_arn: str
+    replica_arn: str
+    db_arn: str
+    instance_id: str
+    data_volume_id: str
+    root_volume_id: str
+    lb_arn: str
+    https_arn: str
+    http_arn: str
+    target_group_arn: str
+    log_group: str
+    bucket: str
+    vault_name: str
+    dest_vault_arn: str
+    plan_id: str
+    plan_arn: str
+    subnet_ids: list[str] = field(default_factory=list)
+    sg_id: str = ""
+
+    @property
+    def region(self) -> str:
+        return self.location.region
+
+    @property
+    def tags(self) -> list[dict[str, str]]:
+        return tenant_tags(self.slug, self.location.code)
+
+
+def tenant_tags(slug: str, location: str, plan: str = "standard") -> list[dict[str, str]]:
+    pairs = {"tenant": slug, "location": location, "plan": plan, "managed-by": "provisioner"}
+    return [{"Key": k, "Value": v} for k, v in pairs.items()]
+
+
+def _key(slug: str, loc: Location, tags: list[dict[str, str]]) -> tuple[str, str]:
+    kms = client("kms", loc.region)
+    key = kms.create_key(
+        Description=f"tenant {slug}",
+        MultiRegion=True,
+        Tags=[{"TagKey": t["Key"], "TagValue": t["Value"]} for t in tags],
+    )["KeyMetadata"]
+    kms.enable_key_rotation(KeyId=key["KeyId"])
+    kms.create_alias(AliasName=f"alias/tenant-{slug}", TargetKeyId=key["KeyId"])
+    replica_arn = key["Arn"]
+    if loc.backup.region != loc.region:
+        replica = kms.replicate_key(KeyId=key["KeyId"], ReplicaRegion=loc.backup.region)
+        replica_arn = replica["ReplicaKeyMetadata"]["Arn"]
+        client("kms", loc.backup.region).tag_resource(
+            KeyId=key["KeyId"], Tags=[{"TagKey": t["Key"], "TagValue": t["Value"]} for t in tags]
+        )
+    return key["Arn"], replica_arn
+
+
+def build_tenant(slug: str = "acme", location: str = "de") -> Built:
+    loc = catalogue().resolve(location)
+    region = loc.region
+    tags = tenant_tags(slug, loc.code)
+    account = client("sts", region).get_caller_identity()["Account"]
+    key_arn, replica_arn = _key(slug, loc, tags)
+
+    ec2 = client("ec2", region)
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.8.{i}.0/24", AvailabilityZone=zone)["Subnet"][
+            "SubnetId"
+        ]
+        for i, zone in enumerate(loc.zones)
+    ]
+    sg = ec2.create_security_group(GroupName=f"t-{slug}-app", Description="app", VpcId=vpc)[
+        "GroupId"
+    ]
+
+    rds = client("rds", region)
+    rds.create_db_parameter_group(
+        DBParameterGroupName=f"t-{slug}-mysql8",
+        DBParameterGroupFamily="mysql8.0",
+        Description="TLS only",
+        Tags=tags,
+    )
+    rds.modify_db_parameter_group(
+        DBParameterGroupName=f"t-{slug}-mysql8",
+        Parameters=[
+            {
+                "ParameterName": "require_secure_transport",
+                "ParameterValue": "1",
+                "ApplyMethod": "immediate",
+            }
+        ],
+    )
+    rds.create_db_subnet_group(
+        DBSubnetGroupName=f"t-{slug}-db",
+        DBSubnetGroupDescription="db",
+        SubnetIds=subnets,
+        Tags=tags,
+    )
+    db = rds.create_db_instance(
+        DBInstanceIdentifier=f"t-{slug}-db",
+        Engine="mysql",
+        EngineVersion="8.0.40",
+        DBInstanceClass="db.t4g.micro",
+        AllocatedStorage=20,
+        MasterUsername="admin",
+        ManageMasterUserPassword=True,
+        MasterUserSecretKmsKeyId=key_arn,
+        StorageEncrypted=True,
+        KmsKeyId=key_arn,
+        PubliclyAccessible=False,
+        DBParameterGroupName=f"t-{slug}-mysql8",
+        DBSubnetGroupName=f"t-{slug}-db",
+        VpcSecurityGroupIds=[sg],
+        BackupRetentionPeriod=7,
+        Tags=tags,
+    )["DBInstance"]
+
+    run = ec2.run_instances(
+        ImageId="ami-12c6146b",
+        InstanceType="t3.small",
+        MinCount=1,
+        MaxCount=1,
+        SubnetId=subnets[0],
+        BlockDeviceMappings=[
+            {
+                "DeviceName": "/dev/xvda",
+                "Ebs": {"VolumeSize": 20, "Encrypted": True, "KmsKeyId": key_arn},
+            }
+        ],
+        TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+    )
+    instance_id = run["Instances"][0]["InstanceId"]
+    root = ec2.describe_volumes(
+        Filters=[{"Name": "attachment.instance-id", "Values": [instance_id]}]
+    )["Volumes"][0]["VolumeId"]
+    data = ec2.create_volume(
+        AvailabilityZone=loc.zones[0],
+        Size=20,
+        Encrypted=True,
+        KmsKeyId=key_arn,
+        TagSpecifications=[{"ResourceType": "volume", "Tags": tags}],
+    )["VolumeId"]
+    ec2.attach_volume(VolumeId=data, InstanceId=instance_id, Device="/dev/sdf")
+
+    s3 = client("s3", region)
+    bucket = f"t-{slug}-alb-logs-{account}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags})
+
+    elb = client("elbv2", region)
+    lb = elb.create_load_balancer(
+        Name=f"t-{slug}", Subnets=subnets, SecurityGroups=[sg], Scheme="internet-facing", Tags=tags
+    )["LoadBalancers"][0]["LoadBalancerArn"]
+    elb.modify_load_balancer_attributes(
+        LoadBalancerArn=lb,
+        Attributes=[
+            {"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"},
+            {"Key": "access_logs.s3.enabled", "Value": "true"},
+            {"Key": "access_logs.s3.bucket", "Value": bucket},
+        ],
+    )
+    tg = elb.create_target_group(
+        Name=f"t-{slug}-app", Protocol="HTTP", Port=8080, VpcId=vpc, Tags=tags
+    )["TargetGroups"][0]["TargetGroupArn"]
+    cert = client("acm", region).request_certificate(
+        DomainName=f"{slug}.crm.example.com", ValidationMethod="DNS"
+    )["CertificateArn"]
+    https = elb.create_listener(
+        LoadBalancerArn=lb,
+        Protocol="HTTPS",
+        Port=443,
+        SslPolicy=TLS_POLICY,
+        Certificates=[{"CertificateArn": cert}],
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}],
+    )["Listeners"][0]["ListenerArn"]
+    elb.modify_listener_attributes(
+        ListenerArn=https,
+        Attributes=[
+            {
+                "Key": "routing.http.response.strict_transport_security.header_value",
+                "Value": HSTS_HEADER,
+            }
+        ],
+    )
+    http = elb.create_listener(
+        LoadBalancerArn=lb,
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[
+            {
+                "Type": "redirect",
+                "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"},
+            }
+        ],
+    )["Listeners"][0]["ListenerArn"]
+
+    logs = client("logs", region)
+    log_group = f"/provisioner/t-{slug}/app"
+    logs.create_log_group(
+        logGroupName=log_group, kmsKeyId=key_arn, tags={t["Key"]: t["Value"] for t in tags}
+    )
+
+    backup = client("backup", region)
+    vault = f"t-{slug}-vault"
+    backup.create_backup_vault(
+        BackupVaultName=vault,
+        EncryptionKeyArn=key_arn,
+        BackupVaultTags={t["Key"]: t["Value"] for t in tags},
+    )
+    dest_name = f"t-{slug}-copy"
+    dest_arn = client("backup", loc.backup.region).create_backup_vault(
+        BackupVaultName=dest_name,
+        EncryptionKeyArn=replica_arn,
+        BackupVaultTags={t["Key"]: t["Value"] for t in tags},
+    )["BackupVaultArn"]
+    plan = backup.create_backup_plan(
+        BackupPlan={
+            "BackupPlanName": f"t-{slug}-daily",
+            "Rules": [
+                {
+                    "RuleName": "daily",
+                    "TargetBackupVaultName": vault,
+                    "ScheduleExpression": BACKUP_SCHEDULE,
+                    "Lifecycle": {"DeleteAfterDays": 35},
+                    "CopyActions": [
+                        {
+                            "DestinationBackupVaultArn": dest_arn,
+                            "Lifecycle": {"DeleteAfterDays": 35},
+                        }
+                    ],
+                }
+            ],
+        },
+        BackupPlanTags={t["Key"]: t["Value"] for t in tags},
+    )
+    return Built(
+        slug=slug,
+        location=loc,
+        account=account,
+        key_arn=key_arn,
+        replica_arn=replica_arn,
+        db_arn=db["DBInstanceArn"],
+        instance_id=instance_id,
+        data_volume_id=data,
+        root_volume_id=root,
+        lb_arn=lb,
+        https_arn=https,
+        http_arn=http,
+        target_group_arn=tg,
+        log_group=log_group,
+        bucket=bucket,
+        vault_name=vault,
+        dest_vault_arn=dest_arn,
+        plan_id=plan["BackupPlanId"],
+        plan_arn=plan["BackupPlanArn"],
+        subnet_ids=subnets,
+        sg_id=sg,
+    )
+
+
+def stub_selection(stubs: BackupStubs, built: Built) -> BackupStubs:
+    """The plan's selection (moto has no selections): tag-based, as the stack would make it."""
+    role = f"arn:aws:iam::{built.account}:role/t-{built.slug}-backup"
+    stubs.on(
+        "ListBackupSelections",
+        {
+            "BackupSelectionsList": [
+                {
+                    "SelectionId": "sel-0001",
+                    "SelectionName": f"t-{built.slug}-all",
+                    "BackupPlanId": built.plan_id,
+                    "IamRoleArn": role,
+                }
+            ]
+        },
+    )
+    stubs.on(
+        "GetBackupSelection",
+        {
+            "BackupPlanId": built.plan_id,
+            "SelectionId": "sel-0001",
+            "BackupSelection": {
+                "SelectionName": f"t-{built.slug}-all",
+                "IamRoleArn": role,
+                "Resources": [],
+                "ListOfTags": [
+                    {"ConditionType": "STRINGEQUALS", "ConditionKey": "tenant",
+                     "ConditionValue": built.slug},
+                ],
+            },
+        },
+    )  # fmt: skip
+    return stubs

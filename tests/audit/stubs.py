@@ -1,0 +1,67 @@
+"""botocore Stubber for the AWS Backup calls moto 5.2.5 does not implement.
+
+moto implements AWS Backup plans and vaults but not selections, backup/copy/restore jobs or
+recovery points. `BackupStubs` attaches a botocore `Stubber` subclass to each backup client the
+audit creates: the operations it was given answers for are served from those answers (validated
+against the service model's output shapes by Stubber.add_response), every other operation goes
+over HTTP to moto's server as usual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from botocore.awsrequest import AWSResponse
+from botocore.stub import Stubber
+
+Answer = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class PartialStubber(Stubber):
+    """A Stubber that answers only the operations in `answers` and lets the rest through.
+
+    Each answer is a response dict, or a function of the request parameters returning one;
+    either way the response is validated against the operation's output shape before use.
+    """
+
+    def __init__(self, client: Any, answers: dict[str, Answer], calls: list[tuple[str, dict]]):
+        super().__init__(client)
+        self._answers = answers
+        self._calls = calls
+
+    def _assert_expected_params(self, model, params, context, **kwargs):  # type: ignore[override]
+        return None  # parameters are recorded in _get_response_handler instead
+
+    def _get_response_handler(self, model, params, context, **kwargs):  # type: ignore[override]
+        if model.name not in self._answers:
+            return None  # not stubbed: the real HTTP call to moto happens
+        answer = self._answers[model.name]
+        response = answer(params) if callable(answer) else answer
+        self._validate_operation_response(model.name, response)  # shape check from the model
+        self._calls.append((model.name, dict(params)))
+        return (AWSResponse(None, 200, {}, None), response)
+
+
+class BackupStubs:
+    """Answers for AWS Backup operations by name, attached to every backup client made."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, Answer] = {}
+        self.calls: list[tuple[str, dict]] = []
+        self.stubbers: list[PartialStubber] = []
+
+    def on(self, operation: str, answer: Answer) -> BackupStubs:
+        self.answers[operation] = answer
+        return self
+
+    def attach(self, service: str, region: str, client: Any) -> None:
+        if service != "backup":
+            return
+        stubber = PartialStubber(client, self.answers, self.calls)
+        stubber.activate()
+        self.stubbers.append(stubber)
+
+    def called(self, operation: str) -> list[dict]:
+        return [params for name, params in self.calls if name == operation]
+
