@@ -2,7 +2,10 @@
 
     ProvisionerError                 base; `exit_code` is what the CLI exits with
     ├── UsageError                   bad input at the edge (slug, location, plan, dates, files): exit 2
-    │   └── ConfigError              a configuration file (regions.yaml, ...) is invalid: exit 2
+    │   ├── ConfigError              a configuration file (regions.yaml, ...) is invalid: exit 2
+    │   ├── TenantNotFound           no tenant registered under that slug
+    │   ├── TenantExists             the slug is taken (slugs are never reused)
+    │   └── IllegalTransition        the lifecycle refuses the change from the current state
     ├── EnvironmentProblem           the machine lacks something (a CLI, credentials, a server): exit 3
     └── CheckFailed                  a check ran and found a problem (policy, audit): exit 1
 
@@ -45,3 +48,15 @@ class CheckFailed(ProvisionerError):
     """A check ran to completion and found at least one failure."""
 
     exit_code = EXIT_FAILED
+
+
+class TenantNotFound(UsageError):
+    """No tenant with that slug is registered; `provisioner tenants list` shows those that are."""
+
+
+class TenantExists(UsageError):
+    """A tenant with that slug is already registered (slugs are never reused, even deleted ones)."""
+
+
+class IllegalTransition(UsageError):
+    """The lifecycle does not allow this change from the tenant's current state; nothing changed."""

@@ -1,0 +1,171 @@
+"""The registry's core: engine, transactions, row locks, event appends, saving facts.
+
+Writes lock the tenant's row (`SELECT ... FOR UPDATE` on PostgreSQL; `BEGIN IMMEDIATE` on
+SQLite, which admits one writer at a time), re-read it, decide with the pure lifecycle and
+retention functions, then update the row, bump its `version` and append to the event log in the
+same transaction. So two processes never both apply one change, and a refused change leaves
+nothing behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import fields
+from datetime import UTC, datetime
+from typing import Any, Self
+
+import sqlalchemy as sa
+
+from provisioner import retention
+from provisioner.errors import TenantNotFound, UsageError
+from provisioner.lifecycle import Facts
+from provisioner.registry import db
+from provisioner.registry.models import tenant_events, tenants
+from provisioner.registry.records import (
+    FACT_FIELDS,
+    BillingRecord,
+    Tenant,
+    TenantEvent,
+    facts_from,
+)
+
+Clock = Callable[[], datetime]
+_TENANT_FIELDS = tuple(f.name for f in fields(Tenant))
+_EVENT_FIELDS = tuple(f.name for f in fields(TenantEvent))
+_BILLING_FIELDS = tuple(f.name for f in fields(BillingRecord))
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime, name: str = "at") -> datetime:
+    if value.tzinfo is None:
+        raise UsageError(f"{name} {value.isoformat()} has no time zone: give an aware instant")
+    return value.astimezone(UTC)
+
+
+def to_tenant(row: Any) -> Tenant:
+    return Tenant(**{name: getattr(row, name) for name in _TENANT_FIELDS})
+
+
+def to_event(row: Any) -> TenantEvent:
+    return TenantEvent(**{name: getattr(row, name) for name in _EVENT_FIELDS})
+
+
+def to_billing(row: Any) -> BillingRecord:
+    return BillingRecord(**{name: getattr(row, name) for name in _BILLING_FIELDS})
+
+
+class RegistryCore:
+    """Engine and transaction helpers the facade's parts share (see facade.Registry)."""
+
+    def __init__(self, engine: sa.Engine, clock: Clock = _utcnow) -> None:
+        self.engine = engine
+        self._clock = clock  # wall clock for `recorded_at` and `updated_at` (injected in tests)
+
+    @classmethod
+    def open(cls, url: str | None = None, *, migrate: bool = True, clock: Clock = _utcnow) -> Self:
+        """Open (and by default migrate to head) the registry at `url`; see `db.resolve_url`."""
+        engine = db.create_engine(db.resolve_url(url))
+        if migrate:
+            db.migrate(engine)
+        return cls(engine, clock)
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- transactions -------------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """A write transaction (SQLite: BEGIN IMMEDIATE); commits on success, else rolls back."""
+        with self.engine.connect().execution_options(write=True) as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def _lock(self, conn: sa.Connection, slug: str) -> Any:
+        row = conn.execute(
+            sa.select(tenants).where(tenants.c.slug == slug).with_for_update()
+        ).one_or_none()
+        if row is None:
+            raise TenantNotFound(
+                f"no tenant {slug!r} in the registry: `provisioner tenants list` shows them"
+            )
+        return row
+
+    def _event(
+        self,
+        conn: sa.Connection,
+        row: Any,
+        kind: str,
+        at: datetime,
+        actor: str,
+        reason: str = "",
+        data: dict[str, Any] | None = None,
+    ) -> TenantEvent:
+        values = {
+            "tenant_id": row.id,
+            "slug": row.slug,
+            "kind": kind,
+            "at": at,
+            "recorded_at": self._clock(),
+            "actor": actor,
+            "reason": reason,
+            "data": data,
+        }
+        new_id = conn.execute(sa.insert(tenant_events).values(**values)).inserted_primary_key
+        assert new_id is not None
+        del values["tenant_id"]
+        return TenantEvent(id=new_id[0], **values)
+
+    def _save_facts(self, conn: sa.Connection, row: Any, facts: Facts, **extra: Any) -> Tenant:
+        """Write `facts` (and `extra` columns) to the locked row; bump version and generation."""
+        values: dict[str, Any] = {name: getattr(facts, name) for name in FACT_FIELDS}
+        values["desired_state"] = facts.state
+        values.update(extra)
+        values["version"] = row.version + 1
+        values["updated_at"] = self._clock()
+        if facts.state != row.desired_state:
+            values["generation"] = row.generation + 1
+        result = conn.execute(
+            sa.update(tenants)
+            .where(tenants.c.id == row.id, tenants.c.version == row.version)
+            .values(**values)
+        )
+        if result.rowcount != 1:  # impossible under the row lock; never write over a stranger
+            raise RuntimeError(f"tenant {row.slug!r} changed under a held lock")
+        return to_tenant(conn.execute(sa.select(tenants).where(tenants.c.id == row.id)).one())
+
+    def _settle(self, conn: sa.Connection, row: Any, at: datetime, what: str) -> tuple[Any, Facts]:
+        """Apply retention actions due by `at` before a change at `at` (refuse if deletion was)."""
+        facts, applied = retention.settle_before(facts_from(row), at, what)
+        for action in applied:
+            self._event(
+                conn,
+                row,
+                f"retention.{action.action}",
+                at,
+                "retention",
+                action.reason,
+                {"rule": action.rule, "due": retention.iso(action.due)},
+            )
+        if applied:
+            self._save_facts(conn, row, facts)
+            row = self._lock(conn, row.slug)
+        return row, facts

@@ -1,0 +1,145 @@
+"""The registry's tables, as SQLAlchemy 2 declarative models (the migrations create them).
+
+Three concerns, kept apart:
+
+- `tenants`: one row per tenant, forever (a deleted tenant's row is its tombstone). Desired state
+  (what the reconciler should make true) apart from observed state (what it last saw), the
+  lifecycle dates the retention clock runs on, and room for the worker: lease, attempts, errors.
+- `tenant_events`: the append-only audit trail (who, what, when, why) of every change. Database
+  triggers refuse UPDATE and DELETE on it.
+- `billing_records`: billing events, kept 7 years by their own clock and never deleted with the
+  tenant; keyed by slug, not by a foreign key, so the two can never cascade into each other.
+
+Callers never see these classes: `provisioner.registry.records` has the frozen dataclasses the
+facade returns.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """An instant, aware UTC in Python; `timestamptz` on PostgreSQL, naive UTC text on SQLite."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the registry stores aware instants only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # raw SQLite text (e.g. from an aggregate like min())
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")  # SQLite: INTEGER PRIMARY KEY = rowid
+# JSON on SQLite, JSONB on PostgreSQL (indexable, compact).
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class TenantRow(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    location: Mapped[str] = mapped_column(sa.String(16), index=True)  # regions.yaml code
+    region: Mapped[str] = mapped_column(sa.String(32))  # AWS region at creation
+    plan: Mapped[str] = mapped_column(sa.String(32))
+    # What the reconciler should make true (lifecycle.STATES) and what it last observed.
+    desired_state: Mapped[str] = mapped_column(sa.String(16), index=True)
+    observed_state: Mapped[str | None] = mapped_column(sa.String(32))
+    observed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Bumped on every desired-state change; the reconciler reports the generation it reached.
+    generation: Mapped[int] = mapped_column(sa.Integer, default=1)
+    observed_generation: Mapped[int | None] = mapped_column(sa.Integer)
+    program_version: Mapped[str | None] = mapped_column(sa.String(64))
+    outputs: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # Lifecycle dates (the retention clock's inputs) and who suspended/closed/deleted.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_event_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    trial_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    converted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    payment_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    payment_recovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    suspended_by: Mapped[str | None] = mapped_column(sa.String(32))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(sa.String(32))
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_by: Mapped[str | None] = mapped_column(sa.String(32))
+    # Filled once the reconciler has destroyed everything: stack, backups, key deletion date.
+    deletion_evidence: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # Worker leases (issue 6): who holds the tenant, until when, and how the attempts went.
+    lease_owner: Mapped[str | None] = mapped_column(sa.String(128))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    # Optimistic concurrency: every write checks and bumps it.
+    version: Mapped[int] = mapped_column(sa.Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TenantEventRow(Base):
+    __tablename__ = "tenant_events"
+    __table_args__ = (sa.Index("ix_tenant_events_tenant_id_id", "tenant_id", "id"),)
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(sa.ForeignKey("tenants.id"))
+    slug: Mapped[str] = mapped_column(sa.String(64))
+    kind: Mapped[str] = mapped_column(sa.String(64))  # created, suspended, retention.delete, ...
+    at: Mapped[datetime] = mapped_column(UTCDateTime)  # when it took effect (--at)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)  # wall clock of the write
+    actor: Mapped[str] = mapped_column(sa.String(128))  # who: cli:alice, retention, worker:host-1
+    reason: Mapped[str] = mapped_column(sa.Text, default="")  # why
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # what changed
+
+
+class BillingRecordRow(Base):
+    __tablename__ = "billing_records"
+    __table_args__ = (sa.Index("ix_billing_records_slug_occurred_at", "slug", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(64))  # no foreign key: kept apart on purpose
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    plan: Mapped[str | None] = mapped_column(sa.String(32))
+    external_id: Mapped[str | None] = mapped_column(sa.String(128), unique=True)  # import dedup
+    source: Mapped[str] = mapped_column(sa.String(32))  # cli, import, api
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+
+
+# Core handles for fast, ORM-free statements (the facade returns dataclasses, not rows).
+tenants = cast(sa.Table, TenantRow.__table__)
+tenant_events = cast(sa.Table, TenantEventRow.__table__)
+billing_records = cast(sa.Table, BillingRecordRow.__table__)
