@@ -72,6 +72,12 @@ app = typer.Typer(
 def _register() -> None:
     """Attach every command and sub-app. Each module imports its heavy dependencies lazily."""
     # One import and one call per noun; each helper module keeps its heavy imports lazy.
+    from provisioner.cli import billing, retention, tenant_records, tenants
+
+    tenant_records.register(tenants.app)
+    app.add_typer(tenants.app, name="tenants")
+    app.add_typer(billing.app, name="billing")
+    app.add_typer(retention.app, name="retention")
 
 
 _register()
