@@ -45,7 +45,9 @@ PROMISES: dict[str, str] = {
         "Databases and files are backed up daily and copied to a separate vault inside the same"
         " jurisdiction; a restore is possible within 8 hours."
     ),
-    "logging": "Load balancer access logs, network flow logs and database logs are kept and encrypted.",
+    "logging": (
+        "Load balancer access logs, network flow logs and database logs are kept and encrypted."
+    ),
     "residency": (
         "A tenant's data stays in the region chosen at signup and its backup destination in the"
         " same jurisdiction."

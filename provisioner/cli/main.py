@@ -11,9 +11,13 @@ import os
 import sys
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
+
+# Typer (>= 0.29, pinned in pyproject) vendors its own copy of click: its usage errors are these
+# classes, not the `click` package's.
+from typer._click import exceptions as click_exceptions
+from typer._click.utils import echo
 
 from provisioner.errors import EXIT_USAGE, ProvisionerError
 
@@ -37,20 +41,20 @@ class OneLineErrors(TyperGroup):
             result = super().main(
                 args, prog_name, complete_var, standalone_mode=False, **extra
             )
-        except click.exceptions.Abort:
-            click.echo("error: aborted", err=True)
+        except typer.Abort:
+            echo("error: aborted", err=True)
             code = 130
-        except click.UsageError as exc:
+        except click_exceptions.UsageError as exc:
             hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-            click.echo(f"error: {exc.format_message()}{hint}", err=True)
+            echo(f"error: {exc.format_message()}{hint}", err=True)
             code = EXIT_USAGE
-        except click.ClickException as exc:
-            click.echo(f"error: {exc.format_message()}", err=True)
+        except click_exceptions.ClickException as exc:
+            echo(f"error: {exc.format_message()}", err=True)
             code = exc.exit_code
         except ProvisionerError as exc:
             if _debug():
                 raise
-            click.echo(f"error: {exc}", err=True)
+            echo(f"error: {exc}", err=True)
             code = exc.exit_code
         else:
             code = result if isinstance(result, int) else 0
@@ -69,6 +73,11 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _root() -> None:
+    """Single-tenant instance provisioning: plan, check and run one AWS stack per tenant."""
+
+
 def _register() -> None:
     """Attach every command and sub-app. Each module imports its heavy dependencies lazily."""
     # One import and one call per noun; each helper module keeps its heavy imports lazy.
@@ -78,6 +87,9 @@ def _register() -> None:
     app.add_typer(tenants.app, name="tenants")
     app.add_typer(billing.app, name="billing")
     app.add_typer(retention.app, name="retention")
+    from provisioner.cli import plan
+
+    plan.register(app)
 
 
 _register()

@@ -1,0 +1,42 @@
+"""`provisioner plan`: the tenant's stack planned offline under Pulumi's mock runtime."""
+
+from __future__ import annotations
+
+import typer
+
+from provisioner.cli.common import OUTPUT_OPTION, OutputFormat, emit_json
+
+SLUG_ARGUMENT = typer.Argument(..., help="Tenant slug: a DNS label, 3-40 characters.")
+LOCATION_OPTION = typer.Option(
+    ..., "--location", "-l", help="Signup location (us, uk, ie, de, au, sg, jp, in) or AWS region."
+)
+PLAN_OPTION = typer.Option(..., "--plan", "-p", help="trial, free, standard or enterprise.")
+
+
+def plan(
+    slug: str = SLUG_ARGUMENT,
+    location: str = LOCATION_OPTION,
+    plan_name: str = PLAN_OPTION,
+    output: OutputFormat = OUTPUT_OPTION,
+) -> None:
+    """Plan a tenant's stack offline (no Pulumi CLI, credentials or network) and show it."""
+    from provisioner.spec import TenantSpec
+
+    spec = TenantSpec.create(slug, location, plan_name)  # validate before the heavy import
+    from provisioner.synth import synth_plan
+
+    result = synth_plan(spec)
+    if output is OutputFormat.json:
+        emit_json(result)
+        return
+    from rich.console import Console
+
+    from provisioner.plan_view import render_tree
+
+    console = Console()
+    console.print(render_tree(result))
+    console.print(f"{len(result['resources'])} resources")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan")(plan)

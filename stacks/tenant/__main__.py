@@ -1,0 +1,29 @@
+"""Entry for plain `pulumi up` in stacks/tenant: reads the stack's config, runs the program.
+
+    pulumi config set tenant:slug acme
+    pulumi config set tenant:location de
+    pulumi config set tenant:plan trial
+    pulumi up
+
+The same program the orchestrator runs (stacks.tenant_stack.tenant_program).
+"""
+
+import sys
+from pathlib import Path
+
+import pulumi
+
+# Run from this directory by the Pulumi CLI: make the repository importable without an install.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from provisioner.spec import TenantSpec
+from stacks.tenant_stack import tenant_program
+
+config = pulumi.Config("tenant")
+tenant_program(
+    TenantSpec.create(
+        slug=config.require("slug"),
+        location=config.require("location"),
+        plan=config.require("plan"),
+    )
+)

@@ -1,0 +1,115 @@
+"""The tenant stack: one ComponentResource built from a TenantSpec, and the program that runs it.
+
+`tenant_program(spec)` is the whole Pulumi program. Three drivers run it: plain `pulumi up` in
+stacks/tenant (reading stack config), the orchestrator's engine, and the offline planner
+(provisioner.synth) under Pulumi's mock runtime. It is a pure function of the spec and the
+catalogue: no registry, no boto3, no clock.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from provisioner.regions import Catalogue, catalogue
+from provisioner.spec import TenantSpec
+from stacks.components.backup import Backup
+from stacks.components.base import TenantPart
+from stacks.components.compute import Compute
+from stacks.components.database import Database
+from stacks.components.edge import Edge
+from stacks.components.keys import Keys
+from stacks.components.network import Network
+from stacks.components.observability import Observability
+
+# Bumped whenever the program changes what it creates; recorded per tenant by the registry so
+# workers know which tenants still run an older program.
+PROGRAM_VERSION = "2026.11.1"
+
+
+def hostname_for(spec: TenantSpec, regions: Catalogue) -> str:
+    return f"{spec.slug}.{regions.domain}"
+
+
+class TenantStack(TenantPart):
+    """Everything one tenant has, in its own region (and its backup destination)."""
+
+    def __init__(
+        self,
+        name: str,
+        spec: TenantSpec,
+        regions: Catalogue | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("Tenant", name, spec, opts)
+        regions = regions or catalogue()
+        account_id = aws.get_caller_identity_output().account_id
+        hostname = hostname_for(spec, regions)
+        child = pulumi.ResourceOptions(parent=self)
+
+        keys = Keys("keys", spec, account_id=account_id, opts=child)
+        logs = Observability("observability", spec, key_arn=keys.key.arn, opts=child)
+        network = Network("network", spec, flow_log_group_arn=logs.flow_logs.arn, opts=child)
+        private_ids = [s.id for s in network.private_subnets]
+        database = Database(
+            "database",
+            spec,
+            key_arn=keys.key.arn,
+            subnet_ids=private_ids,
+            security_group_id=network.db_sg.id,
+            log_groups=logs.db_groups,
+            opts=child,
+        )
+        compute = Compute(
+            "compute",
+            spec,
+            key_arn=keys.key.arn,
+            subnet_id=private_ids[0],
+            availability_zone=spec.location.zones[0],
+            security_group_id=network.app_sg.id,
+            db_host=database.instance.address,
+            db_secret_arn=database.instance.master_user_secrets[0].secret_arn,
+            log_group_name=logs.app.name,
+            hostname=hostname,
+            opts=child,
+        )
+        edge = Edge(
+            "edge",
+            spec,
+            hostname=hostname,
+            hosted_zone_id=regions.hosted_zone_id,
+            vpc_id=network.vpc.id,
+            subnet_ids=[s.id for s in network.public_subnets],
+            security_group_id=network.lb_sg.id,
+            instance_id=compute.instance.id,
+            account_id=account_id,
+            opts=child,
+        )
+        backup = Backup(
+            "backup",
+            spec,
+            key_arn=keys.key.arn,
+            destination_key_arn=keys.backup_key_arn,
+            protected_arns=[database.instance.arn, compute.instance.arn, compute.data_volume.arn],
+            opts=child,
+        )
+        self.outputs: dict[str, pulumi.Input[str]] = {
+            "hostname": hostname,
+            "url": f"https://{hostname}",
+            "region": spec.region,
+            "load_balancer_dns_name": edge.lb.dns_name,
+            "database_endpoint": database.instance.address,
+            "key_arn": keys.key.arn,
+            "backup_vault": backup.vault.name,
+            "backup_copy_vault_arn": backup.copy_vault.arn,
+            "program_version": PROGRAM_VERSION,
+        }
+        self.register_outputs(self.outputs)
+
+
+def tenant_program(spec: TenantSpec, regions: Catalogue | None = None) -> TenantStack:
+    """The Pulumi program for one tenant: the component plus its stack outputs."""
+    stack = TenantStack(spec.stack_name, spec, regions)
+    for key, value in stack.outputs.items():
+        pulumi.export(key, value)
+    return stack
