@@ -90,6 +90,13 @@ def _register() -> None:
     from provisioner.cli import plan
 
     plan.register(app)
+    from provisioner.cli import check, policy
+
+    check.register(app)
+    policy.register(app)
+    from provisioner.cli import doctor, tenant_ops  # noqa: F401  (tenant_ops adds to tenants)
+
+    doctor.register(app)
 
 
 _register()
