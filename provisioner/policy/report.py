@@ -14,7 +14,8 @@ def short_urn(urn: str) -> str:
     type_part, _, name = urn.rpartition("::")
     token = type_part.rsplit("$", 1)[-1].rsplit("::", 1)[-1]
     parts = token.split(":")
-    short = f"{parts[1].split('/')[0]}.{parts[2]}" if len(parts) == 3 and parts[0] == "aws" else token
+    is_aws = len(parts) == 3 and parts[0] == "aws"
+    short = f"{parts[1].split('/')[0]}.{parts[2]}" if is_aws else token
     return f"{short} {name}"
 
 
