@@ -1,13 +1,23 @@
 """The errors provisioner raises, and what each one tells the user to do.
 
     ProvisionerError                 base; `exit_code` is what the CLI exits with
-    ├── UsageError                   bad input at the edge (slug, location, plan, dates, files): exit 2
+    ├── UsageError                   bad input (slug, location, plan, dates, files): exit 2
     │   ├── ConfigError              a configuration file (regions.yaml, ...) is invalid: exit 2
     │   ├── TenantNotFound           no tenant registered under that slug
     │   ├── TenantExists             the slug is taken (slugs are never reused)
     │   └── IllegalTransition        the lifecycle refuses the change from the current state
-    ├── EnvironmentProblem           the machine lacks something (a CLI, credentials, a server): exit 3
-    └── CheckFailed                  a check ran and found a problem (policy, audit): exit 1
+    ├── EnvironmentProblem           the machine lacks a CLI, credentials or a server: exit 3
+    │   ├── PulumiCliMissing         no `pulumi` on PATH: says how to install it
+    │   ├── PulumiCliTooOld          `pulumi` older than the engine needs: says how to upgrade
+    │   ├── CredentialsMissing       no usable AWS credentials reached the provider or the backend
+    │   └── SecretsUnavailable       the stack's passphrase / KMS key is missing or wrong
+    ├── CheckFailed                  a check ran and found a problem (policy, audit): exit 1
+    └── EngineError                  a Pulumi operation failed; `.detail` keeps its output: exit 1
+        ├── StackLocked              another update holds the stack's lock (after waiting)
+        ├── PendingOperations        a crashed update left operations in an unknown state
+        ├── StackNotFound            the tenant has no stack in this backend yet
+        ├── CapacityUnavailable      AWS has no capacity in a zone (retried in the region's others)
+        └── QuotaExceeded            an account quota in the region is exhausted
 
 Every message is one line that says what is wrong and how to fix it. Lower-level errors are
 mapped at the boundary (`raise UsageError(...) from exc`), so a traceback is only ever shown with
@@ -48,6 +58,72 @@ class CheckFailed(ProvisionerError):
     """A check ran to completion and found at least one failure."""
 
     exit_code = EXIT_FAILED
+
+
+# --- the engine (provisioner/engine): Pulumi CLI, credentials, and failed operations ------------
+
+PULUMI_INSTALL_URL = "https://www.pulumi.com/docs/install/"
+
+
+class PulumiCliMissing(EnvironmentProblem):
+    """The Pulumi CLI is not on PATH; nothing was done. The message says how to install it."""
+
+
+class PulumiCliTooOld(EnvironmentProblem):
+    """The Pulumi CLI on PATH is older than the engine needs; the message says how to upgrade."""
+
+
+class CredentialsMissing(EnvironmentProblem):
+    """No usable AWS credentials reached the AWS provider or the S3 state backend."""
+
+
+class SecretsUnavailable(EnvironmentProblem):
+    """The stack's secrets provider cannot be used: passphrase missing or wrong, KMS refused."""
+
+
+class EngineError(ProvisionerError):
+    """A Pulumi operation ran and failed. `detail` holds the engine's output, intact."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail  # the CLI's stdout and stderr as it printed them
+
+
+class StackLocked(EngineError):
+    """Another update holds the stack's lock; raised only after waiting with bounded backoff."""
+
+
+class PendingOperations(EngineError):
+    """A crashed update left operations whose outcome is unknown (pulumi/pulumi#5377)."""
+
+    def __init__(self, message: str, detail: str = "", urns: tuple[str, ...] = ()) -> None:
+        super().__init__(message, detail)
+        self.urns = urns  # resources with pending operations, as the engine listed them
+
+
+class StackNotFound(EngineError):
+    """The tenant has no stack in this backend: it was never created, or already destroyed."""
+
+
+class CapacityUnavailable(EngineError):
+    """AWS has no capacity for a resource in one zone; other zones of the same region may."""
+
+    def __init__(
+        self,
+        message: str,
+        detail: str = "",
+        zone: str | None = None,
+        suggested_zones: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message, detail)
+        self.zone = zone  # the zone AWS refused, e.g. "eu-central-1a" (None if not named)
+        self.suggested_zones = suggested_zones  # zones AWS said have capacity, same region
+
+
+class QuotaExceeded(EngineError):
+    """An account quota in the region is exhausted; another zone would not help."""
 
 
 class TenantNotFound(UsageError):
