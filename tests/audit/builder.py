@@ -61,7 +61,9 @@ def tenant_tags(slug: str, location: str, plan: str = "standard") -> list[dict[s
     return [{"Key": k, "Value": v} for k, v in pairs.items()]
 
 
-def _key(slug: str, loc: Location, tags: list[dict[str, str]]) -> tuple[str, str]:
+def _key(
+    slug: str, loc: Location, tags: list[dict[str, str]], replica: bool
+) -> tuple[str, str]:
     kms = client("kms", loc.region)
     key = kms.create_key(
         Description=f"tenant {slug}",
@@ -71,21 +73,21 @@ def _key(slug: str, loc: Location, tags: list[dict[str, str]]) -> tuple[str, str
     kms.enable_key_rotation(KeyId=key["KeyId"])
     kms.create_alias(AliasName=f"alias/tenant-{slug}", TargetKeyId=key["KeyId"])
     replica_arn = key["Arn"]
-    if loc.backup.region != loc.region:
-        replica = kms.replicate_key(KeyId=key["KeyId"], ReplicaRegion=loc.backup.region)
-        replica_arn = replica["ReplicaKeyMetadata"]["Arn"]
+    if replica and loc.backup.region != loc.region:
+        answer = kms.replicate_key(KeyId=key["KeyId"], ReplicaRegion=loc.backup.region)
+        replica_arn = answer["ReplicaKeyMetadata"]["Arn"]
         client("kms", loc.backup.region).tag_resource(
             KeyId=key["KeyId"], Tags=[{"TagKey": t["Key"], "TagValue": t["Value"]} for t in tags]
         )
     return key["Arn"], replica_arn
 
 
-def build_tenant(slug: str = "acme", location: str = "de") -> Built:
+def build_tenant(slug: str = "acme", location: str = "de", replica: bool = True) -> Built:
     loc = catalogue().resolve(location)
     region = loc.region
     tags = tenant_tags(slug, loc.code)
     account = client("sts", region).get_caller_identity()["Account"]
-    key_arn, replica_arn = _key(slug, loc, tags)
+    key_arn, replica_arn = _key(slug, loc, tags, replica)
 
     ec2 = client("ec2", region)
     vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]

@@ -7,6 +7,8 @@ product does in production for any endpoint override.
 
 from __future__ import annotations
 
+import itertools
+import logging
 import urllib.request
 from collections.abc import Iterator
 
@@ -19,20 +21,28 @@ from .builder import Built, build_tenant, stub_selection
 from .stubs import BackupStubs
 
 
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+
+
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    reset = urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset).read()
     yield f"http://{host}:{port}"
     server.stop()
 
 
 @pytest.fixture
 def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path) -> str:
-    """A clean moto account behind AWS_ENDPOINT_URL, with fake credentials."""
-    request = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request).read()
+    """moto's account behind AWS_ENDPOINT_URL, with fake credentials.
+
+    The account is not reset between tests (moto rebuilds every regional backend after a reset,
+    about a second per test): each test uses its own tenant slug instead, and everything the
+    audit reads is selected by that slug.
+    """
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
@@ -57,9 +67,18 @@ def clients(aws: str, stubs: BackupStubs) -> Clients:
     return Clients(on_new_client=stubs.attach)
 
 
+_slugs = itertools.count(1)
+
+
 @pytest.fixture
-def tenant(aws: str, stubs: BackupStubs) -> Built:
-    """A compliant tenant `acme` in `de` (eu-central-1, backups copied to eu-west-1)."""
-    built = build_tenant("acme", "de")
+def slug() -> str:
+    """A tenant slug no other test in this session uses."""
+    return f"acme{next(_slugs):03d}"
+
+
+@pytest.fixture
+def tenant(aws: str, stubs: BackupStubs, slug: str) -> Built:
+    """A compliant tenant in `de` (eu-central-1, backups copied to eu-west-1)."""
+    built = build_tenant(slug, "de")
     stub_selection(stubs, built)
     return built

@@ -29,17 +29,21 @@ class PartialStubber(Stubber):
         super().__init__(client)
         self._answers = answers
         self._calls = calls
+        self._params: dict[str, dict[str, Any]] = {}
 
     def _assert_expected_params(self, model, params, context, **kwargs):  # type: ignore[override]
-        return None  # parameters are recorded in _get_response_handler instead
+        # Called with the API parameters (before serialisation): remember them for the record.
+        if model.name in self._answers:
+            self._params[model.name] = dict(params)
 
     def _get_response_handler(self, model, params, context, **kwargs):  # type: ignore[override]
         if model.name not in self._answers:
             return None  # not stubbed: the real HTTP call to moto happens
+        api_params = self._params.pop(model.name, {})
         answer = self._answers[model.name]
-        response = answer(params) if callable(answer) else answer
+        response = answer(api_params) if callable(answer) else answer
         self._validate_operation_response(model.name, response)  # shape check from the model
-        self._calls.append((model.name, dict(params)))
+        self._calls.append((model.name, api_params))
         return (AWSResponse(None, 200, {}, None), response)
 
 
