@@ -319,3 +319,41 @@ def stub_selection(stubs: BackupStubs, built: Built) -> BackupStubs:
         },
     )  # fmt: skip
     return stubs
+
+
+def destroy_tenant(b: Built, keep: tuple[str, ...] = ()) -> None:
+    """Delete what `pulumi destroy` would, and schedule the key's deletion (7 days).
+
+    `keep` names parts to leave behind, to prove the deletion audit notices them.
+    """
+    region = b.region
+    ec2 = client("ec2", region)
+    ec2.detach_volume(VolumeId=b.data_volume_id, InstanceId=b.instance_id)  # moto needs both
+    ec2.terminate_instances(InstanceIds=[b.instance_id])
+    if "volume" not in keep:
+        ec2.delete_volume(VolumeId=b.data_volume_id)
+    rds = client("rds", region)
+    rds.delete_db_instance(
+        DBInstanceIdentifier=f"t-{b.slug}-db", SkipFinalSnapshot=True, DeleteAutomatedBackups=True
+    )
+    elb = client("elbv2", region)
+    elb.delete_listener(ListenerArn=b.https_arn)
+    elb.delete_listener(ListenerArn=b.http_arn)
+    elb.delete_load_balancer(LoadBalancerArn=b.lb_arn)
+    elb.delete_target_group(TargetGroupArn=b.target_group_arn)
+    s3 = client("s3", region)
+    s3.delete_bucket(Bucket=b.bucket)
+    client("logs", region).delete_log_group(logGroupName=b.log_group)
+    backup = client("backup", region)
+    backup.delete_backup_plan(BackupPlanId=b.plan_id)
+    backup.delete_backup_vault(BackupVaultName=b.vault_name)
+    client("backup", b.location.backup.region).delete_backup_vault(
+        BackupVaultName=b.dest_vault_arn.rsplit(":", 1)[-1]
+    )
+    key_id = b.key_arn.rsplit("/", 1)[-1]
+    if "key" not in keep:
+        client("kms", region).schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+        if b.location.backup.region != region:
+            client("kms", b.location.backup.region).schedule_key_deletion(
+                KeyId=key_id, PendingWindowInDays=7
+            )
