@@ -1,0 +1,79 @@
+"""`provisioner plan` through Typer's CliRunner: valid plans, and each kind of invalid input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from provisioner.cli.main import app
+from provisioner.regions import LOCATION_CODES
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("location", LOCATION_CODES)
+def test_plan_json_for_every_location_follows_the_contract(location: str) -> None:
+    result = runner.invoke(app, ["plan", "demo", "--location", location, "--plan", "trial",
+                                 "--output", "json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    assert plan["tenant"]["slug"] == "demo" and plan["tenant"]["location"] == location
+    assert plan["resources"], "a plan without resources"
+    for res in plan["resources"]:
+        assert set(res) == {"urn", "type", "name", "region", "parent", "inputs"}
+    assert [r["urn"] for r in plan["resources"]] == sorted(r["urn"] for r in plan["resources"])
+
+
+def test_plan_accepts_an_aws_region_name_for_the_location() -> None:
+    result = runner.invoke(app, ["plan", "demo", "-l", "eu-central-1", "-p", "trial", "-o", "json"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["tenant"]["location"] == "de"
+
+
+def test_plan_table_shows_the_tree_with_security_inputs() -> None:
+    result = runner.invoke(app, ["plan", "demo", "--location", "de", "--plan", "trial"])
+    assert result.exit_code == 0
+    for text in ("demo de (eu-central-1, EU)", "sslPolicy", "httpTokens", "storageEncrypted",
+                 "backups to eu-west-1"):  # fmt: skip
+        assert text in result.stdout
+
+
+def test_two_plans_of_the_same_spec_are_identical() -> None:
+    args = ["plan", "demo", "-l", "jp", "-p", "standard", "-o", "json"]
+    assert runner.invoke(app, args).stdout == runner.invoke(app, args).stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["plan", "Demo", "-l", "de", "-p", "trial"], "slug 'Demo' is not a DNS label"),
+        (["plan", "ab", "-l", "de", "-p", "trial"], "slug 'ab' has 2 characters"),
+        (["plan", "a" * 41, "-l", "de", "-p", "trial"], "has 41 characters"),
+        (["plan", "1acme", "-l", "de", "-p", "trial"], "starting with a letter"),
+        (["plan", "acme-", "-l", "de", "-p", "trial"], "not ending with a hyphen"),
+        (["plan", "www", "-l", "de", "-p", "trial"], "slug 'www' is reserved"),
+        (["plan", "admin", "-l", "de", "-p", "trial"], "slug 'admin' is reserved"),
+        (["plan", "acme", "-l", "mars", "-p", "trial"], "unknown location 'mars'"),
+        (["plan", "acme", "-l", "us-west-1", "-p", "trial"], "unknown location 'us-west-1'"),
+        (["plan", "acme", "-l", "de", "-p", "gold"], "unknown plan 'gold'"),
+        (["plan", "acme", "-l", "de"], "Missing option '--plan'"),
+        (["plan", "acme", "-l", "de", "-p", "trial", "-o", "xml"], "'xml' is not one of"),
+    ],
+)
+def test_invalid_input_exits_2_with_one_line(args: list[str], message: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_variable_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROVISIONER_DEBUG", "1")
+    result = runner.invoke(app, ["plan", "www", "-l", "de", "-p", "trial"])
+    assert result.exit_code != 0
+    assert result.exception is not None and "reserved" in str(result.exception)

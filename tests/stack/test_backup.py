@@ -1,0 +1,71 @@
+"""AWS Backup: a vault under the tenant key, a daily rule, a copy inside the jurisdiction, and
+a selection covering the database and the volumes."""
+
+from __future__ import annotations
+
+from provisioner.promises import BACKUP_SCHEDULE
+from provisioner.regions import catalogue
+from tests.stack.conftest import Plan
+
+VAULT = "aws:backup/vault:Vault"
+AIR_GAPPED = "aws:backup/logicallyAirGappedVault:LogicallyAirGappedVault"
+
+
+def _primary_vault(planned: Plan) -> dict:
+    return planned.one(VAULT, "backup-vault")
+
+
+def _copy_vault(planned: Plan) -> dict:
+    copies = planned.of_type(AIR_GAPPED) + [
+        v for v in planned.of_type(VAULT) if v["name"].endswith("copy-vault")
+    ]
+    assert len(copies) == 1
+    return copies[0]
+
+
+def test_vault_is_encrypted_with_the_tenant_key(planned: Plan) -> None:
+    vault = _primary_vault(planned)
+    assert vault["region"] == planned.spec.region
+    assert vault["inputs"]["kmsKeyArn"] == planned.tenant_key_arn
+
+
+def test_plan_has_a_daily_rule(planned: Plan) -> None:
+    rules = planned.one("aws:backup/plan:Plan")["inputs"]["rules"]
+    assert [r["schedule"] for r in rules] == [BACKUP_SCHEDULE]
+    assert rules[0]["targetVaultName"] == _primary_vault(planned)["inputs"]["name"]
+
+
+def test_daily_copy_goes_to_the_locations_destination(planned: Plan) -> None:
+    copy_vault = _copy_vault(planned)
+    destination = planned.spec.location.backup
+    assert copy_vault["region"] == destination.region
+    expected_type = VAULT if destination.mode == "cross-region" else AIR_GAPPED
+    assert copy_vault["type"] == expected_type
+    actions = planned.one("aws:backup/plan:Plan")["inputs"]["rules"][0]["copyActions"]
+    assert [a["destinationVaultArn"] for a in actions] == [planned.arn(copy_vault)]
+
+
+def test_copies_never_leave_the_jurisdiction(planned: Plan) -> None:
+    jurisdiction_of = {loc.region: loc.jurisdiction for loc in catalogue().locations.values()}
+    region = _copy_vault(planned)["region"]
+    assert jurisdiction_of.get(region, planned.spec.location.jurisdiction) == (
+        planned.spec.location.jurisdiction
+    )
+
+
+def test_copies_are_encrypted_with_the_tenants_key_material(planned: Plan) -> None:
+    copy_vault = _copy_vault(planned)
+    key = copy_vault["inputs"].get("kmsKeyArn") or copy_vault["inputs"].get("encryptionKeyArn")
+    if planned.spec.location.backup.mode == "cross-region":
+        replica = planned.one("aws:kms/replicaKey:ReplicaKey")
+        assert key == planned.arn(replica)
+    else:
+        assert key == planned.tenant_key_arn
+
+
+def test_selection_covers_the_database_and_the_volumes(planned: Plan) -> None:
+    selection = planned.one("aws:backup/selection:Selection")["inputs"]["resources"]
+    assert planned.arn(planned.one("aws:rds/instance:Instance")) in selection
+    assert planned.arn(planned.one("aws:ebs/volume:Volume")) in selection
+    # the instance ARN brings its root volume
+    assert planned.arn(planned.one("aws:ec2/instance:Instance")) in selection
