@@ -118,18 +118,19 @@ def access_log_buckets(g: Graph) -> set[str]:
     return out
 
 
-def _sse_defaults(g: Graph, bucket: Resource) -> list[Mapping[str, Any]]:
-    """The default-encryption settings that apply to `bucket` (separate resources or inline)."""
-    out: list[Mapping[str, Any]] = []
+def _sse_defaults(g: Graph, bucket: Resource) -> list[tuple[Resource, Mapping[str, Any]]]:
+    """(where it is set, setting) for every default encryption that applies to `bucket`: a
+    separate configuration resource, or the bucket's own inline block."""
+    out: list[tuple[Resource, Mapping[str, Any]]] = []
     for conf in g.referrers(bucket, BUCKET_SSE, "bucket"):
         for rule in conf.items("rules"):
             default = rule.get("applyServerSideEncryptionByDefault")
             if isinstance(default, Mapping):
-                out.append(default)
+                out.append((conf, default))
     inline = bucket.get("serverSideEncryptionConfiguration", "rule",
                         "applyServerSideEncryptionByDefault")
     if isinstance(inline, Mapping):
-        out.append(inline)
+        out.append((bucket, inline))
     return out
 
 
@@ -150,20 +151,20 @@ def check_buckets(g: Graph) -> Iterator[Violation]:
             yield Violation(bucket.urn, f"bucket {bucket.name} has no default encryption: add a"
                                         " BucketServerSideEncryptionConfiguration")
             continue
-        for default in defaults:
+        for where, default in defaults:
             algorithm = default.get("sseAlgorithm")
             if bucket.urn in log_buckets:
                 if algorithm != "AES256":
-                    yield Violation(bucket.urn, f"bucket {bucket.name} receives load balancer"
-                                                f" access logs but uses {algorithm!r}: ELB log"
-                                                " delivery supports only SSE-S3 (AES256)")
+                    yield Violation(where.urn, f"bucket {bucket.name} receives load balancer"
+                                               f" access logs but uses {algorithm!r}: ELB log"
+                                               " delivery supports only SSE-S3 (AES256)")
                 continue
             if algorithm not in KMS_ALGORITHMS:
-                yield Violation(bucket.urn, f"bucket {bucket.name} uses {algorithm!r}, not"
-                                            " SSE-KMS under the tenant key")
+                yield Violation(where.urn, f"bucket {bucket.name} uses {algorithm!r}, not"
+                                           " SSE-KMS under the tenant key")
                 continue
             v = key_verdict(g, default.get("kmsMasterKeyId"))
-            if (found := v.violation(bucket.urn, f"bucket {bucket.name} kmsMasterKeyId")):
+            if (found := v.violation(where.urn, f"bucket {bucket.name} kmsMasterKeyId")):
                 yield found
 
 

@@ -34,8 +34,9 @@ def _redirect_problem(action: Mapping[str, Any]) -> str | None:
         return f"redirects to protocol {redirect.get('protocol')!r}, not HTTPS"
     if redirect.get("statusCode") != "HTTP_301":
         return f"redirects with {redirect.get('statusCode')!r}, not HTTP_301 (permanent)"
+    # Unset, the port defaults to "#{port}": https on port 80, which nothing answers.
     port = redirect.get("port")
-    if port is not None and str(port).split(".")[0] != "443":
+    if str(port).split(".")[0] != "443":
         return f"redirects to port {port!r}, not 443"
     return None
 

@@ -1,0 +1,1 @@
+"""The tenant security baseline as a CrossGuard policy pack (see PulumiPolicy.yaml)."""
