@@ -109,7 +109,9 @@ _QUOTA = re.compile(
 # plugin using `pulumi plugin install resource aws v5.4.0`".
 _PLUGIN_MISSING = re.compile(r"no resource plugin '(?P<plugin>[^']+)' found")
 
-_ERROR_LINE = re.compile(r"^\s*(?:error:|Error:)\s*(?P<text>.+?)\s*$")
+# An error diagnostic anywhere on a line: the progress display prefixes it with the resource
+# ("pulumi:pulumi:Stack tenant-demo running error: ..."), the diagnostics section indents it.
+_ERROR_LINE = re.compile(r"(?:^|\s)(?:error|Error):\s+(?P<text>.+?)\s*$")
 
 
 def error_lines(stdout: str, stderr: str) -> list[str]:
@@ -117,11 +119,11 @@ def error_lines(stdout: str, stderr: str) -> list[str]:
     seen: list[str] = []
     for text in (stderr, stdout):
         for line in text.splitlines():
-            match = _ERROR_LINE.match(line)
+            match = _ERROR_LINE.search(line)
             if match and match.group("text") not in seen:
                 seen.append(match.group("text"))
     if not seen:
-        tail = [line.strip() for line in stderr.splitlines() if line.strip()]
+        tail = [line.strip() for line in f"{stdout}\n{stderr}".splitlines() if line.strip()]
         if tail:
             seen.append(tail[-1])
     return seen
