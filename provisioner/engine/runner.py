@@ -322,6 +322,13 @@ class Engine:
         if mode != "select" and settings.passphrase is not None:
             ensure_passphrase_file(settings.passphrase)
         state_dir = settings.local_state_dir()
+        if state_dir is not None and mode == "select" and not state_dir.is_dir():
+            # No local state at all: no stack can exist (and the file backend would only
+            # complain about the missing directory).
+            raise StackNotFound(
+                f"stack {spec.stack_name} does not exist in {settings.backend.url}: create it"
+                " with 'provisioner tenants up', or check --backend"
+            )
         if state_dir is not None and mode != "select":
             state_dir.mkdir(parents=True, exist_ok=True)
         settings.work_root.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ from provisioner.errors import (
     PulumiCliMissing,
     QuotaExceeded,
     StackLocked,
+    StackNotFound,
 )
 from provisioner.spec import TenantSpec
 from tests.engine.conftest import tree
@@ -266,3 +267,18 @@ def test_without_the_cli_the_api_raises_before_writing(sandbox: Path, spec: Tena
     with pytest.raises(PulumiCliMissing):
         engine.cancel(spec)
     assert tree(sandbox) == []
+
+
+def test_reading_a_tenant_from_an_empty_local_backend_is_stack_not_found(
+    tmp_path: Path, spec: TenantSpec
+) -> None:
+    class CliOnly(Engine):
+        def check(self) -> PulumiCli:
+            return PulumiCli(path=Path("/opt/pulumi/bin/pulumi"), version=MIN_CLI_VERSION)
+
+    engine = CliOnly(EngineSettings.build(tmp_path / "home", {}))
+    with pytest.raises(StackNotFound, match="provisioner tenants up"):
+        engine.outputs(spec)
+    with pytest.raises(StackNotFound):
+        engine.destroy(spec)
+    assert not (tmp_path / "home").exists()
