@@ -242,7 +242,7 @@ def outputs(
     secrets_provider: str | None = SECRETS_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
-    """Print the tenant stack's outputs (secrets shown as [secret])."""
+    """Print the tenant stack's outputs (secret values are masked)."""
     spec = resolve_spec(slug, location, plan)
     values = _engine(backend, secrets_provider).outputs(spec)
     shown = {key: value.shown() for key, value in sorted(values.items())}

@@ -17,13 +17,14 @@ _SHOWN_SEVERITIES = frozenset({"warning", "error", "mandatory", "advisory"})
 
 
 class JsonLinesSink:
-    """One sorted JSON object per line: the event, with the progress it leads to."""
+    """One sorted JSON object per line: `{"kind": "event", "event", "progress"}` per event, then
+    one `{"kind": "result", ...}` or `{"kind": "error", ...}` line at the end."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self._stream = stream or sys.stdout
 
     def __call__(self, record: EventRecord, progress: Progress) -> None:
-        line = {"event": record.to_dict(), "progress": progress.to_dict()}
+        line = {"kind": "event", "event": record.to_dict(), "progress": progress.to_dict()}
         self._stream.write(json.dumps(line, sort_keys=True, default=str) + "\n")
         self._stream.flush()
 

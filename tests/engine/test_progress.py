@@ -20,7 +20,7 @@ from pulumi.automation.events import (
     SummaryEvent,
 )
 
-from provisioner.engine.display import JsonLinesSink
+from provisioner.engine.display import JsonLinesSink, RichProgressSink
 from provisioner.engine.progress import EventRecord, Progress, Tracker, describe, notice
 
 STACK = "urn:pulumi:tenant-demo::tenant::pulumi:pulumi:Stack::tenant-tenant-demo"
@@ -217,6 +217,7 @@ def test_json_lines_are_sorted_and_one_per_event() -> None:
         "urn": VPC,
     }
     assert parsed[3]["progress"]["done"] == 1
+    assert [p["kind"] for p in parsed] == ["event"] * 4 + ["result"]
     for line in lines:
         assert line == json.dumps(json.loads(line), sort_keys=True)
 
@@ -234,3 +235,20 @@ def test_notice_record() -> None:
         "sequence": 0,
         "severity": "warning",
     }
+
+
+def test_rich_display_shows_warnings_and_errors_above_the_bar() -> None:
+    from rich.console import Console
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=120)
+    tracker = Tracker("up")
+    with RichProgressSink("up tenant-demo", console=console) as bar:
+        for event in an_update():
+            record = describe(event)
+            bar(record, tracker.observe(record))
+        bar(notice("tenant-demo is locked by another update; retrying in 5s"), tracker.progress)
+    text = out.getvalue()
+    assert "error: t-demo-app creating EC2 Instance: InsufficientInstanceCapacity" in text
+    assert "warning: tenant-demo is locked by another update; retrying in 5s" in text
+    assert "3/3" in text  # the final bar: resources done / total
