@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from provisioner.policy.graph import Graph
+from provisioner.policy.graph import Graph, Undetermined
 from provisioner.policy.model import Finding, PolicyReport, Rule, Severity
 from provisioner.policy.plan_file import validate_plan
 
@@ -22,6 +22,9 @@ def run_rule(rule: Rule, graph: Graph) -> list[Finding]:
             severity = Severity.advisory if v.undetermined else rule.severity
             findings.append(Finding(rule.id, severity, v.urn or graph.stack_urn, v.message,
                                     rule.title))
+    except Undetermined as exc:
+        findings.append(Finding(rule.id, Severity.advisory, graph.stack_urn,
+                                f"cannot be verified until applied: {exc}", rule.title))
     except Exception as exc:  # reported as a failure, never swallowed
         findings.append(Finding(rule.id, Severity.mandatory, graph.stack_urn,
                                 f"could not check ({type(exc).__name__}: {exc})", rule.title))

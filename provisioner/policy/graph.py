@@ -22,6 +22,10 @@ _NAME_INPUTS = ("name", "bucket", "identifier", "namePrefix", "bucketPrefix")
 _TOKEN_SPLIT = re.compile(r"[:/]")
 
 
+class Undetermined(Exception):
+    """A rule needed a value that is not known yet (CrossGuard during preview)."""
+
+
 @dataclass(frozen=True)
 class Unknown:
     """A value not known yet (CrossGuard during preview): the urns it depends on."""
@@ -63,6 +67,8 @@ class Resource:
     def items(self, key: str) -> list[Mapping[str, Any]]:
         """A list-of-objects input (rules, actions, parameters), skipping malformed entries."""
         value = self.inputs.get(key)
+        if isinstance(value, Unknown):
+            raise Undetermined(f"{self.name}.{key} is not known yet")
         if isinstance(value, Mapping):
             value = [value]
         if not isinstance(value, list):
@@ -82,11 +88,15 @@ def truthy(value: Any) -> bool:
         return value
     if isinstance(value, str):
         return value.strip().lower() == "true"
+    if isinstance(value, Unknown):
+        raise Undetermined("a flag is not known yet")
     return False
 
 
 def as_number(value: Any) -> float | None:
     """A numeric input (the mock runtime sends floats, some APIs strings)."""
+    if isinstance(value, Unknown):
+        raise Undetermined("a number is not known yet")
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):

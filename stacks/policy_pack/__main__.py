@@ -11,9 +11,9 @@ from pathlib import Path
 # importable even when the project is not installed in the virtualenv.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
+from pulumi_policy import EnforcementLevel, PolicyPack
 
-from stacks.policy_pack.adapter import PACK_NAME, build_policies  # noqa: E402
+from stacks.policy_pack.adapter import PACK_NAME, build_policies
 
 PolicyPack(
     name=PACK_NAME,

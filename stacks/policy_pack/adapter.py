@@ -20,6 +20,7 @@ from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
+    Policy,
     ReportViolation,
     StackValidationArgs,
     StackValidationPolicy,
@@ -27,7 +28,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, _is_unknown
 
 from provisioner.errors import ProvisionerError
-from provisioner.policy.graph import GLOBAL_TYPE_PREFIXES, Graph, Resource, Unknown
+from provisioner.policy.graph import GLOBAL_TYPE_PREFIXES, Graph, Resource, Undetermined, Unknown
 from provisioner.policy.model import Rule, Severity
 
 PACK_NAME = "tenant-security-baseline"
@@ -37,7 +38,7 @@ def _raw(value: Any) -> Any:
     """The target of CrossGuard's unknown-checking proxy (or the value itself)."""
     if isinstance(value, Mapping | Sequence) and not isinstance(value, str):
         try:
-            return value["__target"]  # type: ignore[index]
+            return value["__target"]  # type: ignore[call-overload]
         except (KeyError, TypeError, IndexError):
             return value
     return value
@@ -128,20 +129,25 @@ def validation(rule: Rule) -> Any:
         except ProvisionerError as exc:
             report_violation(str(exc), None)
             return
-        undetermined = []
-        for v in rule.check(graph):
-            if v.undetermined:
-                undetermined.append(v)
-            else:
-                report_violation(f"{rule.id}: {v.message}", v.urn or None)
+        undetermined: list[str] = []
+        try:
+            for v in rule.check(graph):
+                if v.undetermined:
+                    undetermined.append(v.message)
+                else:
+                    report_violation(f"{rule.id}: {v.message}", v.urn or None)
+        except Undetermined as exc:
+            undetermined.append(str(exc))
         if undetermined:
-            # CrossGuard reports this as "can't run policy during preview" (advisory).
-            raise UnknownValueError(UNKNOWN_STRING_VALUE, [undetermined[0].message])
+            # CrossGuard reports this as "can't run policy during preview" (advisory); the
+            # violations already reported stand.
+            raise UnknownValueError(UNKNOWN_STRING_VALUE, [undetermined[0]])
 
     return validate
 
 
-def build_policies() -> list[StackValidationPolicy]:
+def build_policies() -> list[Policy]:
+    """One stack validation policy per rule, named after the rule id (`enc-001`)."""
     from provisioner.policy.rules import RULES
 
     return [

@@ -163,7 +163,8 @@ def _add_bucket(algorithm: str, key: str | None) -> Callable[[Plan], str | None]
         add(plan, PAB, "exports-private", {"bucket": "exports-id", "blockPublicAcls": True,
                                            "blockPublicPolicy": True, "ignorePublicAcls": True,
                                            "restrictPublicBuckets": True})
-        return None if bucket else None  # reported on the SSE configuration or the bucket
+        assert bucket
+        return None  # reported on the SSE configuration or the bucket
 
     return mutate
 
@@ -187,10 +188,14 @@ FLOW_LOG_ARN = "arn:aws:logs:eu-central-1:123456789012:log-group:/tenant/demo/vp
 CASES = [
     # --- at rest -------------------------------------------------------------------------------
     Case("ENC-001", "volume-unencrypted", setting(VOLUME, ("encrypted",), False), True),
-    Case("ENC-001", "volume-aws-managed-key", setting(VOLUME, ("kmsKeyId",), AWS_MANAGED_KEY), True),
-    Case("ENC-001", "root-device-undeclared", setting(INSTANCE, ("rootBlockDevice",), DELETE), True),
-    Case("ENC-001", "added-plain-volume", adding(VOLUME, "scratch", {"size": 10.0, "tags": TAGS}), True),
-    Case("ENC-001", "key-by-alias-name", setting(VOLUME, ("kmsKeyId",), "alias/tenant-demo"), False),
+    Case("ENC-001", "volume-aws-managed-key",
+         setting(VOLUME, ("kmsKeyId",), AWS_MANAGED_KEY), True),
+    Case("ENC-001", "root-device-undeclared",
+         setting(INSTANCE, ("rootBlockDevice",), DELETE), True),
+    Case("ENC-001", "added-plain-volume",
+         adding(VOLUME, "scratch", {"size": 10.0, "tags": TAGS}), True),
+    Case("ENC-001", "key-by-alias-name",
+         setting(VOLUME, ("kmsKeyId",), "alias/tenant-demo"), False),
     Case("ENC-001", "key-by-bare-id", setting(VOLUME, ("kmsKeyId",), "keys-key-id"), False),
     Case("ENC-002", "storage-unencrypted", setting(DB, ("storageEncrypted",), False), True),
     Case("ENC-002", "insights-key-missing",
@@ -236,7 +241,8 @@ CASES = [
     Case("KMS-001", "second-rotated-key", adding(KEY, "extra", {
         "enableKeyRotation": True, "tags": TAGS}), False),
     # --- in transit ----------------------------------------------------------------------------
-    Case("TLS-001", "old-tls-policy", setting(*HTTPS[:1], ("sslPolicy",), "ELBSecurityPolicy-2016-08",
+    Case("TLS-001", "old-tls-policy",
+         setting(*HTTPS[:1], ("sslPolicy",), "ELBSecurityPolicy-2016-08",
                                               HTTPS[1]), True),
     Case("TLS-001", "cbc-tls13-policy", setting(
         *HTTPS[:1], ("sslPolicy",), "ELBSecurityPolicy-TLS13-1-2-2021-06", HTTPS[1]), True),

@@ -7,7 +7,14 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from provisioner.policy.graph import Graph, Resource, as_number, region_of_arn
+from provisioner.policy.graph import (
+    Graph,
+    Resource,
+    Undetermined,
+    Unknown,
+    as_number,
+    region_of_arn,
+)
 from provisioner.policy.model import Rule, Severity, Violation
 
 PLAN = "aws:backup/plan:Plan"
@@ -63,12 +70,24 @@ def check_daily(g: Graph) -> Iterator[Violation]:
                                       f" {schedules})")
 
 
-def _destination(g: Graph, value: Any) -> tuple[Resource | None, str | None]:
-    """The destination vault of a copy action, and its region (from the vault or the ARN)."""
+def _destinations(g: Graph, value: Any) -> list[tuple[Resource | None, str | None]]:
+    """What a copy action's destination can be: (vault of the plan or None, its region).
+
+    One entry for a known value (a vault of the plan, or a foreign ARN read for its region);
+    one per candidate vault for a value not known yet.
+    """
     vaults = g.referents(value, VAULTS)
-    if len(vaults) == 1:
-        return vaults[0], vaults[0].region
-    return None, region_of_arn(value)
+    if vaults and (len(vaults) == 1 or isinstance(value, Unknown)):
+        return [(v, v.region) for v in vaults]
+    return [(None, region_of_arn(value))]
+
+
+def _verdict(problems: list[str | None]) -> tuple[str | None, bool]:
+    """(the problem, undetermined) over the candidates of one value."""
+    bad = [p for p in problems if p]
+    if not bad:
+        return None, False
+    return bad[0], len(bad) < len(problems)
 
 
 def check_copy_destination(g: Graph) -> Iterator[Violation]:
@@ -76,22 +95,34 @@ def check_copy_destination(g: Graph) -> Iterator[Violation]:
     air_gapped = g.tenant.get("backup_mode") == "air-gapped"
     for plan, rule in _daily_rules(g):
         label = f"backup plan {plan.name} rule {rule.get('ruleName', '?')}"
-        sources = g.referents(rule.get("targetVaultName"), VAULTS)
-        copies = [c for c in rule.get("copyActions") or [] if isinstance(c, Mapping)]
+        target = rule.get("targetVaultName")
+        sources = g.referents(target, VAULTS)
+        if isinstance(target, Unknown) and len(sources) > 1:
+            sources = []  # not known which one: the other checks still apply
+        copies = rule.get("copyActions") or []
+        if isinstance(copies, Unknown):
+            raise Undetermined(f"{label}: copy actions are not known yet")
+        copies = [c for c in copies if isinstance(c, Mapping)]
         if not copies:
             yield Violation(plan.urn, f"{label} copies nowhere: add a copy action to the"
                                       f" location's backup destination ({want_region})")
             continue
         for copy in copies:
-            vault, region = _destination(g, copy.get("destinationVaultArn"))
-            if vault is not None and vault in sources:
-                yield Violation(plan.urn, f"{label} copies into its own source vault")
-            elif region != want_region:
-                yield Violation(plan.urn, f"{label} copies to {region or 'an unknown region'},"
-                                          f" not the location's backup region {want_region}")
-            elif air_gapped and (vault is None or vault.type != AIR_GAPPED_VAULT):
-                yield Violation(plan.urn, f"{label} must copy to a logically air-gapped vault"
-                                          " (the location's backup mode)")
+            problems: list[str | None] = []
+            for vault, region in _destinations(g, copy.get("destinationVaultArn")):
+                if vault is not None and vault in sources:
+                    problems.append(f"{label} copies into its own source vault")
+                elif region != want_region:
+                    problems.append(f"{label} copies to {region or 'an unknown region'}, not"
+                                    f" the location's backup region {want_region}")
+                elif air_gapped and (vault is None or vault.type != AIR_GAPPED_VAULT):
+                    problems.append(f"{label} must copy to a logically air-gapped vault (the"
+                                    " location's backup mode)")
+                else:
+                    problems.append(None)
+            problem, undetermined = _verdict(problems)
+            if problem:
+                yield Violation(plan.urn, problem, undetermined=undetermined)
 
 
 def jurisdiction_of(region: str) -> str | None:
@@ -111,15 +142,22 @@ def check_jurisdiction(g: Graph) -> Iterator[Violation]:
     home = g.tenant.get("jurisdiction")
     for plan in g.of_type(PLAN):
         for rule in plan.items("rules"):
-            for copy in rule.get("copyActions") or []:
+            copies = rule.get("copyActions") or []
+            if isinstance(copies, Unknown):
+                raise Undetermined(f"backup plan {plan.name}: copy actions are not known yet")
+            for copy in copies:
                 if not isinstance(copy, Mapping):
                     continue
-                _vault, region = _destination(g, copy.get("destinationVaultArn"))
-                where = jurisdiction_of(region) if region else None
-                if where != home:
-                    yield Violation(plan.urn, f"backup plan {plan.name} copies to"
-                                              f" {region or 'an unknown region'} (jurisdiction"
-                                              f" {where or 'unknown'}), outside {home}")
+                problems: list[str | None] = []
+                for _vault, region in _destinations(g, copy.get("destinationVaultArn")):
+                    where = jurisdiction_of(region) if region else None
+                    problems.append(None if where == home else
+                                    f"backup plan {plan.name} copies to"
+                                    f" {region or 'an unknown region'} (jurisdiction"
+                                    f" {where or 'unknown'}), outside {home}")
+                problem, undetermined = _verdict(problems)
+                if problem:
+                    yield Violation(plan.urn, problem, undetermined=undetermined)
 
 
 def _covered(g: Graph, selection: Resource) -> set[str]:

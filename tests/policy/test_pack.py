@@ -1,0 +1,167 @@
+"""The CrossGuard pack's validation functions, called directly with the SDK's own argument
+objects (no Pulumi CLI): the stack's resources are built from a real plan the way the engine
+hands them to a policy pack (properties behind CrossGuard's unknown-checking proxy)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyCustomTimeouts,
+    PolicyProviderResource,
+    PolicyResource,
+    PolicyResourceOptions,
+    StackValidationArgs,
+)
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
+
+from provisioner.paths import PROJECT_ROOT
+from provisioner.policy.rules import RULES
+from stacks.policy_pack.adapter import build_policies
+from tests.policy.conftest import real_plan
+
+PACK_DIR = PROJECT_ROOT / "stacks" / "policy_pack"
+
+
+def _options() -> PolicyResourceOptions:
+    return PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None)
+
+
+def stack_resources(plan: dict[str, Any], unknown: dict[tuple[str, str], list[str]] | None = None
+                    ) -> list[PolicyResource]:
+    """PolicyResources for a plan; `unknown[(name, input)] = [dep names]` makes that input
+    unknown (as in a preview) with those resources as its dependencies."""
+    unknown = unknown or {}
+    provider = PolicyProviderResource("pulumi:providers:aws", {"region": plan["tenant"]["region"]},
+                                      "urn:pulumi:tenant-demo::tenant::pulumi:providers:aws::default",
+                                      "default")
+    by_name: dict[str, PolicyResource] = {}
+    out = []
+    for res in plan["resources"]:
+        props = dict(res["inputs"])
+        if res["type"].startswith("aws:"):
+            props.pop("region", None)  # as if left to the provider's default region...
+            if res["region"] not in (plan["tenant"]["region"], "global"):
+                props["region"] = res["region"]  # ...unless set explicitly
+        resource = PolicyResource(res["type"], unknown_checking_proxy(props), res["urn"],
+                                  res["name"], _options(), provider, None, [], {})
+        by_name[res["name"]] = resource
+        out.append(resource)
+    for (name, path), deps in unknown.items():
+        resource = by_name[name]
+        raw = copy.deepcopy(next(r["inputs"] for r in plan["resources"] if r["name"] == name))
+        raw = {k: v for k, v in raw.items() if k in resource.props["__target"]}
+        steps: list[Any] = [int(s) if s.isdigit() else s for s in path.split(".")]
+        target = raw
+        for step in steps[:-1]:
+            target = target[step]
+        target[steps[-1]] = UNKNOWN_STRING_VALUE
+        resource.props = unknown_checking_proxy(raw)
+        resource.property_dependencies[str(steps[0])] = [by_name[d] for d in deps]
+    return out
+
+
+def run_policy(rule_id: str, resources: list[PolicyResource], config: dict | None = None
+               ) -> list[tuple[str, str | None]]:
+    policy = next(p for p in build_policies() if p.name == rule_id.lower())
+    violations: list[tuple[str, str | None]] = []
+    policy.validate(StackValidationArgs(resources, config or {}),
+                    lambda message, urn=None: violations.append((message, urn)))
+    return violations
+
+
+def test_one_policy_per_rule_with_the_rules_severity() -> None:
+    policies = build_policies()
+    assert [p.name for p in policies] == [r.id.lower() for r in RULES]
+    for policy, rule in zip(policies, RULES, strict=True):
+        want = (EnforcementLevel.MANDATORY if rule.severity.value == "mandatory"
+                else EnforcementLevel.ADVISORY)
+        assert policy.enforcement_level is want
+        assert rule.promise_text in policy.description
+
+
+@pytest.mark.parametrize("location", ["us", "uk", "de", "sg"])
+def test_real_stack_passes_every_policy(location: str) -> None:
+    resources = stack_resources(real_plan(location, "standard"))
+    for rule in RULES:
+        assert run_policy(rule.id, resources) == [], rule.id
+
+
+def test_a_violation_is_reported_on_the_resource() -> None:
+    plan = real_plan("de", "standard")
+    listener = next(r for r in plan["resources"] if r["inputs"].get("protocol") == "HTTPS")
+    listener["inputs"]["sslPolicy"] = "ELBSecurityPolicy-2016-08"
+    found = run_policy("TLS-001", stack_resources(plan))
+    assert len(found) == 1
+    message, urn = found[0]
+    assert urn == listener["urn"]
+    assert message.startswith("TLS-001:")
+
+
+def test_resources_in_the_provider_region_count_as_in_region() -> None:
+    plan = real_plan("de", "standard")
+    volume = next(r for r in plan["resources"] if r["type"] == "aws:ebs/volume:Volume")
+    volume["region"] = "us-east-1"  # stack_resources turns this into an explicit region input
+    found = run_policy("RES-001", stack_resources(plan))
+    assert [urn for _m, urn in found] == [volume["urn"]]
+
+
+def test_unknown_reference_with_one_candidate_is_resolved_during_preview() -> None:
+    plan = real_plan("de", "standard")
+    resources = stack_resources(plan, {("compute-data", "kmsKeyId"): ["keys-key"]})
+    assert run_policy("ENC-001", resources) == []
+    foreign = stack_resources(plan, {("compute-data", "kmsKeyId"): ["database-params"]})
+    assert [urn for _m, urn in run_policy("ENC-001", foreign)] == [
+        next(r["urn"] for r in plan["resources"] if r["name"] == "compute-data")]
+
+
+def test_unknown_reference_whose_candidates_agree_passes_during_preview() -> None:
+    plan = real_plan("de", "standard")
+    # The primary vault's key is unknown and depends on both keys: either is the tenant's own.
+    resources = stack_resources(plan, {("backup-vault", "kmsKeyArn"): ["keys-key", "keys-replica"]})
+    assert run_policy("ENC-004", resources) == []
+
+
+def test_unknown_reference_whose_candidates_disagree_is_deferred_not_failed() -> None:
+    plan = real_plan("de", "standard")
+    # The copy destination depends on both vaults (the engine records dependencies per
+    # top-level input): one is the right copy vault, the other the source, so no verdict yet.
+    unknown = {("backup-plan", "rules.0.copyActions.0.destinationVaultArn"):
+               ["backup-vault", "backup-copy-vault"]}
+    with pytest.raises(UnknownValueError):
+        run_policy("BAK-002", stack_resources(plan, unknown))
+    # Both candidates are in the jurisdiction: BAK-003 decides without waiting.
+    assert run_policy("BAK-003", stack_resources(plan, unknown)) == []
+
+
+def test_an_unknown_flag_defers_the_rule() -> None:
+    plan = real_plan("de", "standard")
+    with pytest.raises(UnknownValueError):
+        run_policy("ENC-002", stack_resources(plan, {("database-instance", "storageEncrypted"):
+                                                      []}))
+
+
+def test_tenant_comes_from_tags_or_policy_config() -> None:
+    plan = real_plan("de", "standard")
+    for res in plan["resources"]:
+        res["inputs"].pop("tags", None)
+    untagged = stack_resources(plan)
+    found = run_policy("ENC-001", untagged)
+    assert len(found) == 1 and "cannot tell which tenant" in found[0][0]
+    config = {"tenant": {"slug": "demo", "location": "de", "plan": "standard"}}
+    assert run_policy("ENC-001", untagged, config) == []
+
+
+def test_pack_project_file_runs_the_adapter_in_python() -> None:
+    project = yaml.safe_load((PACK_DIR / "PulumiPolicy.yaml").read_text(encoding="utf-8"))
+    assert project["runtime"]["name"] == "python"
+    venv = (PACK_DIR / project["runtime"]["options"]["virtualenv"]).resolve()
+    assert venv == (PROJECT_ROOT / ".venv").resolve()
+    main = (PACK_DIR / "__main__.py").read_text(encoding="utf-8")
+    assert "build_policies()" in main and "PolicyPack(" in main
+    assert Path(PACK_DIR / "adapter.py").exists()
