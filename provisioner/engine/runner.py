@@ -19,6 +19,7 @@ parallel load), which the lock-wait below and the worker's leases absorb.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -68,6 +69,18 @@ def project_name(program_dir: Path = TENANT_PROGRAM_DIR) -> str:
         return str(data.get("name") or DEFAULT_PROJECT)
     except (OSError, ValueError, AttributeError):
         return DEFAULT_PROJECT
+
+
+def workspace_settings_file(pulumi_home: Path, project: str, work_dir: Path) -> Path:
+    """The file `pulumi stack select` leaves in PULUMI_HOME for a project directory.
+
+    Named `<project>-<sha1 of the Pulumi.yaml path>-workspace.json` (pulumi/pulumi
+    sdk/go/common/workspace/workspace.go, settingsPath). With a fresh work dir per operation
+    these would pile up in the shared PULUMI_HOME, so each operation removes its own.
+    """
+    path = str(work_dir.resolve() / "Pulumi.yaml")
+    digest = hashlib.sha1(path.encode(), usedforsecurity=False).hexdigest()
+    return pulumi_home / "workspaces" / f"{project}-{digest}-workspace.json"
 
 
 def _op_counts(changes: Mapping[Any, Any] | None) -> dict[str, int]:
@@ -373,3 +386,6 @@ class Engine:
                     self._call("stack rm", spec, lambda: stack.workspace.remove_stack(stack.name))
         finally:
             shutil.rmtree(work, ignore_errors=True)
+            workspace_settings_file(settings.pulumi_home, project_name(), work).unlink(
+                missing_ok=True
+            )

@@ -21,6 +21,7 @@ from pulumi.automation.errors import create_command_error
 from provisioner.engine import Engine, EngineSettings, LockWait
 from provisioner.engine.progress import EventRecord, Progress
 from provisioner.engine.pulumi_cli import MIN_CLI_VERSION, PulumiCli
+from provisioner.engine.runner import project_name, workspace_settings_file
 from provisioner.errors import (
     CapacityUnavailable,
     PendingOperations,
@@ -282,3 +283,16 @@ def test_reading_a_tenant_from_an_empty_local_backend_is_stack_not_found(
     with pytest.raises(StackNotFound):
         engine.destroy(spec)
     assert not (tmp_path / "home").exists()
+
+
+def test_workspace_file_name_follows_pulumis_layout() -> None:
+    # <project>-<sha1 of the absolute Pulumi.yaml path>-workspace.json under PULUMI_HOME.
+    path = workspace_settings_file(Path("/srv/pulumi"), "tenant", Path("/srv/work/tenant-demo-abc"))
+    assert path == Path(
+        "/srv/pulumi/workspaces/tenant-255255b92222f2445a0d07873f2773b6494c76d1-workspace.json"
+    )
+
+
+def test_project_name_comes_from_the_tenant_program() -> None:
+    assert project_name() == "tenant"  # stacks/tenant/Pulumi.yaml
+    assert project_name(Path("/nonexistent")) == "tenant"
