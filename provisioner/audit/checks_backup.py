@@ -124,7 +124,7 @@ def _check_selections(ctx: Context, plan_id: str, plan_arn: str) -> None:
 def check_plans(ctx: Context) -> None:
     target, report = ctx.target, ctx.report
     backup: Any = ctx.client("backup")
-    plans = Discovery(ctx.clients, target.slug).backup_plans(target.region)
+    plans = Discovery(ctx.clients, target.slug, target.region).backup_plans(target.region)
     if not plans:
         report.fail(
             "backups", "backup.daily-rule",

@@ -206,7 +206,7 @@ def prove_deletion(
             checked_at=now,
         )
         sweep = _Sweep(clients, target, proof)
-        discovery = Discovery(clients, target.slug)
+        discovery = Discovery(clients, target.slug, target.region)
         for region in target.regions:
             tagged = discovery.tagged(region)
             proof.checked.add(f"{region} tagging:tenant={target.slug}")

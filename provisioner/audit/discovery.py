@@ -67,13 +67,15 @@ def enabled_regions(clients: Clients, region: str) -> list[str]:
 class Discovery:
     """Tag lookups for one tenant, cached per region (bucket locations cached per bucket)."""
 
-    def __init__(self, clients: Clients, slug: str) -> None:
+    def __init__(self, clients: Clients, slug: str, home_region: str = "us-east-1") -> None:
         self.clients = clients
         self.slug = slug
+        self.home_region = home_region
         self._bucket_region = functools.lru_cache(maxsize=None)(self._lookup_bucket_region)
 
-    def _lookup_bucket_region(self, bucket: str, asked_region: str) -> str:
-        s3 = self.clients.client("s3", asked_region)
+    def _lookup_bucket_region(self, bucket: str) -> str:
+        # GetBucketLocation answers from any region; ask the tenant's own.
+        s3 = self.clients.client("s3", self.home_region)
         try:
             constraint = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint")
         except Exception as exc:  # a bucket deleted between the two calls
@@ -95,7 +97,7 @@ class Discovery:
                 tags = tuple(sorted((t["Key"], t["Value"]) for t in item.get("Tags", [])))
                 where = arn_region(arn)
                 if arn.startswith("arn:aws:s3:::") or ":s3:::" in arn:
-                    where = self._bucket_region(arn.rsplit(":", 1)[-1], region)
+                    where = self._bucket_region(arn.rsplit(":", 1)[-1])
                     if where != region:
                         continue  # listed here only because S3 is global; its region owns it
                 found.append(Tagged(arn=arn, region=where or region, tags=tags))

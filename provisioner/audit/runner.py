@@ -70,7 +70,7 @@ def _check_inventory(ctx: Context) -> None:
 
 def check_residency(ctx: Context, regions: list[str]) -> None:
     """No resource tagged for the tenant outside its own region and its backup destination."""
-    discovery = Discovery(ctx.clients, ctx.target.slug)
+    discovery = Discovery(ctx.clients, ctx.target.slug, ctx.target.region)
     foreign = [r for r in regions if r not in ctx.target.regions]
     with ThreadPoolExecutor(max_workers=_REGION_WORKERS) as pool:
         found = list(pool.map(discovery.tagged, foreign))
@@ -93,7 +93,7 @@ def audit_tenant(clients: Clients, target: Target, regions: list[str] | None = N
             slug=target.slug, location=target.location.code, region=target.region, account=account
         )
         ctx = Context(clients=clients, target=target, report=report)
-        ctx.resources = Discovery(clients, target.slug).tagged(target.region)
+        ctx.resources = Discovery(clients, target.slug, target.region).tagged(target.region)
         resolve_tenant_key(ctx)
         _check_tags(ctx)
         _check_inventory(ctx)

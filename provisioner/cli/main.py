@@ -97,6 +97,16 @@ def _register() -> None:
     from provisioner.cli import doctor, tenant_ops  # noqa: F401  (tenant_ops adds to tenants)
 
     doctor.register(app)
+    from provisioner.cli import serve, worker
+
+    serve.register(app)
+    worker.register(app)  # also adds `tenants retry`
+    from provisioner.cli import audit
+
+    audit.register(app)
+    from provisioner.cli import fleet
+
+    app.add_typer(fleet.app, name="fleet")
 
 
 _register()

@@ -213,7 +213,10 @@ class Engine:
             except CapacityUnavailable as exc:
                 if verb != "up":
                     raise
-                tried.append(exc.zone or zone or spec.location.zones[0])
+                # Both the zone AWS named and the one we asked for count as tried: if the program
+                # ignored tenant:zone, the loop still ends once every zone was asked for.
+                failed = [z for z in (exc.zone, zone) if z] or [spec.location.zones[0]]
+                tried.extend(z for z in failed if z not in tried)
                 following = next_zone(spec.region, spec.location.zones, tried, exc.suggested_zones)
                 if following is None:
                     raise CapacityUnavailable(
@@ -223,9 +226,10 @@ class Engine:
                         zone=exc.zone,
                         suggested_zones=exc.suggested_zones,
                     ) from exc
+                where = failed[0]
+                notices.append(f"no capacity in {where}; retried in {following}")
+                emit(notice(f"AWS has no capacity in {where}; retrying in {following}"))
                 zone = following
-                notices.append(f"no capacity in {tried[-1]}; retried in {zone}")
-                emit(notice(f"AWS has no capacity in {tried[-1]}; retrying in {zone}"))
 
     def _run_verb(
         self, verb: str, spec: TenantSpec, stack: Any, emit: Callable[[EventRecord], None]

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -107,14 +108,41 @@ def current_revision(engine: sa.Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+_REVISION_RE = re.compile(r'^(down_revision|revision)\s*=\s*["\']?([\w.-]+|None)["\']?\s*$', re.M)
+
+
+def script_head() -> str | None:
+    """The newest migration's revision, read from the version files without importing Alembic
+    (a fifth of a second saved on every CLI command). None if the history is not one line; then
+    Alembic decides. tests/registry checks it against Alembic's own head."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        found = dict(_REVISION_RE.findall(path.read_text(encoding="utf-8")))
+        if "revision" not in found:
+            continue
+        revisions.add(found["revision"])
+        parents.add(found.get("down_revision", "None"))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _stored_revision(engine: sa.Engine) -> str | None:
+    """alembic_version's row, read with plain SQL (None on an empty database)."""
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+
+
 def migrate(engine: sa.Engine) -> None:
     """Bring the schema to head; a no-op when it is there. Safe with concurrent openers."""
-    from alembic import command
-
     try:
-        head = head_revision()
-        if current_revision(engine) == head:
+        head = script_head()
+        if head is not None and _stored_revision(engine) == head:
             return
+        from alembic import command
+
         with engine.connect().execution_options(write=True) as conn, conn.begin():
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})")

@@ -104,6 +104,10 @@ class TenantRow(Base):
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
+    # Added by migration 0002 (issue 6, provisioner/registry/work_models.py): the generation
+    # `attempts` counts against, and the plan the stack was last built with.
+    attempt_generation: Mapped[int | None] = mapped_column(sa.Integer)
+    observed_plan: Mapped[str | None] = mapped_column(sa.String(32))
     # Optimistic concurrency: every write checks and bumps it.
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

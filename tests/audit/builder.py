@@ -46,6 +46,7 @@ class Built:
     plan_arn: str
     subnet_ids: list[str] = field(default_factory=list)
     sg_id: str = ""
+    stubs: BackupStubs | None = None  # set by stub_selection: more plans can register there
 
     @property
     def region(self) -> str:
@@ -287,37 +288,38 @@ def build_tenant(slug: str = "acme", location: str = "de", replica: bool = True)
 
 
 def stub_selection(stubs: BackupStubs, built: Built) -> BackupStubs:
-    """The plan's selection (moto has no selections): tag-based, as the stack would make it."""
-    role = f"arn:aws:iam::{built.account}:role/t-{built.slug}-backup"
-    stubs.on(
-        "ListBackupSelections",
-        {
-            "BackupSelectionsList": [
-                {
-                    "SelectionId": "sel-0001",
-                    "SelectionName": f"t-{built.slug}-all",
-                    "BackupPlanId": built.plan_id,
-                    "IamRoleArn": role,
-                }
-            ]
-        },
-    )
-    stubs.on(
-        "GetBackupSelection",
-        {
-            "BackupPlanId": built.plan_id,
-            "SelectionId": "sel-0001",
+    """The plan's selection (moto has no selections): tag-based, as the stack would make it.
+
+    Answers depend on the plan id asked for, so several tenants can share one BackupStubs.
+    """
+    stubs.plans[built.plan_id] = built
+    built.stubs = stubs
+
+    def role(b: Built) -> str:
+        return f"arn:aws:iam::{b.account}:role/t-{b.slug}-backup"
+
+    def list_selections(params: dict[str, Any]) -> dict[str, Any]:
+        b = stubs.plans.get(params["BackupPlanId"])
+        if b is None:
+            return {"BackupSelectionsList": []}
+        return {"BackupSelectionsList": [{
+            "SelectionId": f"sel-{b.slug}", "SelectionName": f"t-{b.slug}-all",
+            "BackupPlanId": b.plan_id, "IamRoleArn": role(b),
+        }]}  # fmt: skip
+
+    def get_selection(params: dict[str, Any]) -> dict[str, Any]:
+        b = stubs.plans[params["BackupPlanId"]]
+        return {
+            "BackupPlanId": b.plan_id, "SelectionId": params["SelectionId"],
             "BackupSelection": {
-                "SelectionName": f"t-{built.slug}-all",
-                "IamRoleArn": role,
-                "Resources": [],
-                "ListOfTags": [
-                    {"ConditionType": "STRINGEQUALS", "ConditionKey": "tenant",
-                     "ConditionValue": built.slug},
-                ],
+                "SelectionName": f"t-{b.slug}-all", "IamRoleArn": role(b), "Resources": [],
+                "ListOfTags": [{"ConditionType": "STRINGEQUALS", "ConditionKey": "tenant",
+                                "ConditionValue": b.slug}],
             },
-        },
-    )  # fmt: skip
+        }  # fmt: skip
+
+    stubs.on("ListBackupSelections", list_selections)
+    stubs.on("GetBackupSelection", get_selection)
     return stubs
 
 

@@ -54,6 +54,7 @@ class BackupStubs:
         self.answers: dict[str, Answer] = {}
         self.calls: list[tuple[str, dict]] = []
         self.stubbers: list[PartialStubber] = []
+        self.plans: dict[str, Any] = {}  # backup plan id -> the test's tenant (for selections)
 
     def on(self, operation: str, answer: Answer) -> BackupStubs:
         self.answers[operation] = answer

@@ -137,10 +137,13 @@ def _unencrypted_log_group(b: Built) -> str:
 
 
 def _plan(b: Built, name: str, rule: dict[str, Any]) -> str:
-    return client("backup", b.region).create_backup_plan(
+    plan = client("backup", b.region).create_backup_plan(
         BackupPlan={"BackupPlanName": name, "Rules": [rule]},
         BackupPlanTags={t["Key"]: t["Value"] for t in b.tags},
-    )["BackupPlanArn"]
+    )
+    assert b.stubs is not None
+    b.stubs.plans[plan["BackupPlanId"]] = b  # it selects the tenant's resources, like the first
+    return str(plan["BackupPlanArn"])
 
 
 def _copy_to_other_jurisdiction(b: Built) -> str:

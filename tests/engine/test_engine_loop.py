@@ -296,3 +296,14 @@ def test_workspace_file_name_follows_pulumis_layout() -> None:
 def test_project_name_comes_from_the_tenant_program() -> None:
     assert project_name() == "tenant"  # stacks/tenant/Pulumi.yaml
     assert project_name(Path("/nonexistent")) == "tenant"
+
+
+def test_zone_retries_end_even_if_the_program_ignores_the_zone(
+    tmp_path: Path, spec: TenantSpec
+) -> None:
+    same_failure = cli_failure(capacity_text("eu-central-1a", "eu-central-1b"))
+    stack = ScriptedStack([same_failure] * 5)
+    engine = ScriptedEngine(tmp_path, stack)
+    with pytest.raises(CapacityUnavailable, match="tried eu-central-1a, eu-central-1b"):
+        engine.up(spec)
+    assert engine.zones == [None, "eu-central-1b"]

@@ -1,0 +1,273 @@
+"""The signup API: `create_app(registry, tokens)` builds the FastAPI application.
+
+    POST   /v1/tenants                          tenants:write  202 + the tenant, idempotent
+    GET    /v1/tenants/{slug}                   tenants:read   the tenant and its status
+    GET    /v1/tenants/{slug}/events            tenants:read   its audit trail
+    GET    /v1/tenants/{slug}/webhook-deliveries tenants:read  its webhook delivery log
+    POST   /v1/tenants/{slug}/billing-events    billing:write  a billing event
+    DELETE /v1/tenants/{slug}                   tenants:write  202: offboarding requested
+    GET    /healthz, /readyz, /metrics          (no token)     liveness, registry, Prometheus
+
+Handlers are plain `def`s: FastAPI runs them in its thread pool, where the registry's short
+synchronous transactions belong. OpenAPI at /openapi.json, docs at /docs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Path, Response, Security
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from provisioner import lifecycle
+from provisioner.api import errors
+from provisioner.api.auth import Caller, Tokens
+from provisioner.api.errors import ApiError, BodyLimit
+from provisioner.api.metrics import Metrics, MetricsMiddleware
+from provisioner.api.models import (
+    IDEMPOTENCY_KEY_PATTERN,
+    BillingEventRequest,
+    BillingEventResult,
+    DeliveryList,
+    ErrorBody,
+    EventList,
+    Health,
+    OffboardingResult,
+    SignupRequest,
+    TenantView,
+    event_view,
+    tenant_view,
+)
+from provisioner.errors import UsageError
+
+API_VERSION = "1.0.0"
+SLUG_PATH = Path(min_length=1, max_length=64, description="The tenant's slug.")
+
+
+def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    described = {
+        401: "No valid bearer token.",
+        403: "The token lacks the scope this operation needs.",
+        404: "No tenant with that slug.",
+        409: "Conflict: the slug is taken, the idempotency key was used with another body, or"
+        " the lifecycle refuses the change.",
+        413: "The request body is too large.",
+        422: "The request is not valid.",
+    }
+    return {c: {"model": ErrorBody, "description": described[c]} for c in codes}
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    registry: Any,
+    tokens: Tokens,
+    *,
+    max_body_bytes: int = errors.DEFAULT_MAX_BODY_BYTES,
+    clock: Callable[[], datetime] = _utcnow,
+) -> FastAPI:
+    """The application over an open Registry; the caller owns (and closes) the registry."""
+    from provisioner.registry import signup as signups
+    from provisioner.registry import webhooks as deliveries
+    from provisioner.spec import TenantSpec
+
+    app = FastAPI(
+        title="provisioner signup API",
+        version=API_VERSION,
+        description="Create single-tenant instances and follow them until they are ready.",
+    )
+    errors.install(app)
+    metrics = Metrics()
+    metrics.watch_registry(registry)
+    bearer = HTTPBearer(auto_error=False, description="A token from PROVISIONER_API_TOKENS.")
+
+    def need(scope: str) -> Callable[..., Caller]:
+        # A default, not Annotated[...]: these annotations are strings (PEP 563) and `bearer`
+        # is local, so FastAPI could not resolve it from the module.
+        def check(
+            credentials: HTTPAuthorizationCredentials | None = Security(bearer),
+        ) -> Caller:
+            challenge = {"WWW-Authenticate": "Bearer"}
+            if credentials is None:
+                raise ApiError(
+                    401, "unauthorized", "send `Authorization: Bearer <token>`", challenge
+                )
+            caller = tokens.authenticate(credentials.credentials)
+            if caller is None:
+                raise ApiError(401, "unauthorized", "the bearer token is not valid", challenge)
+            if not caller.allows(scope):
+                raise ApiError(403, "forbidden", f"this token lacks the {scope} scope")
+            return caller
+
+        return check
+
+    reader = Depends(need("tenants:read"))
+    writer = Depends(need("tenants:write"))
+    biller = Depends(need("billing:write"))
+
+    @app.post(
+        "/v1/tenants",
+        status_code=202,
+        response_model=TenantView,
+        responses=_responses(401, 403, 409, 413, 422),
+        summary="Sign up: record the desired tenant; workers build it.",
+    )
+    def create_tenant(
+        body: SignupRequest,
+        caller: Caller = writer,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                pattern=IDEMPOTENCY_KEY_PATTERN,
+                description="Same key and body: the same answer. Same key, other body: 409.",
+            ),
+        ] = None,
+    ) -> Response:
+        try:
+            spec = TenantSpec.create(body.slug, body.location, body.plan)
+        except UsageError as exc:
+            raise ApiError(422, "validation_error", str(exc)) from exc
+        canonical = json.dumps(body.model_dump(), sort_keys=True, separators=(",", ":"))
+        try:
+            answer = signups.signup(
+                registry,
+                spec,
+                body.admin_email,
+                actor=f"api:{caller.name}",
+                key=idempotency_key,
+                request_hash=hashlib.sha256(canonical.encode()).hexdigest(),
+                render=lambda tenant: tenant_view(tenant, clock()),
+                conflict=lambda exc: errors.error_body("tenant_exists", str(exc)),
+            )
+        except signups.IdempotencyKeyReused as exc:
+            raise ApiError(409, "idempotency_key_reused", str(exc)) from exc
+        headers = {"Location": f"/v1/tenants/{spec.slug}"} if answer.status_code == 202 else {}
+        if answer.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return JSONResponse(answer.body, status_code=answer.status_code, headers=headers)
+
+    @app.get(
+        "/v1/tenants/{slug}",
+        response_model=TenantView,
+        responses=_responses(401, 403, 404, 422),
+        summary="The tenant, with a one-word status.",
+    )
+    def get_tenant(slug: Annotated[str, SLUG_PATH], _: Caller = reader) -> dict[str, Any]:
+        return tenant_view(registry.get_tenant(slug), clock())
+
+    @app.get(
+        "/v1/tenants/{slug}/events",
+        response_model=EventList,
+        responses=_responses(401, 403, 404, 422),
+        summary="The tenant's audit trail, oldest first.",
+    )
+    def get_events(slug: Annotated[str, SLUG_PATH], _: Caller = reader) -> dict[str, Any]:
+        return {"slug": slug, "events": [event_view(e) for e in registry.events(slug)]}
+
+    @app.get(
+        "/v1/tenants/{slug}/webhook-deliveries",
+        response_model=DeliveryList,
+        responses=_responses(401, 403, 404, 422),
+        summary="The tenant's webhook delivery log, oldest first.",
+    )
+    def get_deliveries(slug: Annotated[str, SLUG_PATH], _: Caller = reader) -> dict[str, Any]:
+        registry.get_tenant(slug)
+        return {"slug": slug, "deliveries": deliveries.deliveries(registry, slug)}
+
+    @app.post(
+        "/v1/tenants/{slug}/billing-events",
+        response_model=BillingEventResult,
+        responses=_responses(401, 403, 404, 409, 413, 422),
+        summary="Record a billing event (conversion, cancellation, failed payment, ...).",
+    )
+    def post_billing_event(
+        slug: Annotated[str, SLUG_PATH], body: BillingEventRequest, caller: Caller = biller
+    ) -> dict[str, Any]:
+        result = registry.record_billing_event(
+            slug,
+            body.kind,
+            actor=f"api:{caller.name}",
+            at=body.at_utc(),
+            plan=body.plan,
+            data=body.data,
+            external_id=body.external_id,
+            source="api",
+        )
+        return {
+            "tenant": tenant_view(result.tenant, clock()),
+            "note": result.note,
+            "duplicate": result.duplicate,
+            "billing_record_id": result.record.id if result.record else None,
+        }
+
+    @app.delete(
+        "/v1/tenants/{slug}",
+        status_code=202,
+        response_model=OffboardingResult,
+        responses=_responses(401, 403, 404, 409, 422),
+        summary="Offboard: the data is deleted when the retention rules say so, never before.",
+    )
+    def delete_tenant(slug: Annotated[str, SLUG_PATH], caller: Caller = writer) -> dict[str, Any]:
+        tenant, note = _offboard(registry, slug, f"api:{caller.name}")
+        return {"tenant": tenant_view(tenant, clock()), "note": note}
+
+    @app.get("/healthz", response_model=Health, summary="The process is alive.")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        response_model=Health,
+        responses={503: {"model": ErrorBody, "description": "The registry is unreachable."}},
+        summary="The registry answers.",
+    )
+    def readyz() -> Any:
+        import sqlalchemy as sa
+
+        try:
+            with registry.read() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            return errors.error_response(503, "not_ready", f"the registry is unreachable: {first}")
+        return {"status": "ok"}
+
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text."}},
+        summary="Prometheus metrics.",
+    )
+    def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.state.metrics = metrics
+    return app
+
+
+def _offboard(registry: Any, slug: str, actor: str) -> tuple[Any, str]:
+    """A customer leaves: paid accounts are cancelled (closed; deleted 90 days later), trial and
+    free accounts are suspended (deleted when their trial or inactivity clock says so). Asking
+    twice changes nothing."""
+    tenant = registry.get_tenant(slug)
+    if tenant.desired_state in (lifecycle.CLOSED, lifecycle.DELETED):
+        return tenant, f"already offboarded ({tenant.desired_state})"
+    facts = tenant.facts()
+    if facts.paid:
+        result = registry.record_billing_event(slug, lifecycle.CANCELLED, actor=actor, source="api")
+        return result.tenant, result.note
+    if tenant.desired_state == lifecycle.SUSPENDED:
+        return tenant, "already suspended; its data is deleted when the retention rules say so"
+    tenant = registry.suspend(slug, actor=actor, reason="offboarding requested")
+    return tenant, f"suspended; the {tenant.plan} plan's data is deleted by the retention rules"

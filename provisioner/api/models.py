@@ -1,0 +1,228 @@
+"""Request and response bodies of the signup API (Pydantic v2): what goes in apart from what
+comes out. Inputs forbid unknown fields and are validated by the same functions the CLI uses
+(TenantSpec.create), so the API and the CLI accept exactly the same tenants."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from provisioner.errors import UsageError
+from provisioner.reconcile import status_of
+from provisioner.retention import iso
+from provisioner.spec import SLUG_MAX, SLUG_MIN, validate_slug
+
+# Deliberately loose (RFC 5322 is not a regular language): one @, no spaces, a dot in the domain.
+_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # printable ASCII, no spaces
+
+Status = Literal[
+    "pending",
+    "reconciling",
+    "retrying",
+    "ready",
+    "suspended",
+    "closed",
+    "deleting",
+    "deleted",
+    "failed",
+]
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable, machine-readable: tenant_exists, validation_error, ...")
+    message: str = Field(description="One line: what is wrong and what to do.")
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class SignupRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slug: str = Field(
+        min_length=SLUG_MIN,
+        max_length=SLUG_MAX,
+        pattern=r"^[a-z][a-z0-9-]*[a-z0-9]$",
+        description="DNS label naming the tenant (acme). Never reused, even after deletion.",
+    )
+    location: str = Field(
+        min_length=1, max_length=32, description="Signup location code (us, uk, de, ...)."
+    )
+    plan: str = Field(min_length=1, max_length=32, description="trial, free, standard, ...")
+    admin_email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        try:
+            return validate_slug(value)
+        except UsageError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("admin_email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not _EMAIL_RE.match(value):
+            raise ValueError("not an e-mail address")
+        return value
+
+
+class BillingEventRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # lifecycle.BILLING_EVENTS, spelled out for the OpenAPI schema (a test keeps them equal).
+    kind: Literal[
+        "converted",
+        "cancelled",
+        "payment_failed",
+        "payment_recovered",
+        "activity",
+        "plan_changed",
+    ]
+    at: datetime | None = Field(
+        default=None, description="When it happened (ISO 8601; naive means UTC). Default: now."
+    )
+    plan: str | None = Field(
+        default=None, max_length=32, description="converted / plan_changed only."
+    )
+    external_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="The billing system's id of the event: a retry with the same id is ignored.",
+    )
+    data: dict[str, Any] | None = None
+
+    def at_utc(self) -> datetime | None:
+        if self.at is None:
+            return None
+        return self.at if self.at.tzinfo else self.at.replace(tzinfo=UTC)
+
+
+class Links(BaseModel):
+    status: str
+    events: str
+    webhook_deliveries: str
+
+
+class TenantView(BaseModel):
+    slug: str
+    status: Status = Field(description="One word for the signup service (see the README).")
+    location: str
+    region: str
+    plan: str
+    desired_state: str
+    observed_state: str | None
+    generation: int
+    observed_generation: int | None
+    program_version: str | None
+    outputs: dict[str, Any]
+    attempts: int
+    last_error: str | None
+    next_attempt_at: str | None
+    created_at: str
+    trial_ends_at: str | None
+    updated_at: str
+    status_url: str
+    links: Links
+
+
+class EventView(BaseModel):
+    id: int
+    kind: str
+    at: str
+    recorded_at: str
+    actor: str
+    reason: str
+    data: dict[str, Any] | None
+
+
+class EventList(BaseModel):
+    slug: str
+    events: list[EventView]
+
+
+class DeliveryView(BaseModel):
+    id: int
+    event: str
+    url: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: str | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: str
+    delivered_at: str | None
+    log: list[dict[str, Any]]
+
+
+class DeliveryList(BaseModel):
+    slug: str
+    deliveries: list[DeliveryView]
+
+
+class BillingEventResult(BaseModel):
+    tenant: TenantView
+    note: str
+    duplicate: bool
+    billing_record_id: int | None
+
+
+class OffboardingResult(BaseModel):
+    tenant: TenantView
+    note: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return iso(value) if value is not None else None
+
+
+def tenant_view(tenant: Any, now: datetime) -> dict[str, Any]:
+    """The API's view of a registry Tenant (JSON-ready, sorted keys when dumped)."""
+    base = f"/v1/tenants/{tenant.slug}"
+    return {
+        "slug": tenant.slug,
+        "status": status_of(tenant, now),
+        "location": tenant.location,
+        "region": tenant.region,
+        "plan": tenant.plan,
+        "desired_state": tenant.desired_state,
+        "observed_state": tenant.observed_state,
+        "generation": tenant.generation,
+        "observed_generation": tenant.observed_generation,
+        "program_version": tenant.program_version,
+        "outputs": tenant.outputs or {},
+        "attempts": tenant.attempts,
+        "last_error": tenant.last_error,
+        "next_attempt_at": _iso(tenant.next_attempt_at),
+        "created_at": iso(tenant.created_at),
+        "trial_ends_at": _iso(tenant.trial_ends_at),
+        "updated_at": iso(tenant.updated_at),
+        "status_url": base,
+        "links": {
+            "status": base,
+            "events": f"{base}/events",
+            "webhook_deliveries": f"{base}/webhook-deliveries",
+        },
+    }
+
+
+def event_view(event: Any) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "kind": event.kind,
+        "at": iso(event.at),
+        "recorded_at": iso(event.recorded_at),
+        "actor": event.actor,
+        "reason": event.reason,
+        "data": event.data,
+    }

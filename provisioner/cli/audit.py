@@ -1,0 +1,144 @@
+"""`provisioner audit SLUG|--all [--deleted]`: hold the live account to the published promises.
+
+Exit 0 when everything passes, 1 on any finding (or any remnant with --deleted), 2 for bad
+input, 3 when AWS cannot be reached or there are no credentials. `--location` is needed only
+for a tenant the registry does not know.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from provisioner.cli.common import OUTPUT_OPTION, OutputFormat, emit_json, parse_at
+from provisioner.errors import EXIT_FAILED, UsageError
+
+if TYPE_CHECKING:
+    from provisioner.audit.model import Target
+
+LOCATION_OPTION = typer.Option(
+    None, "--location", "-l",
+    help="Signup location (us, uk, ie, de, au, sg, jp, in); only needed when the registry does"
+    " not know the tenant.",
+)  # fmt: skip
+
+
+def resolve_target(slug: str, location: str | None) -> tuple[Target, Any]:
+    """The tenant to act on and its registry record (None when the registry does not know it)."""
+    from provisioner.audit.model import Target
+    from provisioner.regions import catalogue
+    from provisioner.spec import validate_slug
+
+    validate_slug(slug)
+    loc = catalogue().resolve(location) if location else None  # bad input fails before any I/O
+    from provisioner.cli._registry import open_registry
+
+    with open_registry() as reg:
+        tenant = reg.find_tenant(slug)
+    if tenant is not None:
+        if loc is not None and loc.code != tenant.location:
+            raise UsageError(
+                f"tenant {slug!r} is in location {tenant.location!r} per the registry, not"
+                f" {loc.code!r}: drop --location or fix it"
+            )
+        loc = catalogue().resolve(tenant.location)
+    if loc is None:
+        raise UsageError(
+            f"tenant {slug!r} is not in the registry: give --location LOC (us, uk, ie, de, au,"
+            " sg, jp, in)"
+        )
+    return Target(slug, loc), tenant
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    from provisioner.cli._registry import print_table
+
+    title = f"audit {report['tenant']} ({report['location']}, {report['region']})"
+    if report["findings"]:
+        rows = [(f["promise"], f["rule"], f["arn"], f["message"]) for f in report["findings"]]
+        print_table(title, ("promise", "rule", "resource", "finding"), rows)
+    checks = sum(len(arns) for arns in report["checked"].values())
+    verdict = "PASS" if report["passed"] else f"FAIL: {len(report['findings'])} finding(s)"
+    typer.echo(f"{report['tenant']}: {verdict} ({checks} checks on {len(report['checked'])} rules)")
+
+
+def _print_proof(proof: dict[str, Any]) -> None:
+    from provisioner.cli._registry import print_table
+
+    if proof["remnants"]:
+        rows = [(r["region"], r["kind"], r["arn"], r["detail"]) for r in proof["remnants"]]
+        print_table(f"remnants of {proof['tenant']}", ("region", "kind", "resource", "detail"), rows)
+    keys = ", ".join(f"{k['region']}: {k['state']} {k['deletion_date']}".strip() for k in proof["keys"])
+    verdict = "DELETED" if proof["passed"] else f"NOT DELETED: {len(proof['remnants'])} remnant(s)"
+    typer.echo(f"{proof['tenant']}: {verdict}; keys: {keys or 'none left'}")
+
+
+def _audit_one(target: Target, deleted: bool, tenant: Any) -> dict[str, Any]:
+    from provisioner.audit import default_clients
+
+    clients = default_clients()
+    if not deleted:
+        from provisioner.audit.runner import audit_tenant
+
+        return audit_tenant(clients, target).to_dict()
+    from provisioner.audit.deletion import prove_deletion
+
+    proof = prove_deletion(clients, target, parse_at(None)).to_dict()
+    if proof["passed"] and tenant is not None and tenant.desired_state == "deleted":
+        from provisioner.cli._registry import actor, open_registry
+
+        with open_registry() as reg:
+            reg.record_deletion_evidence(target.slug, proof, actor=actor())
+        proof["stored"] = True
+    else:
+        proof["stored"] = False
+    return proof
+
+
+def audit(
+    slug: str | None = typer.Argument(None, help="Tenant slug (or --all)."),
+    location: str | None = LOCATION_OPTION,
+    all_tenants: bool = typer.Option(False, "--all", help="Every tenant in the registry."),
+    deleted: bool = typer.Option(
+        False, "--deleted",
+        help="Prove deletion instead: nothing of the tenant remains and its key is pending"
+        " deletion; a passing proof is stored in the registry as deletion evidence.",
+    ),
+    output: OutputFormat = OUTPUT_OPTION,
+) -> None:
+    """Audit a tenant's live AWS resources against the promises (exit 1 on any finding)."""  # fmt: skip
+    if all_tenants == (slug is not None):
+        raise UsageError("give a tenant SLUG or --all, not both or neither")
+    if all_tenants and location:
+        raise UsageError("--location applies to one tenant: drop it with --all")
+    results: list[dict[str, Any]] = []
+    if slug is not None:
+        target, tenant = resolve_target(slug, location)
+        results.append(_audit_one(target, deleted, tenant))
+    else:
+        from provisioner.audit.model import Target
+        from provisioner.cli._registry import open_registry
+        from provisioner.regions import catalogue
+
+        with open_registry() as reg:
+            tenants = reg.list_tenants()
+        for tenant in tenants:
+            if (tenant.desired_state == "deleted") != deleted:
+                continue  # live tenants are audited, tombstones proven deleted
+            target = Target(tenant.slug, catalogue().resolve(tenant.location))
+            results.append(_audit_one(target, deleted, tenant))
+    passed = all(r["passed"] for r in results)
+    if output is OutputFormat.json:
+        emit_json(results[0] if slug is not None else {"passed": passed, "tenants": results})
+    else:
+        for result in results:
+            (_print_proof if deleted else _print_report)(result)
+        if not results:
+            typer.echo("no tenants to audit in the registry")
+    if not passed:
+        raise typer.Exit(code=EXIT_FAILED)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("audit")(audit)

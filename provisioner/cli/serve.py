@@ -1,0 +1,68 @@
+"""`provisioner serve [--host 127.0.0.1] [--port 8080]`: the signup API on uvicorn.
+
+Tokens: PROVISIONER_API_TOKENS or --tokens-file / PROVISIONER_API_TOKENS_FILE (format in
+provisioner/api/auth.py and the README). The registry: --database-url, else
+PROVISIONER_DATABASE_URL, else SQLite in the data directory. Heavy imports happen inside.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from provisioner.errors import EnvironmentProblem
+
+DATABASE_URL_OPTION = typer.Option(
+    None,
+    "--database-url",
+    help="Registry URL (sqlite:///path or postgresql://...); default: PROVISIONER_DATABASE_URL,"
+    " else SQLite in the data directory.",
+)
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8080, "--port", min=0, max=65535, help="TCP port."),
+    database_url: str | None = DATABASE_URL_OPTION,
+    tokens_file: Path | None = typer.Option(
+        None, "--tokens-file", help="File of NAME:TOKEN:SCOPES lines (else the environment)."
+    ),
+    max_body_bytes: int = typer.Option(
+        16 * 1024, "--max-body-bytes", min=256, help="Larger request bodies get 413."
+    ),
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+) -> None:
+    """Serve the signup API (POST /v1/tenants, ...; OpenAPI at /openapi.json)."""
+    import socket
+
+    import uvicorn
+
+    from provisioner.api import Tokens, create_app
+    from provisioner.registry import Registry
+
+    tokens = Tokens.load(tokens_file)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise EnvironmentProblem(
+            f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port or stop"
+            " whatever holds it"
+        ) from exc
+    with Registry.open(database_url) as registry:
+        app = create_app(registry, tokens, max_body_bytes=max_body_bytes)
+        config = uvicorn.Config(app, log_level=log_level, server_header=False)
+        typer.echo(
+            f"provisioner API on http://{host}:{sock.getsockname()[1]} (registry"
+            f" {registry.url}, {len(tokens)} token(s))",
+            err=True,
+        )
+        uvicorn.Server(config).run(sockets=[sock])
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)

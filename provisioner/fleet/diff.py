@@ -1,0 +1,121 @@
+"""The difference between two plans of one tenant: resources created, updated, replaced, deleted.
+
+Resources are matched by URN (Pulumi's identity: the stack, the parent chain, the type and the
+name), so a renamed or re-parented resource is a delete plus a create, as Pulumi would do it
+without aliases. Inputs are compared property by property (dicts by key, lists of equal length
+element by element, anything else whole), giving paths like `rootBlockDevice.encrypted` with
+their before and after values; `replace_rules` decides which paths force a replacement.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from provisioner.fleet.replace_rules import replacement_reasons
+
+ACTIONS = ("create", "update", "replace", "delete")
+_ABSENT = None  # an input set on one side only shows `null` on the other
+
+# What holds data: replacing or deleting one of these loses or re-keys a tenant's data.
+DATA_HOLDERS = {
+    "aws:rds/instance:Instance": "database",
+    "aws:rds/cluster:Cluster": "database",
+    "aws:ebs/volume:Volume": "volume",
+    "aws:kms/key:Key": "key",
+    "aws:kms/replicaKey:ReplicaKey": "key",
+    "aws:backup/vault:Vault": "backup vault",
+    "aws:backup/logicallyAirGappedVault:LogicallyAirGappedVault": "backup vault",
+}
+
+
+def property_changes(before: Any, after: Any, path: str = "") -> list[dict[str, Any]]:
+    """Leaf-level differences between two input values, sorted by path."""
+    if before == after:
+        return []
+    if isinstance(before, dict) and isinstance(after, dict):
+        changes = []
+        for key in sorted(set(before) | set(after)):
+            sub = f"{path}.{key}" if path else str(key)
+            changes += property_changes(before.get(key, _ABSENT), after.get(key, _ABSENT), sub)
+        return changes
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        changes = []
+        for index, (b, a) in enumerate(zip(before, after, strict=True)):
+            changes += property_changes(b, a, f"{path}[{index}]")
+        return changes
+    change: dict[str, Any] = {"path": path, "before": before, "after": after}
+    if isinstance(before, str) and isinstance(after, str) and ("\n" in before or "\n" in after):
+        change["diff"] = text_diff(before, after)
+    return [change]
+
+
+def text_diff(before: str, after: str) -> list[str]:
+    """The changed lines of a multi-line text (user data, policies), without context."""
+    lines = difflib.unified_diff(
+        before.splitlines(), after.splitlines(), lineterm="", n=0
+    )
+    return [line for line in lines if not line.startswith(("---", "+++", "@@"))]
+
+
+def _entry(resource: dict[str, Any]) -> dict[str, Any]:
+    return {"urn": resource["urn"], "type": resource["type"], "name": resource["name"],
+            "region": resource.get("region", "")}
+
+
+def diff_plans(base: dict[str, Any] | None, head: dict[str, Any] | None) -> dict[str, list[Any]]:
+    """{action: [resource entries]} between two plans (None: the tenant does not exist there)."""
+    old = {r["urn"]: r for r in (base or {}).get("resources", [])}
+    new = {r["urn"]: r for r in (head or {}).get("resources", [])}
+    result: dict[str, list[Any]] = {action: [] for action in ACTIONS}
+    for urn in sorted(set(old) | set(new)):
+        if urn not in old:
+            result["create"].append(_entry(new[urn]))
+            continue
+        if urn not in new:
+            result["delete"].append(_entry(old[urn]))
+            continue
+        before, after = old[urn], new[urn]
+        changes = property_changes(before.get("inputs", {}), after.get("inputs", {}))
+        if before.get("region") != after.get("region"):
+            changes.append({"path": "region", "before": before.get("region"),
+                            "after": after.get("region")})
+            changes.sort(key=lambda c: str(c["path"]))
+        if not changes:
+            continue
+        # A duplicated "region" path (input and effective region) counts once.
+        paths = sorted({str(c["path"]) for c in changes})
+        reasons = replacement_reasons(after["type"], paths, after.get("inputs", {}))
+        entry = {**_entry(after), "changes": _dedupe(changes)}
+        if reasons:
+            result["replace"].append({**entry, "reasons": reasons})
+        else:
+            result["update"].append(entry)
+    return result
+
+
+def _dedupe(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen, kept = set(), []
+    for change in changes:
+        if change["path"] not in seen:
+            seen.add(change["path"])
+            kept.append(change)
+    return kept
+
+
+def counts(changes: dict[str, list[Any]]) -> dict[str, int]:
+    return {action: len(changes.get(action, [])) for action in ACTIONS}
+
+
+def data_losses(changes: dict[str, list[Any]]) -> list[str]:
+    """Why these changes are dangerous: each replaced or deleted data holder, one line each."""
+    reasons = []
+    for action in ("replace", "delete"):
+        for entry in changes.get(action, []):
+            kind = DATA_HOLDERS.get(entry["type"])
+            if kind is None:
+                continue
+            why = f" ({', '.join(entry['reasons'])} changed)" if entry.get("reasons") else ""
+            verb = "replaces" if action == "replace" else "deletes"
+            reasons.append(f"{verb} {kind} {entry['name']}{why}")
+    return reasons

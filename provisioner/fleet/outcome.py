@@ -1,0 +1,153 @@
+"""One tenant's outcome (its diff, policy verdict and danger), and tenants grouped by outcome.
+
+Tenants whose changes are identical once their slug is taken out of names and values share one
+group (one section of the comment). Multi-line texts (user data, policies) are compared by their
+changed lines only, so a one-line change to the user data groups tenants across regions even
+though the rest of their user data differs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from provisioner.fleet.cache import digest
+from provisioner.fleet.diff import counts, data_losses, diff_plans
+
+STATUSES = ("error", "removed", "changed", "added", "unchanged")
+SLUG_MARK = "{slug}"
+
+
+def _policy(plan: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    """Mandatory failures (as dicts) and the number of advisory warnings of a plan."""
+    from provisioner.policy import evaluate
+
+    report = evaluate(plan)
+    return [f.to_dict() for f in report.mandatory_failures], len(report.warnings)
+
+
+def tenant_outcome(
+    slug: str,
+    base_spec: dict[str, str] | None,
+    head_spec: dict[str, str] | None,
+    base: dict[str, Any] | None,
+    head: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """What happens to one tenant. `base`/`head` are plan results (None: not in that fleet)."""
+    notes: list[str] = []
+    spec = head_spec or base_spec or {}
+    outcome: dict[str, Any] = {
+        "slug": slug,
+        "location": spec.get("location", ""),
+        "plan": spec.get("plan", ""),
+        "spec": {"base": base_spec, "head": head_spec},
+        "changes": diff_plans(None, None),
+        "danger": [],
+        "policy": {"failures": [], "warnings": 0},
+        "error": None,
+        "notes": notes,
+    }
+    if head is not None and "plan" not in head:
+        outcome.update(status="error", error=f"planning fails: {head.get('error')}")
+        outcome["danger"] = [f"the program fails to plan this tenant: {head.get('error')}"]
+        outcome["counts"] = counts(outcome["changes"])
+        return outcome
+    base_plan = base.get("plan") if base is not None else None
+    if base is not None and base_plan is None:
+        notes.append(f"could not be planned at the base ({base.get('error')}): shown as added")
+    head_plan = head.get("plan") if head is not None else None
+    changes = diff_plans(base_plan, head_plan)
+    outcome["changes"] = changes
+    outcome["counts"] = counts(changes)
+    if head_plan is None:
+        status = "removed"
+    elif base_plan is None:
+        status = "added"
+    else:
+        status = "changed" if any(outcome["counts"].values()) else "unchanged"
+    outcome["status"] = status
+    danger = data_losses(changes)
+    if head_plan is not None:
+        failures, warnings = _policy(head_plan)
+        before = {(f["rule_id"], f["urn"], f["message"]) for f in _policy(base_plan)[0]} if (
+            base_plan is not None and failures
+        ) else set()
+        for failure in failures:
+            failure["new"] = (failure["rule_id"], failure["urn"], failure["message"]) not in before
+            label = "new" if failure["new"] else "already failing at the base"
+            danger.append(f"policy {failure['rule_id']} fails ({label}): {failure['message']}")
+        outcome["policy"] = {"failures": failures, "warnings": warnings}
+    outcome["danger"] = danger
+    return outcome
+
+
+def normalise(value: Any, slug: str) -> Any:
+    """`value` with the slug replaced by {slug} in every string and key."""
+    if isinstance(value, str):
+        return value.replace(slug, SLUG_MARK)
+    if isinstance(value, dict):
+        return {normalise(k, slug): normalise(v, slug) for k, v in value.items()}
+    if isinstance(value, list):
+        return [normalise(v, slug) for v in value]
+    return value
+
+
+def _comparable(changes: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """Changes as grouping compares them: multi-line texts by their changed lines only."""
+    out: dict[str, list[Any]] = {}
+    for action, entries in changes.items():
+        out[action] = []
+        for entry in entries:
+            entry = dict(entry)
+            if "changes" in entry:
+                entry["changes"] = [
+                    {"path": c["path"], "diff": c["diff"]} if "diff" in c else c
+                    for c in entry["changes"]
+                ]
+            out[action].append(entry)
+    return out
+
+
+def group_key(outcome: dict[str, Any]) -> str:
+    slug = outcome["slug"]
+    return digest(
+        outcome["status"],
+        normalise(_comparable(outcome["changes"]), slug),
+        normalise(outcome["danger"], slug),
+        normalise([{k: v for k, v in f.items()} for f in outcome["policy"]["failures"]], slug),
+        normalise(outcome["error"], slug),
+    )
+
+
+def group_outcomes(outcomes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tenants that change, grouped by identical (slug-free) outcome; dangerous groups first,
+    then the larger ones, then by first slug. Unchanged tenants are counted, not grouped."""
+    by_key: dict[str, list[dict[str, Any]]] = {}
+    for outcome in sorted(outcomes, key=lambda o: o["slug"]):
+        if outcome["status"] != "unchanged" or outcome["danger"]:
+            by_key.setdefault(group_key(outcome), []).append(outcome)
+    groups = []
+    for members in by_key.values():
+        first = members[0]
+        # A group of one shows the tenant's own values; larger groups show {slug}.
+        shown = (lambda v: v) if len(members) == 1 else (lambda v: normalise(v, first["slug"]))
+        groups.append(
+            {
+                "status": first["status"],
+                "dangerous": bool(first["danger"]),
+                "count": len(members),
+                "tenants": [m["slug"] for m in members],
+                "locations": sorted({m["location"] for m in members}),
+                "plans": sorted({m["plan"] for m in members}),
+                "counts": first["counts"],
+                "changes": shown(first["changes"]),
+                "danger": shown(first["danger"]),
+                "policy": shown(first["policy"]),
+                "error": shown(first["error"]),
+                "notes": shown(first["notes"]),
+            }
+        )
+    groups.sort(key=lambda g: (not g["dangerous"], STATUSES.index(g["status"]), -g["count"],
+                               g["tenants"][0]))
+    for number, group in enumerate(groups, start=1):
+        group["id"] = f"g{number}"
+    return groups

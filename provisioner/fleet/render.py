@@ -1,0 +1,139 @@
+"""The fleet report as one pull-request comment (markdown), and the exit code it means.
+
+The comment comes from templates/fleet_comment.md.j2. GitHub refuses comments over 65,536
+characters, so a report too long for that is rendered again with shorter lists, and cut as a
+last resort (the JSON report always holds everything).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from provisioner.errors import EXIT_FAILED, EXIT_OK
+
+MARKER = "<!-- provisioner-fleet-plan -->"
+EXIT_CHANGES = 4  # --detailed-exitcode: at least one tenant changes
+EXIT_DANGEROUS = 5  # --detailed-exitcode: data-holding resources replaced/deleted, or policy fails
+GITHUB_COMMENT_LIMIT = 65_536  # characters
+_BUDGET = 60_000  # leaves room for the truncation note
+_LIMITS = ({"tenants": 200, "rows": 80, "reasons": 20}, {"tenants": 25, "rows": 15, "reasons": 5})
+
+STATUS_TEXT = {
+    "changed": "change",
+    "added": "added (created)",
+    "removed": "removed (every resource deleted)",
+    "error": "cannot be planned",
+    "unchanged": "unchanged, but",
+}
+ICONS = {"create": "➕", "update": "✏️", "replace": "🔁", "delete": "🗑️"}
+
+
+def exit_code(report: dict[str, Any], detailed: bool) -> int:
+    """0 / 4 changes / 5 dangerous with --detailed-exitcode; otherwise 0, or 1 when a tenant
+    cannot be planned at the working tree (the program is broken for it)."""
+    if detailed:
+        if report["dangerous"]:
+            return EXIT_DANGEROUS
+        return EXIT_CHANGES if report["changed"] else EXIT_OK
+    return EXIT_FAILED if report["summary"]["tenants"]["error"] else EXIT_OK
+
+
+def headline(report: dict[str, Any]) -> str:
+    t = report["summary"]["tenants"]
+    if not report["changed"] and not report["dangerous"]:
+        return f"no changes to {t['total']} tenant{'s' if t['total'] != 1 else ''}"
+    moved = t["changed"] + t["added"] + t["removed"] + t["error"]
+    text = f"{moved} of {t['total']} tenants change"
+    if report["dangerous"]:
+        text = f"⚠️ {t['dangerous']} dangerous · " + text
+    return text
+
+
+def _value(value: Any, width: int = 60) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and "\n" in value:
+        return f"_{value.count(chr(10)) + 1} lines, see below_"
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    if len(text) > width:
+        text = text[: width - 1] + "…"
+    return "`" + text.replace("`", "'").replace("|", "\\|") + "`"
+
+
+def _inline(value: Any) -> str:
+    return str(value).replace("\n", " ").replace("|", "\\|")
+
+
+def change_rows(changes: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """One table row per changed property (or per created/deleted resource), replace first."""
+    rows = []
+    for action in ("delete", "replace", "update", "create"):
+        for entry in changes.get(action, []):
+            base = {"action": action, "icon": ICONS[action], "name": entry["name"],
+                    "type": entry["type"].split(":")[-1] if ":" in entry["type"] else entry["type"],
+                    "path": "", "before": "", "after": "", "forces": False, "diff": None}
+            if action in ("create", "delete") or not entry.get("changes"):
+                rows.append(base)
+                continue
+            reasons = set(entry.get("reasons", []))
+            for change in entry["changes"]:
+                rows.append({**base, "path": change["path"], "forces": change["path"] in reasons,
+                             "before": _value(change.get("before")),
+                             "after": _value(change.get("after")), "diff": change.get("diff")})
+    return rows
+
+
+def count_text(counts: dict[str, int]) -> str:
+    words = {"create": "to create", "update": "to update", "replace": "to replace",
+             "delete": "to delete"}
+    return ", ".join(f"{n} {words[a]}" for a, n in counts.items() if n)
+
+
+def slug_list(slugs: list[str], limit: int) -> str:
+    shown = ", ".join(f"`{s}`" for s in slugs[:limit])
+    return shown + (f" … and {len(slugs) - limit} more" if len(slugs) > limit else "")
+
+
+def _environment() -> Any:
+    import jinja2
+
+    from provisioner.paths import TEMPLATES_DIR
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=False,  # markdown, not HTML; values are escaped for tables by the filters
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters.update(change_rows=change_rows, count_text=count_text, slug_list=slug_list,
+                       inline=_inline)
+    return env
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    template = _environment().get_template("fleet_comment.md.j2")
+    source = report["source"]
+    context = {
+        "report": {"previews": {}, **report},
+        "marker": MARKER,
+        "headline": headline(report),
+        "source": f"`{source['path']}`" if source.get("kind") == "file" else "the registry",
+        "dangerous_groups": [g for g in report["groups"] if g["dangerous"]],
+        "other_groups": [g for g in report["groups"] if not g["dangerous"]],
+        "status_text": STATUS_TEXT,
+        "truncated": False,
+    }
+    text = ""
+    for limits in _LIMITS:
+        text = template.render(limits=limits, **context)
+        if len(text) <= _BUDGET:
+            return text
+    context["truncated"] = True
+    text = template.render(limits=_LIMITS[-1], **context)
+    note = "\n\n_…cut to fit GitHub's comment limit; the JSON report (`-o json`) has everything._\n"
+    return text[: _BUDGET - len(note)] + note

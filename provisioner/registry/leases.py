@@ -1,0 +1,423 @@
+"""Worker leases on tenants: claim, heartbeat, complete, fail, retry. The workers' side of the
+registry (provisioner.worker drives it; the policy of what to do lives in provisioner.reconcile).
+
+A tenant needs work while what it is (observed state, generation, program version, plan) differs
+from what it should be. A claim sets `lease_owner` and `lease_expires_at` on tenants that need
+work, are due (`next_attempt_at`) and whose lease is free or expired, and counts the attempt
+(before the work, so a worker that dies mid-operation still used one up). How a claim is atomic:
+
+- PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED` picks rows no other claimer is looking at; a
+  per-region advisory lock (`pg_try_advisory_xact_lock`) makes the per-region cap exact.
+- SQLite: the write transaction is `BEGIN IMMEDIATE` (one writer at a time) and each row is taken
+  with a conditional UPDATE (`... WHERE lease free`), whose row count says whether it was won.
+
+Completing or failing checks the lease is still ours: if another worker took the tenant over
+after our lease expired, our late result is dropped (theirs is the one that counts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from provisioner.registry.bound import bound
+from provisioner.registry.facade import Registry
+from provisioner.registry.models import tenant_events, tenants
+from provisioner.registry.records import Tenant
+from provisioner.registry.work_models import signups
+
+FAILED = "failed"  # the observed state of a tenant the workers gave up on
+_REGION_LOCK_SPACE = 6_000_006  # first key of pg_try_advisory_xact_lock(int, int) for regions
+_CANDIDATE_FACTOR = 4  # rows looked at per claimed row (some are skipped by region caps)
+
+c = tenants.c
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A tenant a worker holds: the values it reconciles towards, read when it was claimed."""
+
+    slug: str
+    location: str
+    region: str
+    plan: str
+    desired_state: str
+    generation: int
+    observed_state: str | None
+    observed_generation: int | None
+    program_version: str | None
+    observed_plan: str | None
+    attempt: int  # 1 for the first attempt at this generation
+    owner: str
+
+
+def needs_work(program_version: str) -> sa.ColumnElement[bool]:
+    """Tenants whose stack is not what the registry says it should be."""
+    return sa.or_(
+        c.observed_state.is_(None),
+        c.observed_state != c.desired_state,
+        c.observed_generation.is_(None),
+        c.observed_generation != c.generation,
+        sa.and_(
+            c.desired_state == "active",
+            sa.or_(
+                c.program_version.is_(None),
+                c.program_version != program_version,
+                c.observed_plan.is_(None),
+                c.observed_plan != c.plan,
+            ),
+        ),
+    )
+
+
+def _fresh() -> sa.ColumnElement[bool]:
+    """The attempts counted so far were for another generation (or none were made)."""
+    return sa.or_(c.attempt_generation.is_(None), c.attempt_generation != c.generation)
+
+
+def _lease_free(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.or_(c.lease_expires_at.is_(None), c.lease_expires_at <= now)
+
+
+def claimable(now: datetime, program_version: str) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        needs_work(program_version),
+        _lease_free(now),
+        sa.or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now),
+        sa.or_(_fresh(), c.observed_state.is_distinct_from(FAILED)),
+    )
+
+
+def claim(
+    registry: Registry,
+    owner: str,
+    *,
+    now: datetime,
+    limit: int,
+    lease_seconds: float,
+    max_attempts: int,
+    program_version: str,
+    region_cap: Callable[[str], int | None] = lambda region: None,
+) -> list[Claim]:
+    """Claim up to `limit` tenants that need work, honouring per-region caps on leases held.
+
+    A tenant whose attempts at its generation are used up, and whose last worker never reported
+    back (killed), is marked failed here instead of being claimed again.
+    """
+    if limit <= 0:
+        return []
+    expires = now + timedelta(seconds=lease_seconds)
+    columns = [
+        c.id,
+        c.slug,
+        c.location,
+        c.region,
+        c.plan,
+        c.desired_state,
+        c.generation,
+        c.observed_state,
+        c.observed_generation,
+        c.program_version,
+        c.observed_plan,
+        c.attempts,
+        c.attempt_generation,
+        c.version,
+    ]
+    query = (
+        sa.select(*columns)
+        .where(claimable(now, program_version))
+        .order_by(c.id)
+        .limit(limit * _CANDIDATE_FACTOR)
+    )
+    with registry.write() as conn:
+        postgres = conn.dialect.name == "postgresql"
+        if postgres:
+            query = query.with_for_update(skip_locked=True)
+        rows = conn.execute(query).all()
+        if not rows:
+            return []
+        exhausted = [r for r in rows if _is_fresh(r) is False and r.attempts >= max_attempts]
+        for row in exhausted:
+            _give_up_unreported(registry, conn, row, now, max_attempts)
+        rows = [r for r in rows if r not in exhausted]
+        held = _leases_by_region(conn, now, {r.region for r in rows})
+        locked: dict[str, bool] = {}
+        claims: list[Claim] = []
+        for row in rows:
+            if len(claims) >= limit:
+                break
+            cap = region_cap(row.region)
+            if cap is not None:
+                if postgres and row.region not in locked:
+                    locked[row.region] = _try_region_lock(conn, row.region)
+                    if locked[row.region]:  # counted again under the lock: exact
+                        held[row.region] = _leases_by_region(conn, now, {row.region})[row.region]
+                if postgres and not locked[row.region]:
+                    continue
+                if held[row.region] >= cap:
+                    continue
+            attempt = 1 if _is_fresh(row) else row.attempts + 1
+            won = conn.execute(
+                sa.update(tenants)
+                .where(c.id == row.id, _lease_free(now))
+                .values(
+                    lease_owner=owner,
+                    lease_expires_at=expires,
+                    heartbeat_at=now,
+                    attempts=attempt,
+                    attempt_generation=row.generation,
+                    version=c.version + 1,
+                    updated_at=now,
+                )
+            ).rowcount
+            if won != 1:
+                continue
+            held[row.region] += 1
+            claims.append(_to_claim(row, attempt, owner))
+        if claims:
+            conn.execute(
+                sa.insert(tenant_events),
+                [
+                    {
+                        "tenant_id": next(r.id for r in rows if r.slug == cl.slug),
+                        "slug": cl.slug,
+                        "kind": "reconcile.started",
+                        "at": now,
+                        "recorded_at": now,
+                        "actor": f"worker:{owner}",
+                        "reason": "",
+                        "data": {
+                            "attempt": cl.attempt,
+                            "desired_state": cl.desired_state,
+                            "generation": cl.generation,
+                        },
+                    }
+                    for cl in claims
+                ],
+            )
+        return claims
+
+
+def _is_fresh(row: Any) -> bool:
+    return row.attempt_generation is None or row.attempt_generation != row.generation
+
+
+def _to_claim(row: Any, attempt: int, owner: str) -> Claim:
+    return Claim(
+        slug=row.slug,
+        location=row.location,
+        region=row.region,
+        plan=row.plan,
+        desired_state=row.desired_state,
+        generation=row.generation,
+        observed_state=row.observed_state,
+        observed_generation=row.observed_generation,
+        program_version=row.program_version,
+        observed_plan=row.observed_plan,
+        attempt=attempt,
+        owner=owner,
+    )
+
+
+def _leases_by_region(conn: sa.Connection, now: datetime, regions: Iterable[str]) -> Any:
+    from collections import Counter
+
+    wanted = sorted(set(regions))
+    counts: Counter[str] = Counter({r: 0 for r in wanted})
+    rows = conn.execute(
+        sa.select(c.region, sa.func.count())
+        .where(c.lease_owner.is_not(None), c.lease_expires_at > now, c.region.in_(wanted))
+        .group_by(c.region)
+    )
+    for region, count in rows:
+        counts[region] = count
+    return counts
+
+
+def _try_region_lock(conn: sa.Connection, region: str) -> bool:
+    return bool(
+        conn.execute(
+            sa.text("SELECT pg_try_advisory_xact_lock(:space, hashtext(:region))"),
+            {"space": _REGION_LOCK_SPACE, "region": region},
+        ).scalar()
+    )
+
+
+def _give_up_unreported(
+    registry: Registry, conn: sa.Connection, row: Any, now: datetime, max_attempts: int
+) -> None:
+    reason = (
+        f"gave up after {max_attempts} attempts; the last one never reported back (its worker"
+        " stopped mid-operation): check the worker's log, then `provisioner tenants retry"
+        f" {row.slug}`"
+    )
+    bound(registry, conn).set_observed_state(row.slug, FAILED, actor="worker", at=now, error=reason)
+    _release(conn, row.slug, now)
+
+
+def heartbeat(
+    registry: Registry, owner: str, slugs: Iterable[str], *, now: datetime, lease_seconds: float
+) -> set[str]:
+    """Extend our leases on `slugs`; returns those still ours (a lost one was taken over)."""
+    wanted = sorted(set(slugs))
+    if not wanted:
+        return set()
+    with registry.write() as conn:
+        conn.execute(
+            sa.update(tenants)
+            .where(c.slug.in_(wanted), c.lease_owner == owner)
+            .values(lease_expires_at=now + timedelta(seconds=lease_seconds), heartbeat_at=now)
+        )
+        return set(
+            conn.execute(
+                sa.select(c.slug).where(c.slug.in_(wanted), c.lease_owner == owner)
+            ).scalars()
+        )
+
+
+def _holds(conn: sa.Connection, claim: Claim) -> bool:
+    owner = conn.execute(
+        sa.select(c.lease_owner).where(c.slug == claim.slug).with_for_update()
+    ).scalar_one_or_none()
+    return owner == claim.owner
+
+
+def _release(conn: sa.Connection, slug: str, now: datetime, **values: Any) -> None:
+    conn.execute(
+        sa.update(tenants)
+        .where(c.slug == slug)
+        .values(
+            lease_owner=None,
+            lease_expires_at=None,
+            version=c.version + 1,
+            updated_at=now,
+            **values,
+        )
+    )
+
+
+def complete(
+    registry: Registry,
+    claim: Claim,
+    *,
+    now: datetime,
+    observed_state: str,
+    program_version: str | None,
+    outputs: dict[str, Any] | None = None,
+    deletion_evidence: dict[str, Any] | None = None,
+    after: Callable[[sa.Connection, Tenant], None] | None = None,
+) -> Tenant | None:
+    """Record success and release the lease. None if the lease was lost (nothing recorded)."""
+    with registry.write() as conn:
+        if not _holds(conn, claim):
+            return None
+        reg = bound(registry, conn)
+        reg.set_observed_state(
+            claim.slug,
+            observed_state,
+            actor=f"worker:{claim.owner}",
+            at=now,
+            generation=claim.generation,
+            outputs=outputs,
+            program_version=program_version,
+        )
+        if deletion_evidence is not None:
+            reg.record_deletion_evidence(
+                claim.slug, deletion_evidence, actor=f"worker:{claim.owner}", at=now
+            )
+            # The admin's e-mail is tenant data: it goes with the rest.
+            conn.execute(
+                sa.update(signups).where(signups.c.slug == claim.slug).values(admin_email=None)
+            )
+        _release(
+            conn,
+            claim.slug,
+            now,
+            attempts=0,
+            next_attempt_at=None,
+            last_error=None,
+            observed_plan=claim.plan,
+        )
+        tenant = reg.get_tenant(claim.slug)
+        if after is not None:
+            after(conn, tenant)
+        return tenant
+
+
+def fail(
+    registry: Registry,
+    claim: Claim,
+    *,
+    now: datetime,
+    error: str,
+    retry_at: datetime | None,
+    after: Callable[[sa.Connection, Tenant], None] | None = None,
+) -> Tenant | None:
+    """Record a failed attempt and release the lease: retried at `retry_at`, or (None) given up
+    on (observed state `failed`, the reason in `last_error`). None if the lease was lost."""
+    with registry.write() as conn:
+        if not _holds(conn, claim):
+            return None
+        reg = bound(registry, conn)
+        actor = f"worker:{claim.owner}"
+        if retry_at is None:
+            reason = f"gave up after {claim.attempt} attempt(s): {error}"
+            reg.set_observed_state(claim.slug, FAILED, actor=actor, at=now, error=reason)
+            _release(conn, claim.slug, now, next_attempt_at=None, last_error=reason)
+        else:
+            reg.record_event(
+                claim.slug,
+                "reconcile.retry",
+                actor=actor,
+                reason=error,
+                at=now,
+                data={"attempt": claim.attempt, "next_attempt_at": retry_at.isoformat()},
+            )
+            _release(conn, claim.slug, now, next_attempt_at=retry_at, last_error=error)
+        tenant = reg.get_tenant(claim.slug)
+        if after is not None and retry_at is None:
+            after(conn, tenant)
+        return tenant
+
+
+def retry(registry: Registry, slug: str, *, actor: str, now: datetime) -> Tenant:
+    """An operator asks for fresh attempts (after fixing what made the tenant fail)."""
+    with registry.write() as conn:
+        reg = bound(registry, conn)
+        tenant = reg.get_tenant(slug)
+        conn.execute(
+            sa.update(tenants)
+            .where(c.slug == slug)
+            .values(
+                attempts=0,
+                attempt_generation=None,
+                next_attempt_at=None,
+                version=c.version + 1,
+                updated_at=now,
+            )
+        )
+        reg.record_event(
+            slug,
+            "reconcile.retry-requested",
+            actor=actor,
+            at=now,
+            data={"attempts": tenant.attempts, "last_error": tenant.last_error},
+        )
+        return reg.get_tenant(slug)
+
+
+def pending_count(registry: Registry, *, program_version: str) -> int:
+    """Tenants that still need work (claimable now or not)."""
+    with registry.read() as conn:
+        return int(
+            conn.execute(
+                sa.select(sa.func.count()).where(
+                    needs_work(program_version),
+                    sa.or_(_fresh(), c.observed_state.is_distinct_from(FAILED)),
+                )
+            ).scalar_one()
+        )

@@ -1,0 +1,125 @@
+"""Idempotent signups: a tenant, its signup details and its `Idempotency-Key`, in one transaction.
+
+The key's row is inserted first with ON CONFLICT DO NOTHING, so of many concurrent requests with
+one key exactly one goes on to create the tenant (PostgreSQL makes the others wait for its commit;
+SQLite's BEGIN IMMEDIATE admits one writer at a time); the others replay the stored answer, or are
+refused when their body differs. Two keys racing for one slug meet at the slug's unique
+constraint: the loser's transaction is rolled back whole and retried, and then sees the tenant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from provisioner.errors import TenantExists, UsageError
+from provisioner.registry.bound import bound, insert_ignoring_conflicts
+from provisioner.registry.facade import Registry
+from provisioner.registry.records import Tenant
+from provisioner.registry.work_models import idempotency_keys, signups
+
+_RACE_RETRIES = 5  # a lost race on the slug's unique index is retried; the retry sees the winner
+
+
+class IdempotencyKeyReused(UsageError):
+    """The Idempotency-Key was first used with another request body."""
+
+
+@dataclass(frozen=True)
+class SignupAnswer:
+    """The answer to a signup: an HTTP-like status and a JSON body, stored with the key."""
+
+    status_code: int  # 202 accepted, 409 the slug is taken
+    body: dict[str, Any]
+    replayed: bool  # True: the stored answer of an earlier request with the same key
+
+
+def signup(
+    registry: Registry,
+    spec: Any,
+    admin_email: str,
+    *,
+    actor: str,
+    key: str | None,
+    request_hash: str,
+    render: Callable[[Tenant], dict[str, Any]],
+    conflict: Callable[[TenantExists], dict[str, Any]],
+) -> SignupAnswer:
+    """Create the tenant for `spec` once per key; `render` / `conflict` build the answer."""
+    for _ in range(_RACE_RETRIES):
+        try:
+            return _signup_once(
+                registry, spec, admin_email, actor, key, request_hash, render, conflict
+            )
+        except sa.exc.IntegrityError:
+            continue  # another transaction created the slug first; the next pass sees it
+    raise TenantExists(f"tenant {spec.slug!r} is being created by another request: retry")
+
+
+def _signup_once(
+    registry: Registry,
+    spec: Any,
+    admin_email: str,
+    actor: str,
+    key: str | None,
+    request_hash: str,
+    render: Callable[[Tenant], dict[str, Any]],
+    conflict: Callable[[TenantExists], dict[str, Any]],
+) -> SignupAnswer:
+    now = registry._clock()
+    with registry.write() as conn:
+        if key is not None:
+            fresh = insert_ignoring_conflicts(
+                conn,
+                idempotency_keys,
+                {
+                    "key": key,
+                    "request_hash": request_hash,
+                    "slug": spec.slug,
+                    "status_code": 0,
+                    "response": {},
+                    "created_at": now,
+                },
+            )
+            if not fresh:
+                seen = conn.execute(
+                    sa.select(idempotency_keys).where(idempotency_keys.c.key == key)
+                ).one()
+                if seen.request_hash != request_hash:
+                    raise IdempotencyKeyReused(
+                        "this Idempotency-Key was used with another request body: send a new"
+                        " key for a new request, or the original body to get its answer again"
+                    )
+                return SignupAnswer(seen.status_code, dict(seen.response), replayed=True)
+        try:
+            tenant = bound(registry, conn).create_tenant(spec, actor=actor, at=now, reason="signup")
+        except TenantExists as exc:
+            status, body = 409, conflict(exc)
+        else:
+            conn.execute(
+                sa.insert(signups).values(
+                    slug=spec.slug,
+                    admin_email=admin_email,
+                    idempotency_key=key,
+                    actor=actor,
+                    created_at=now,
+                )
+            )
+            status, body = 202, render(tenant)
+        if key is not None:
+            conn.execute(
+                sa.update(idempotency_keys)
+                .where(idempotency_keys.c.key == key)
+                .values(status_code=status, response=body)
+            )
+        return SignupAnswer(status, body, replayed=False)
+
+
+def admin_email(registry: Registry, slug: str) -> str | None:
+    with registry.read() as conn:
+        return conn.execute(
+            sa.select(signups.c.admin_email).where(signups.c.slug == slug)
+        ).scalar_one_or_none()

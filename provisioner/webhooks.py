@@ -1,0 +1,230 @@
+"""Webhooks to the signup service: one POST per observed state change of a tenant.
+
+Each request carries the JSON body and two headers (names are lowercase-insensitive):
+
+    Provisioner-Timestamp: 1764300000                 (Unix seconds when it was signed)
+    Provisioner-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>" under the shared secret>
+    Provisioner-Delivery: 42                          (the delivery's id: dedupe retries on it)
+
+A receiver recomputes the HMAC over the raw body bytes, compares in constant time, and refuses
+a timestamp older than a few minutes (replays): `verify()` below does exactly that. Deliveries
+are retried with exponential backoff and jitter until a 2xx answer or `max_attempts`; each attempt
+is kept in the tenant's delivery log (`GET /v1/tenants/{slug}/webhook-deliveries`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from provisioner import reconcile
+from provisioner.errors import UsageError
+from provisioner.retention import iso
+
+log = logging.getLogger("provisioner.webhooks")
+
+SIGNATURE_HEADER = "Provisioner-Signature"
+TIMESTAMP_HEADER = "Provisioner-Timestamp"
+DELIVERY_HEADER = "Provisioner-Delivery"
+DEFAULT_TOLERANCE_SECONDS = 300  # a signed request older than 5 minutes is a replay
+
+
+def body_bytes(payload: dict[str, Any]) -> bytes:
+    """The exact bytes sent (and signed): compact, sorted JSON."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The signature header's value for `body` sent at `timestamp`."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"v1={mac.hexdigest()}"
+
+
+def verify(
+    secret: str,
+    body: bytes,
+    timestamp: str,
+    signature: str,
+    *,
+    now: float | None = None,
+    tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS,
+) -> bool:
+    """True if `signature` is ours for `body` at `timestamp`, and the timestamp is recent."""
+    try:
+        sent = int(timestamp)
+    except (TypeError, ValueError):
+        return False
+    current = time.time() if now is None else now
+    if abs(current - sent) > tolerance_seconds:
+        return False
+    return hmac.compare_digest(sign(secret, sent, body), signature.strip())
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """Where and how to notify the signup service."""
+
+    url: str
+    secret: str
+    max_attempts: int = 8  # then the delivery is marked failed (kept in the log)
+    retry_base_seconds: float = 10.0
+    retry_cap_seconds: float = 3600.0
+    timeout_seconds: float = 10.0
+    lease_seconds: float = 60.0
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> WebhookConfig | None:
+        """PROVISIONER_WEBHOOK_URL and PROVISIONER_WEBHOOK_SECRET; None when no URL is set."""
+        env = dict(os.environ if env is None else env)
+        url = env.get("PROVISIONER_WEBHOOK_URL", "").strip()
+        if not url:
+            return None
+        if not url.startswith(("https://", "http://")):
+            raise UsageError(f"PROVISIONER_WEBHOOK_URL {url!r} must be an http(s) URL")
+        secret = env.get("PROVISIONER_WEBHOOK_SECRET", "")
+        if len(secret) < 16:
+            raise UsageError(
+                "PROVISIONER_WEBHOOK_SECRET must be set (16+ characters) when"
+                " PROVISIONER_WEBHOOK_URL is: the signup service verifies signatures with it"
+            )
+        return cls(url=url, secret=secret)
+
+
+def payload_for(tenant: Any, now: datetime) -> tuple[str, dict[str, Any]]:
+    """The event name and body announcing `tenant`'s current state."""
+    status = reconcile.status_of(tenant, now)
+    event = f"tenant.{status}"
+    return event, {
+        "event": event,
+        "occurred_at": iso(now),
+        "tenant": {
+            "desired_state": tenant.desired_state,
+            "generation": tenant.generation,
+            "last_error": tenant.last_error,
+            "location": tenant.location,
+            "observed_state": tenant.observed_state,
+            "outputs": tenant.outputs or {},
+            "plan": tenant.plan,
+            "region": tenant.region,
+            "slug": tenant.slug,
+            "status": status,
+        },
+    }
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Dispatcher:
+    """Enqueues deliveries (inside the worker's transactions) and sends those that are due."""
+
+    def __init__(
+        self,
+        registry: Any,
+        config: WebhookConfig,
+        *,
+        owner: str,
+        client: Any = None,  # an httpx.Client; tests pass one with a MockTransport or a server
+        clock: Callable[[], datetime] = _utcnow,
+        rand: Callable[[], float] = random.random,
+        batch: int = 20,
+    ) -> None:
+        import httpx
+
+        self.registry = registry
+        self.config = config
+        self.owner = owner
+        self._client = client or httpx.Client(timeout=config.timeout_seconds)
+        self._clock = clock
+        self._rand = rand
+        self._batch = batch
+
+    def enqueue(self, conn: Any, tenant: Any, now: datetime) -> int:
+        from provisioner.registry import webhooks as log_table
+
+        event, payload = payload_for(tenant, now)
+        return log_table.enqueue(
+            conn, slug=tenant.slug, event=event, url=self.config.url, payload=payload, now=now
+        )
+
+    def deliver_due(self) -> int:
+        """Send every due delivery once; returns how many were attempted."""
+        from provisioner.registry import webhooks as log_table
+
+        try:
+            due = log_table.claim_due(
+                self.registry,
+                self.owner,
+                now=self._clock(),
+                limit=self._batch,
+                lease_seconds=self.config.lease_seconds,
+            )
+        except Exception as exc:  # the registry is unreachable: the next round tries again
+            log.warning("cannot read due webhooks: %s", exc)
+            return 0
+        for delivery in due:
+            self._send(delivery)
+        return len(due)
+
+    def _send(self, delivery: Any) -> None:
+        from provisioner.registry import webhooks as log_table
+
+        body = body_bytes(delivery.payload)
+        stamp = int(self._clock().timestamp())
+        headers = {
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: str(stamp),
+            SIGNATURE_HEADER: sign(self.config.secret, stamp, body),
+            DELIVERY_HEADER: str(delivery.id),
+            "User-Agent": "provisioner-webhooks/1",
+        }
+        started = time.monotonic()
+        status_code: int | None = None
+        error: str | None = None
+        try:
+            response = self._client.post(delivery.url, content=body, headers=headers)
+            status_code = response.status_code
+            if not 200 <= status_code < 300:
+                error = f"HTTP {status_code}"
+        except Exception as exc:  # connection refused, timeout, TLS: all retried
+            error = f"{type(exc).__name__}: {exc}"
+        elapsed = (time.monotonic() - started) * 1000
+        attempt = delivery.attempts + 1
+        retry_at = None
+        if error is not None and attempt < self.config.max_attempts:
+            delay = reconcile.retry_delay(
+                attempt,
+                base=self.config.retry_base_seconds,
+                cap=self.config.retry_cap_seconds,
+                rand=self._rand,
+            )
+            retry_at = self._clock() + timedelta(seconds=delay)
+        status = log_table.record_attempt(
+            self.registry,
+            delivery,
+            now=self._clock(),
+            status_code=status_code,
+            error=error,
+            elapsed_ms=elapsed,
+            delivered=error is None,
+            retry_at=retry_at,
+        )
+        if error is not None:
+            log.warning(
+                "webhook %s (%s) attempt %d: %s; %s",
+                delivery.id,
+                delivery.slug,
+                attempt,
+                error,
+                status,
+            )
