@@ -24,6 +24,14 @@ from provisioner.errors import ProvisionerError, UsageError
 log = logging.getLogger("provisioner.worker")
 
 
+def _logging() -> None:
+    logging.basicConfig(
+        level=os.environ.get("PROVISIONER_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
 def _region_caps(values: list[str]) -> dict[str, int]:
     caps: dict[str, int] = {}
     for value in values:
@@ -65,7 +73,7 @@ def worker(
     try:
         engine.check()
     except ProvisionerError as exc:  # every attempt will fail (and back off) until it is fixed
-        logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+        _logging()
         log.warning("%s; attempts will be recorded as failed until this is fixed", exc)
     run(
         PulumiStackEngine(engine),
@@ -101,11 +109,7 @@ def run(
     from provisioner.webhooks import Dispatcher, WebhookConfig
     from provisioner.worker import Worker, WorkerSettings, default_owner
 
-    logging.basicConfig(
-        level=os.environ.get("PROVISIONER_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    _logging()
     if program_version is None:
         from stacks.tenant_stack import PROGRAM_VERSION  # ~1 s: imports pulumi
 
