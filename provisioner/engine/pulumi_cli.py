@@ -78,7 +78,9 @@ def find_cli(env: Mapping[str, str] | None = None) -> Path | None:
     environ = os.environ if env is None else env
     found = shutil.which("pulumi", path=environ.get("PATH", ""))
     if found:
-        return Path(found)
+        # Resolved: a /usr/local/bin/pulumi symlink into ~/.pulumi/bin must still find the
+        # language plugins bundled next to the real binary (the SDK puts that dir on PATH).
+        return Path(found).resolve()
     home = environ.get("HOME")
     if home:
         default = Path(home) / ".pulumi" / "bin" / "pulumi"

@@ -59,9 +59,9 @@ def test_missing_cli_says_how_to_install(tmp_path: Path) -> None:
 def test_cli_on_path_is_found_and_checked(tmp_path: Path) -> None:
     binary = fake_pulumi(tmp_path / "bin", "v3.150.2")
     cli = require_cli({"PATH": str(binary.parent), "HOME": str(tmp_path)})
-    assert cli.path == binary
+    assert cli.path == binary.resolve()
     assert cli.version == (3, 150, 2)
-    assert cli.root == tmp_path  # PulumiCommand(root=...) runs root/bin/pulumi
+    assert cli.root == tmp_path.resolve()  # PulumiCommand(root=...) runs root/bin/pulumi
 
 
 def test_installers_default_location_is_found_off_path(tmp_path: Path) -> None:
@@ -75,3 +75,13 @@ def test_old_cli_is_refused(tmp_path: Path) -> None:
     binary = fake_pulumi(tmp_path / "bin", "v3.99.0")
     with pytest.raises(PulumiCliTooOld, match=r"3\.99\.0"):
         require_cli({"PATH": str(binary.parent), "HOME": str(tmp_path)})
+
+
+def test_a_symlinked_cli_resolves_to_its_install_root(tmp_path: Path) -> None:
+    binary = fake_pulumi(tmp_path / ".pulumi" / "bin", "v3.150.2")
+    links = tmp_path / "usr-local-bin"
+    links.mkdir()
+    (links / "pulumi").symlink_to(binary)
+    cli = require_cli({"PATH": str(links), "HOME": str(tmp_path / "elsewhere")})
+    assert cli.path == binary.resolve()
+    assert cli.root == (tmp_path / ".pulumi").resolve()
