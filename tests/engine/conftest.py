@@ -40,6 +40,10 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("PROVISIONER_HOME", str(root / "home"))
     monkeypatch.setenv("HOME", str(root))
     monkeypatch.setenv("PATH", str(empty_bin))
+    # No instance-metadata probe from `doctor`'s credential lookup: this is not an EC2 host.
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
     for name in (
         "PULUMI_CONFIG_PASSPHRASE",
         "PULUMI_CONFIG_PASSPHRASE_FILE",
