@@ -164,6 +164,7 @@ class Worker:
         update leaves pending operations behind); a second signal is the caller's business.
         """
         stop = stop or threading.Event()
+        self.stats = WorkerStats()
         beat_stop = threading.Event()
         beat = threading.Thread(target=self._heartbeat_loop, args=(beat_stop,), daemon=True)
         beat.start()
