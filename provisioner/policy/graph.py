@@ -93,6 +93,15 @@ def truthy(value: Any) -> bool:
     return False
 
 
+def as_list(value: Any) -> list[Any]:
+    """A list input: None is empty, a lone value is a list of one (hand-edited plans)."""
+    if isinstance(value, Unknown):
+        raise Undetermined("a list is not known yet")
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
 def as_number(value: Any) -> float | None:
     """A numeric input (the mock runtime sends floats, some APIs strings)."""
     if isinstance(value, Unknown):

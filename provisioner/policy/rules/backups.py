@@ -10,8 +10,8 @@ from typing import Any
 from provisioner.policy.graph import (
     Graph,
     Resource,
-    Undetermined,
     Unknown,
+    as_list,
     as_number,
     region_of_arn,
 )
@@ -99,10 +99,7 @@ def check_copy_destination(g: Graph) -> Iterator[Violation]:
         sources = g.referents(target, VAULTS)
         if isinstance(target, Unknown) and len(sources) > 1:
             sources = []  # not known which one: the other checks still apply
-        copies = rule.get("copyActions") or []
-        if isinstance(copies, Unknown):
-            raise Undetermined(f"{label}: copy actions are not known yet")
-        copies = [c for c in copies if isinstance(c, Mapping)]
+        copies = [c for c in as_list(rule.get("copyActions")) if isinstance(c, Mapping)]
         if not copies:
             yield Violation(plan.urn, f"{label} copies nowhere: add a copy action to the"
                                       f" location's backup destination ({want_region})")
@@ -142,10 +139,7 @@ def check_jurisdiction(g: Graph) -> Iterator[Violation]:
     home = g.tenant.get("jurisdiction")
     for plan in g.of_type(PLAN):
         for rule in plan.items("rules"):
-            copies = rule.get("copyActions") or []
-            if isinstance(copies, Unknown):
-                raise Undetermined(f"backup plan {plan.name}: copy actions are not known yet")
-            for copy in copies:
+            for copy in as_list(rule.get("copyActions")):
                 if not isinstance(copy, Mapping):
                     continue
                 problems: list[str | None] = []
@@ -162,7 +156,7 @@ def check_jurisdiction(g: Graph) -> Iterator[Violation]:
 
 def _covered(g: Graph, selection: Resource) -> set[str]:
     covered: set[str] = set()
-    for value in selection.inputs.get("resources") or []:
+    for value in as_list(selection.inputs.get("resources")):
         if value == "*":
             covered.update(r.urn for r in g.of_type(*PROTECTED))
         covered.update(r.urn for r in g.referents(value, PROTECTED))

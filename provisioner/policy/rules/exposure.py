@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from provisioner.policy.graph import Graph, Resource, as_number, truthy
+from provisioner.policy.graph import Graph, Resource, as_list, as_number, truthy
 from provisioner.policy.model import Rule, Severity, Violation
 
 DB_INSTANCE = "aws:rds/instance:Instance"
@@ -128,8 +128,8 @@ def _ingress_entries(g: Graph) -> Iterator[tuple[Resource, list[Resource], Mappi
 
 
 def _inline(entry: Mapping[str, Any]) -> Mapping[str, Any]:
-    cidrs = [*(entry.get("cidrBlocks") or []), *(entry.get("ipv6CidrBlocks") or [])]
-    peers = [*(entry.get("securityGroups") or []), entry.get("sourceSecurityGroupId")]
+    cidrs = [*as_list(entry.get("cidrBlocks")), *as_list(entry.get("ipv6CidrBlocks"))]
+    peers = [*as_list(entry.get("securityGroups")), entry.get("sourceSecurityGroupId")]
     return {"cidrs": cidrs, "protocol": entry.get("protocol"), "fromPort": entry.get("fromPort"),
             "toPort": entry.get("toPort"), "peers": peers}
 
@@ -142,7 +142,7 @@ def _web_only(entry: Mapping[str, Any]) -> bool:
 
 def check_internet_ingress(g: Graph) -> Iterator[Violation]:
     lb_groups = {sg.urn for lb in g.of_type(*LOAD_BALANCERS)
-                 for value in (lb.inputs.get("securityGroups") or [])
+                 for value in as_list(lb.inputs.get("securityGroups"))
                  for sg in g.referents(value, SG_TYPES)}
     for res, groups, entry in _ingress_entries(g):
         open_to = [c for c in entry["cidrs"] if _internet(c)]
@@ -184,7 +184,7 @@ def check_public_subnets(g: Graph) -> Iterator[Violation]:
             yield Violation(res.urn, f"instance {res.name} is in a public subnet: only the load"
                                      " balancer and NAT gateways belong there")
     for res in g.of_type(DB_SUBNET_GROUP):
-        for value in res.inputs.get("subnetIds") or []:
+        for value in as_list(res.inputs.get("subnetIds")):
             if any(s.urn in public for s in g.referents(value, (SUBNET,))):
                 yield Violation(res.urn, f"database subnet group {res.name} includes a public"
                                          " subnet")

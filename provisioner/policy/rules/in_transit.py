@@ -45,7 +45,7 @@ def _listener_problems(res: Resource) -> Iterator[str]:
     protocol = res.inputs.get("protocol")
     if protocol in TLS_PROTOCOLS:
         policy = res.inputs.get("sslPolicy")
-        if policy not in ALLOWED_TLS_POLICIES:
+        if not (isinstance(policy, str) and policy in ALLOWED_TLS_POLICIES):
             yield (f"TLS policy {policy!r} is not TLS 1.2/1.3 forward-secret only: use one of"
                    f" {', '.join(sorted(ALLOWED_TLS_POLICIES))}")
         if not res.inputs.get("certificateArn"):
