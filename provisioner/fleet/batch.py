@@ -32,7 +32,7 @@ def plan_specs(specs: list[dict[str, Any]], out: Any) -> None:
     try:
         from provisioner.errors import UsageError
     except ImportError:  # pragma: no cover - every revision so far has it
-        UsageError = ValueError  # type: ignore[misc,assignment]  # noqa: N806
+        UsageError = ValueError  # type: ignore[misc,assignment]
 
     for index, raw in enumerate(specs):
         line: dict[str, Any] = {"index": index}

@@ -98,6 +98,7 @@ def _comparable(changes: dict[str, list[Any]]) -> dict[str, list[Any]]:
         out[action] = []
         for entry in entries:
             entry = dict(entry)
+            entry.pop("region", None)  # the tenant's region, not part of what changes
             if "changes" in entry:
                 entry["changes"] = [
                     {"path": c["path"], "diff": c["diff"]} if "diff" in c else c
@@ -129,7 +130,11 @@ def group_outcomes(outcomes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for members in by_key.values():
         first = members[0]
         # A group of one shows the tenant's own values; larger groups show {slug}.
-        shown = (lambda v: v) if len(members) == 1 else (lambda v: normalise(v, first["slug"]))
+        mark = first["slug"] if len(members) > 1 else None
+
+        def shown(value: Any, mark: str | None = mark) -> Any:
+            return normalise(value, mark) if mark else value
+
         groups.append(
             {
                 "status": first["status"],

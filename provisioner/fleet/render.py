@@ -26,7 +26,7 @@ STATUS_TEXT = {
     "error": "cannot be planned",
     "unchanged": "unchanged, but",
 }
-ICONS = {"create": "➕", "update": "✏️", "replace": "🔁", "delete": "🗑️"}
+ICONS = {"create": "+", "update": "~", "replace": "±", "delete": "-"}
 
 
 def exit_code(report: dict[str, Any], detailed: bool) -> int:
@@ -52,7 +52,7 @@ def headline(report: dict[str, Any]) -> str:
 
 def _value(value: Any, width: int = 60) -> str:
     if value is None:
-        return "–"
+        return "(none)"
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, str) and "\n" in value:
