@@ -207,7 +207,7 @@ def _close_event_loop_at_exit() -> None:
     atexit.register(close)
 
 
-def _run(spec: TenantSpec, regions: Catalogue) -> list[_Recorded]:
+def _run(spec: TenantSpec, regions: Catalogue, app_zone: str | None) -> list[_Recorded]:
     import pulumi
     from pulumi.runtime.settings import ROOT
     from pulumi.runtime.stack import run_pulumi_func
@@ -223,17 +223,21 @@ def _run(spec: TenantSpec, regions: Catalogue) -> list[_Recorded]:
     )
 
     def program() -> None:
-        tenant_program(spec, regions)
+        tenant_program(spec, regions, app_zone=app_zone)
 
     _sync_await(run_pulumi_func(program))
     _close_event_loop_at_exit()
     return list(monitor.recorded)
 
 
-def synth_plan(spec: TenantSpec, regions: Catalogue | None = None) -> dict[str, Any]:
-    """The plan JSON of one tenant (DESIGN.md, "Contracts worth keeping stable")."""
+def synth_plan(
+    spec: TenantSpec, regions: Catalogue | None = None, app_zone: str | None = None
+) -> dict[str, Any]:
+    """The plan JSON of one tenant (DESIGN.md, "Contracts worth keeping stable").
+
+    `app_zone` is the engine's zone override (another zone of the same region)."""
     regions = regions or catalogue()
-    recorded = _run(spec, regions)
+    recorded = _run(spec, regions, app_zone)
     resources = [
         {
             "urn": rec.urn,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from provisioner.errors import UsageError
 from provisioner.regions import Catalogue, catalogue
 from provisioner.spec import TenantSpec
 from stacks.components.backup import Backup
@@ -39,8 +40,17 @@ class TenantStack(TenantPart):
         name: str,
         spec: TenantSpec,
         regions: Catalogue | None = None,
+        app_zone: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        zones = spec.location.zones[:2]  # the zones the subnets cover
+        # The engine asks for another zone of the same region when AWS has no capacity in the
+        # first (never another region): the app server and its data volume move there.
+        app_zone = app_zone or zones[0]
+        if app_zone not in zones:
+            raise UsageError(
+                f"zone {app_zone!r} is not one of {spec.location.code}'s zones: {', '.join(zones)}"
+            )
         super().__init__("Tenant", name, spec, opts)
         regions = regions or catalogue()
         account_id = aws.get_caller_identity_output().account_id
@@ -64,8 +74,8 @@ class TenantStack(TenantPart):
             "compute",
             spec,
             key_arn=keys.key.arn,
-            subnet_id=private_ids[0],
-            availability_zone=spec.location.zones[0],
+            subnet_id=private_ids[zones.index(app_zone)],
+            availability_zone=app_zone,
             security_group_id=network.app_sg.id,
             db_host=database.instance.address,
             db_secret_arn=database.instance.master_user_secrets[0].secret_arn,
@@ -107,9 +117,11 @@ class TenantStack(TenantPart):
         self.register_outputs(self.outputs)
 
 
-def tenant_program(spec: TenantSpec, regions: Catalogue | None = None) -> TenantStack:
+def tenant_program(
+    spec: TenantSpec, regions: Catalogue | None = None, app_zone: str | None = None
+) -> TenantStack:
     """The Pulumi program for one tenant: the component plus its stack outputs."""
-    stack = TenantStack(spec.stack_name, spec, regions)
+    stack = TenantStack(spec.stack_name, spec, regions, app_zone=app_zone)
     for key, value in stack.outputs.items():
         pulumi.export(key, value)
     return stack

@@ -5,6 +5,8 @@
     pulumi config set tenant:plan trial
     pulumi up
 
+Optional: `tenant:zone` places the app server in another zone of the same region.
+
 The same program the orchestrator runs (stacks.tenant_stack.tenant_program).
 """
 
@@ -25,5 +27,7 @@ tenant_program(
         slug=config.require("slug"),
         location=config.require("location"),
         plan=config.require("plan"),
-    )
+    ),
+    # Set by the engine only when AWS had no capacity in the default zone.
+    app_zone=config.get("zone"),
 )

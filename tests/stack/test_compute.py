@@ -5,6 +5,11 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
+from provisioner.errors import UsageError
+from provisioner.spec import TenantSpec
+from provisioner.synth import synth_plan
 from tests.stack.conftest import Plan
 
 INSTANCE = "aws:ec2/instance:Instance"
@@ -62,3 +67,21 @@ def test_user_data_is_rendered_from_the_template_without_secrets(planned: Plan) 
     assert "CRM_DB_TLS=required" in user_data
     assert re.search(r"pass(word)?\s*[=:]", user_data, re.IGNORECASE) is None
     assert "[secret]" not in user_data
+
+
+def test_app_server_and_data_volume_move_to_the_requested_zone_of_the_same_region() -> None:
+    spec = TenantSpec.create("acme", "de", "trial")
+    second = spec.location.zones[1]
+    plan = Plan(spec, synth_plan(spec, app_zone=second))
+    volume = plan.one("aws:ebs/volume:Volume")
+    assert volume["inputs"]["availabilityZone"] == second
+    subnet_id = plan.one(INSTANCE)["inputs"]["subnetId"]
+    subnet = next(s for s in plan.of_type("aws:ec2/subnet:Subnet") if plan.id(s) == subnet_id)
+    assert subnet["inputs"]["availabilityZone"] == second
+    assert subnet["inputs"]["tags"]["tier"] == "private"
+
+
+def test_a_zone_of_another_region_is_refused() -> None:
+    spec = TenantSpec.create("acme", "de", "trial")
+    with pytest.raises(UsageError, match="not one of de's zones"):
+        synth_plan(spec, app_zone="eu-west-1a")
