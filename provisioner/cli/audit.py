@@ -7,6 +7,7 @@ for a tenant the registry does not know.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -17,6 +18,7 @@ from provisioner.errors import EXIT_FAILED, UsageError
 if TYPE_CHECKING:
     from provisioner.audit.model import Target
 
+_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 LOCATION_OPTION = typer.Option(
     None, "--location", "-l",
     help="Signup location (us, uk, ie, de, au, sg, jp, in); only needed when the registry does"
@@ -74,14 +76,16 @@ def _print_proof(proof: dict[str, Any]) -> None:
     typer.echo(f"{proof['tenant']}: {verdict}; keys: {keys or 'none left'}")
 
 
-def _audit_one(target: Target, deleted: bool, tenant: Any) -> dict[str, Any]:
+def _audit_one(
+    target: Target, deleted: bool, tenant: Any, sweep: list[str] | None
+) -> dict[str, Any]:
     from provisioner.audit import default_clients
 
     clients = default_clients()
     if not deleted:
         from provisioner.audit.runner import audit_tenant
 
-        return audit_tenant(clients, target).to_dict()
+        return audit_tenant(clients, target, regions=sweep).to_dict()
     from provisioner.audit.deletion import prove_deletion
 
     proof = prove_deletion(clients, target, parse_at(None)).to_dict()
@@ -105,6 +109,11 @@ def audit(
         help="Prove deletion instead: nothing of the tenant remains and its key is pending"
         " deletion; a passing proof is stored in the registry as deletion evidence.",
     ),
+    sweep: list[str] | None = typer.Option(
+        None, "--residency-region",
+        help="Limit the residency sweep to this region (repeatable). Default: every region"
+        " enabled on the account.",
+    ),
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Audit a tenant's live AWS resources against the promises (exit 1 on any finding)."""  # fmt: skip
@@ -112,14 +121,18 @@ def audit(
         raise UsageError("give a tenant SLUG or --all, not both or neither")
     if all_tenants and location:
         raise UsageError("--location applies to one tenant: drop it with --all")
+    from provisioner.regions import catalogue
+
+    for region in sweep or []:
+        if not _REGION_RE.match(region):
+            raise UsageError(f"--residency-region {region!r} is not an AWS region name")
     results: list[dict[str, Any]] = []
     if slug is not None:
         target, tenant = resolve_target(slug, location)
-        results.append(_audit_one(target, deleted, tenant))
+        results.append(_audit_one(target, deleted, tenant, sweep or None))
     else:
         from provisioner.audit.model import Target
         from provisioner.cli._registry import open_registry
-        from provisioner.regions import catalogue
 
         with open_registry() as reg:
             tenants = reg.list_tenants()
@@ -127,7 +140,7 @@ def audit(
             if (tenant.desired_state == "deleted") != deleted:
                 continue  # live tenants are audited, tombstones proven deleted
             target = Target(tenant.slug, catalogue().resolve(tenant.location))
-            results.append(_audit_one(target, deleted, tenant))
+            results.append(_audit_one(target, deleted, tenant, sweep or None))
     passed = all(r["passed"] for r in results)
     if output is OutputFormat.json:
         emit_json(results[0] if slug is not None else {"passed": passed, "tenants": results})

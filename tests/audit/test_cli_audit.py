@@ -22,15 +22,21 @@ def cli(monkeypatch: pytest.MonkeyPatch, stubs: BackupStubs, aws: str) -> CliRun
     return CliRunner()
 
 
-def run(cli: CliRunner, *args: str):
-    return cli.invoke(app, list(args), catch_exceptions=False)
+def run(cli: CliRunner, *args: str, sweep: bool = False):
+    """Invoke the CLI; without `sweep` the residency sweep covers one foreign region only
+    (moto answers ~38 regions, ~0.1 s each on first use)."""
+    extra = [] if sweep or args[0] != "audit" or "--deleted" in args else ["--residency-region", "us-east-1"]
+    return cli.invoke(app, [*args, *extra], catch_exceptions=False)
 
 
 def test_compliant_tenant_exits_0_with_json_report(cli: CliRunner, tenant: Built) -> None:
-    result = run(cli, "audit", tenant.slug, "--location", "de", "-o", "json")
+    result = run(cli, "audit", tenant.slug, "--location", "de", "-o", "json", sweep=True)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["passed"] is True
+    swept = report["checked"]["residency.region"]
+    assert "region:ap-southeast-2" in swept  # every region moto reports as enabled
+    assert "region:eu-central-1" not in swept  # the tenant's own
     assert report["findings"] == []
     assert report["tenant"] == tenant.slug
 
