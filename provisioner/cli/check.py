@@ -58,7 +58,7 @@ def check(
         console = Console()
         if report.failures:
             console.print(findings_table(report))
-        console.print(verdict_line(report), highlight=False)
+        console.print(verdict_line(report), highlight=False, soft_wrap=True)
     if not report.passed:
         raise typer.Exit(code=EXIT_FAILED)
 

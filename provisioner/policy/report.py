@@ -23,7 +23,7 @@ def verdict_line(report: PolicyReport) -> str:
     """One line: PASS/FAIL, counts, and the failed rule ids."""
     head = "PASS" if report.passed else "FAIL"
     line = (f"{head}: {len(report.rules_checked)} rules over {report.resources_checked}"
-            f" resources, {len(report.mandatory_failures)} mandatory failure(s),"
+            f" cloud resources, {len(report.mandatory_failures)} mandatory failure(s),"
             f" {len(report.warnings)} warning(s)")
     if not report.passed:
         line += f" [{', '.join(report.failed_rule_ids())}]"

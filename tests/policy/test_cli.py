@@ -142,3 +142,9 @@ def test_policy_list_shows_every_rule_with_its_promise() -> None:
     assert table.exit_code == 0
     for rule in RULES:
         assert rule.id in table.stdout
+
+
+def test_plan_shows_the_baseline_verdict() -> None:
+    result = run("plan", "demo", "--location", "in", "--plan", "trial")
+    assert result.exit_code == 0, result.output
+    assert "security baseline: PASS:" in result.stdout
