@@ -36,6 +36,13 @@ def plan(
     console = Console()
     console.print(render_tree(result))
     console.print(f"{len(result['resources'])} resources")
+    from provisioner.policy import evaluate
+    from provisioner.policy.report import findings_table, verdict_line
+
+    report = evaluate(result)  # the security baseline's verdict on this plan
+    if report.failures:
+        console.print(findings_table(report))
+    console.print(f"security baseline: {verdict_line(report)}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
