@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -40,11 +41,11 @@ def _pg_admin_url() -> sa.URL:
     return url.set(drivername="postgresql+psycopg") if url.drivername == "postgresql" else url
 
 
-@pytest.fixture(params=_backends())
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL to an empty database of its own, on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'registry.db'}"
+@contextmanager
+def fresh_database(backend: str, directory: Path) -> Iterator[str]:
+    """A URL to an empty database of its own on `backend`, removed afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{directory / 'registry.db'}"
         return
     schema = f"test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(_pg_admin_url())
@@ -60,17 +61,37 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(params=_backends())
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL to an empty database of its own, on each backend."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=_backends())
+def module_db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Like db_url, shared by one module's tests (for read-only or refused-change tests)."""
+    with fresh_database(request.param, tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
 @pytest.fixture
 def registry(db_url: str) -> Iterator[Registry]:
     with Registry.open(db_url) as reg:
         yield reg
 
 
+def point_cli_at(url: str, monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    monkeypatch.setenv("PROVISIONER_DATABASE_URL", url)
+    monkeypatch.setenv("PROVISIONER_HOME", str(home))
+    monkeypatch.setenv("PROVISIONER_ACTOR", "test:operator")
+    monkeypatch.delenv("PROVISIONER_DEBUG", raising=False)
+
+
 @pytest.fixture
 def cli_env(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     """Point the CLI at this test's database; returns its URL."""
-    monkeypatch.setenv("PROVISIONER_DATABASE_URL", db_url)
-    monkeypatch.setenv("PROVISIONER_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("PROVISIONER_ACTOR", "test:operator")
-    monkeypatch.delenv("PROVISIONER_DEBUG", raising=False)
+    point_cli_at(db_url, monkeypatch, tmp_path / "home")
     return db_url

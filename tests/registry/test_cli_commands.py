@@ -13,7 +13,7 @@ import pytest
 
 from provisioner.registry import Registry
 from tests.registry.cli_helpers import at, ok_json, run, snapshot
-from tests.registry.conftest import T0
+from tests.registry.conftest import T0, point_cli_at
 
 DAY = timedelta(days=1)
 
@@ -35,9 +35,25 @@ _TAKES_AT = {("billing", "record"), ("tenants", "create"), ("tenants", "suspend"
              ("tenants", "resume"), ("retention", "plan"), ("retention", "apply")}  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def seeded_db(module_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A tombstone (goneco), then a trial, a free tenant under an operator's hold, a paid one.
+
+    Shared by the refusal tests: each proves it changed nothing, so they cannot disturb
+    each other (and a test that did change something fails itself)."""
+    with pytest.MonkeyPatch.context() as mp:
+        point_cli_at(module_db_url, mp, tmp_path_factory.mktemp("home"))
+        _seed()
+    return module_db_url
+
+
 @pytest.fixture
-def seeded(cli_env: str) -> str:
-    """A tombstone (goneco), then a trial, a free tenant under an operator's hold, a paid one."""
+def seeded(seeded_db: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    point_cli_at(seeded_db, monkeypatch, tmp_path / "home")
+    return seeded_db
+
+
+def _seed() -> None:
     ok_json("tenants", "create", "goneco", "-l", "de", "-p", "standard", "--at", at(T0))
     ok_json("billing", "record", "goneco", "cancelled", "--at", at(T0 + DAY))
     ok_json("retention", "apply", "--at", at(SEEDED))
@@ -45,7 +61,6 @@ def seeded(cli_env: str) -> str:
         ok_json("tenants", "create", slug, "-l", "de", "-p", plan, "--at", at(SEEDED))
     ok_json("tenants", "suspend", "freeco", "--at", at(SEEDED), "--reason", "abuse report")
     assert snapshot("goneco")["tenant"]["desired_state"] == "deleted"
-    return cli_env
 
 
 BILL = ["billing", "record"]

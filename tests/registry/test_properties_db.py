@@ -33,7 +33,7 @@ histories = st.lists(
                         "suspend",
                         "resume",
                     )
-                ),  # fmt: skip
+                ),
                 st.integers(min_value=0, max_value=100 * 24 * 3600),
             ),
             max_size=5,
