@@ -3,6 +3,7 @@ must not. Each mutation returns the urn the failure must name (or None when any 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -45,6 +46,8 @@ DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
 SUBNET = "aws:ec2/subnet:Subnet"
 VPC = "aws:ec2/vpc:Vpc"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+ROLE = "aws:iam/role:Role"
 PUBLIC_SUBNET_ID = "network-public-0-id"
 PRIVATE_SUBNET_ID = "network-private-1-id"
 
@@ -177,6 +180,19 @@ def _http_rule(action: dict) -> Callable[[Plan], str]:
                            f"{http['name']}-id", "priority": 10.0, "actions": [action],
             "conditions": [{"pathPattern": {"values": ["/x"]}}], "tags": dict(TAGS)})
         return str(rule["urn"])
+
+    return mutate
+
+
+def _grant(type_: str, field: str, statement: dict) -> Callable[[Plan], str]:
+    """Append `statement` to the JSON policy document in `field` of the first `type_`."""
+
+    def mutate(plan: Plan) -> str:
+        res = find(plan, type_)
+        doc = json.loads(res["inputs"][field])
+        doc["Statement"].append(statement)
+        res["inputs"][field] = json.dumps(doc)
+        return str(res["urn"])
 
     return mutate
 
@@ -350,6 +366,22 @@ CASES = [
     Case("ISO-001", "own-group-rule", adding(INGRESS, "from-lb", {
         "securityGroupId": "network-app-sg-id", "referencedSecurityGroupId": "network-lb-sg-id",
         "fromPort": 8443.0, "toPort": 8443.0, "ipProtocol": "tcp"}), False),
+    Case("ISO-002", "key-shared-with-another-account", _grant(KEY, "policy", {
+        "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
+        "Action": "kms:Decrypt", "Resource": "*"}), True),
+    Case("ISO-002", "bucket-open-to-everyone", _grant(BUCKET_POLICY, "policy", {
+        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::edge-access-logs-generated/*"}), True),
+    Case("ISO-002", "role-trusts-everyone", _grant(ROLE, "assumeRolePolicy", {
+        "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}), True),
+    Case("ISO-002", "key-policy-unreadable", setting(KEY, ("policy",), "{oops"), True),
+    Case("ISO-002", "everyone-scoped-to-own-account", _grant(BUCKET_POLICY, "policy", {
+        "Effect": "Allow", "Principal": "*", "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::edge-access-logs-generated/*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}}), False),
+    Case("ISO-002", "own-role-on-key", _grant(KEY, "policy", {
+        "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/compute-role"},
+        "Action": "kms:Decrypt", "Resource": "*"}), False),
     # --- backups -------------------------------------------------------------------------------
     Case("BAK-001", "weekly", setting(BACKUP_PLAN, ("rules", 0, "schedule"), "cron(0 3 ? * MON *)"),
          True),

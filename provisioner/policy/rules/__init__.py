@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from provisioner.policy.model import Rule
-from provisioner.policy.rules import at_rest, backups, exposure, in_transit, logs, placement
+from provisioner.policy.rules import (
+    at_rest,
+    backups,
+    exposure,
+    grants,
+    in_transit,
+    logs,
+    placement,
+)
 
 RULES: tuple[Rule, ...] = (
     *at_rest.RULES,
     *in_transit.RULES,
     *exposure.RULES,
+    *grants.RULES,
     *backups.RULES,
     *logs.RULES,
     *placement.RULES,
