@@ -21,7 +21,7 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-from provisioner.errors import EnvironmentProblem
+from provisioner.errors import EnvironmentProblem, ProvisionerError
 
 _DEFAULT_MAX_ATTEMPTS = 5  # first try + 4 retries
 _CONNECT_TIMEOUT_S = 10
@@ -41,6 +41,10 @@ _CREDENTIAL_CODES = frozenset(
 )
 
 ClientHook = Callable[[str, str, Any], None]
+
+
+class AwsRefused(ProvisionerError):
+    """AWS refused a request (exists already, invalid parameter, limit): exit 1, AWS's words."""
 
 
 def retry_config() -> Config:
@@ -150,4 +154,11 @@ def aws_errors() -> Iterator[None]:
                 f"AWS rejected the credentials ({error_code(exc)}): refresh them"
                 " (aws sso login, or new access keys) and retry"
             ) from exc
-        raise
+        if error_code(exc) in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}:
+            raise EnvironmentProblem(
+                f"AWS denied {exc.operation_name}: grant the audit role this permission ({exc})"
+            ) from exc
+        message = exc.response.get("Error", {}).get("Message", "")
+        raise AwsRefused(
+            f"AWS refused {exc.operation_name}: {error_code(exc)}: {message}".strip()
+        ) from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from provisioner.audit.clients import Clients, is_not_found
 from provisioner.audit.discovery import Tagged, of_kind
@@ -20,7 +21,7 @@ class Context:
     def of_kind(self, kind: str) -> list[Tagged]:
         return of_kind(self.resources, kind)
 
-    def client(self, service: str, region: str | None = None) -> object:
+    def client(self, service: str, region: str | None = None) -> Any:
         return self.clients.client(service, region or self.target.region)
 
     def expected_key(self) -> str:

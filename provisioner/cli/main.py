@@ -101,9 +101,11 @@ def _register() -> None:
 
     serve.register(app)
     worker.register(app)  # also adds `tenants retry`
-    from provisioner.cli import audit
+    from provisioner.cli import audit, backups, restore
 
     audit.register(app)
+    backups.register(app)
+    restore.register(app)
     from provisioner.cli import fleet
 
     app.add_typer(fleet.app, name="fleet")
