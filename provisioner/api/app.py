@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Response, Security
-from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -59,8 +58,9 @@ def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         " the lifecycle refuses the change.",
         413: "The request body is too large.",
         422: "The request is not valid.",
+        503: "The registry is unavailable (Retry-After says when to try again).",
     }
-    return {c: {"model": ErrorBody, "description": described[c]} for c in codes}
+    return {c: {"model": ErrorBody, "description": described[c]} for c in (*codes, 503)}
 
 
 def _utcnow() -> datetime:
@@ -83,6 +83,7 @@ def create_app(
         title="provisioner signup API",
         version=API_VERSION,
         description="Create single-tenant instances and follow them until they are ready.",
+        default_response_class=errors.SortedJSONResponse,
     )
     errors.install(app)
     metrics = Metrics()
@@ -153,7 +154,9 @@ def create_app(
         headers = {"Location": f"/v1/tenants/{spec.slug}"} if answer.status_code == 202 else {}
         if answer.replayed:
             headers["Idempotent-Replayed"] = "true"
-        return JSONResponse(answer.body, status_code=answer.status_code, headers=headers)
+        return errors.SortedJSONResponse(
+            answer.body, status_code=answer.status_code, headers=headers
+        )
 
     @app.get(
         "/v1/tenants/{slug}",

@@ -4,9 +4,11 @@ FastAPI's validation errors, Starlette's 404 and 405, oversized bodies and anyth
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -35,6 +37,16 @@ _STATUS_CODES = {
 }
 
 
+class SortedJSONResponse(JSONResponse):
+    """JSON with sorted keys: deterministic, so a replayed answer is byte-for-byte the first
+    (PostgreSQL's JSONB does not keep the order keys were stored in)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(
+            content, sort_keys=True, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+        ).encode("utf-8")
+
+
 class ApiError(Exception):
     def __init__(
         self, status: int, code: str, message: str, headers: dict[str, str] | None = None
@@ -50,7 +62,7 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
+    return SortedJSONResponse(error_body(code, message), status_code=status, headers=headers)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -74,6 +86,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's "error parsing the body" (not UTF-8, ...)
+            return error_response(422, "validation_error", "the body is not valid UTF-8 JSON")
         code = _STATUS_CODES.get(exc.status_code, "http_error")
         message = {404: "no such resource", 405: "method not allowed for this resource"}.get(
             exc.status_code, str(exc.detail)
@@ -95,6 +109,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(UsageError)
     async def _usage(_: Request, exc: UsageError) -> JSONResponse:
         return error_response(422, "validation_error", str(exc))
+
+    @app.exception_handler(sa.exc.OperationalError)
+    async def _unavailable(_: Request, exc: sa.exc.OperationalError) -> JSONResponse:
+        log.error("registry unavailable: %s", str(exc.orig or exc).strip().splitlines()[0])
+        return error_response(
+            503, "not_ready", "the registry is unavailable; retry shortly", {"Retry-After": "5"}
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -39,19 +39,19 @@ def bound(registry: Registry, conn: sa.Connection) -> Registry:
 
 
 def insert_ignoring_conflicts(conn: sa.Connection, table: sa.Table, values: dict[str, Any]) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING; True if the row went in.
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING; True if the row went in.
 
     On PostgreSQL a conflicting row that another transaction has not committed yet makes this
-    wait for that transaction, so exactly one of many concurrent inserts of one key wins.
+    wait for that transaction, so exactly one of many concurrent inserts of one key wins. (The
+    RETURNING row, not `rowcount`, says whether it did: drivers disagree on the latter here.)
     """
+    key = next(iter(table.primary_key.columns))
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return (
-            conn.execute(pg_insert(table).values(**values).on_conflict_do_nothing()).rowcount == 1
-        )
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        stmt: Any = pg_insert(table).values(**values).on_conflict_do_nothing()
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-    return (
-        conn.execute(sqlite_insert(table).values(**values).on_conflict_do_nothing()).rowcount == 1
-    )
+        stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
+    return conn.execute(stmt.returning(key)).first() is not None
