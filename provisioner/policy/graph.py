@@ -18,7 +18,10 @@ from typing import Any
 # Types whose resources have no region: AWS's global services.
 GLOBAL_TYPE_PREFIXES = ("aws:iam/", "aws:route53/", "aws:cloudfront/", "aws:organizations/")
 # Inputs whose value is the physical name of the resource (what `.name`/`.bucket` outputs give).
-_NAME_INPUTS = ("name", "bucket", "identifier", "namePrefix", "bucketPrefix")
+# `bucket` names the resource only on buckets: on their satellites (policy, encryption) it is a
+# reference to the bucket.
+_NAME_INPUTS = ("name", "identifier", "namePrefix")
+_BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 _TOKEN_SPLIT = re.compile(r"[:/]")
 
 
@@ -136,7 +139,9 @@ def _identifiers(res: Resource) -> set[str]:
     """
     # The offline mocks' ids and generated names (provisioner/synth.py's docstring).
     ids = {res.urn, res.name, f"{res.name}-id", f"{res.name}-generated"}
-    for key in (*_NAME_INPUTS, "arn", "id"):
+    own_names = (*_NAME_INPUTS, "bucket", "bucketPrefix") if res.type in _BUCKET_TYPES \
+        else _NAME_INPUTS
+    for key in (*own_names, "arn", "id"):
         value = res.inputs.get(key)
         if isinstance(value, str) and value:
             ids.add(value)
@@ -169,6 +174,9 @@ class Graph:
 
     tenant: Mapping[str, Any]
     resources: list[Resource]
+    # value -> urns it is known to come from (CrossGuard's per-input dependencies), consulted
+    # only when a value matches no identifier: real ids (`sg-0abc`) say nothing by themselves.
+    aliases: Mapping[str, Iterable[str]] = field(default_factory=dict)
     _by_urn: dict[str, Resource] = field(default_factory=dict, repr=False)
     _by_id: dict[str, list[Resource]] = field(default_factory=dict, repr=False)
 
@@ -192,8 +200,8 @@ class Graph:
     def referents(self, value: Any, types: Iterable[str] | None = None) -> list[Resource]:
         """The resources of the plan `value` can refer to, limited to `types`.
 
-        Several only when the value is an `Unknown` whose dependencies include more than one
-        resource of those types; rules treat that as "every candidate must pass".
+        Several when the value is an `Unknown` (or an alias) whose dependencies include more
+        than one resource of those types; rules treat that as "every candidate must pass".
         """
         wanted = set(types) if types is not None else None
         found: dict[str, Resource] = {}
@@ -203,6 +211,9 @@ class Graph:
             matches = []
             for token in _tokens(value):
                 matches.extend(self._by_id.get(token, []))
+            if not matches:
+                matches = [self._by_urn[u] for u in self.aliases.get(value, ())
+                           if u in self._by_urn]
         else:
             matches = []
         for res in matches:

@@ -8,6 +8,8 @@ rule code is shared, not copied:
 - a value not known during preview becomes `Unknown(urns it depends on)`, which rules resolve
   to those resources; a verdict that still depends on it is reported as "cannot run during
   preview" (CrossGuard's own treatment of unknowns) instead of a false failure;
+- a known value that names a resource only by its cloud id (`sg-0abc`, `vol-0abc`: the
+  engine's properties carry no ids) is resolved through the input's recorded dependencies;
 - the tenant (slug, location, plan) comes from policy config `tenant` if set, else from the
   `tenant`/`location`/`plan` tags the stack's resources carry, resolved through regions.yaml.
 """
@@ -53,6 +55,16 @@ def _plain(value: Any, unknown: Unknown) -> Any:
     if _is_unknown(value):
         return unknown
     return value
+
+
+def _string_leaves(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [leaf for v in value.values() for leaf in _string_leaves(v)]
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in _string_leaves(v)]
+    return []
 
 
 def resource_inputs(res: Any) -> dict[str, Any]:
@@ -107,8 +119,12 @@ def to_graph(args: StackValidationArgs) -> Graph:
     config = args.get_config() or {}
     tenant = derive_tenant(args.resources, config)
     resources = []
+    aliases: dict[str, set[str]] = {}
     for res in args.resources:
         inputs = resource_inputs(res)
+        for key, deps in (getattr(res, "property_dependencies", None) or {}).items():
+            for leaf in _string_leaves(inputs.get(key)):
+                aliases.setdefault(leaf, set()).update(d.urn for d in deps)
         resources.append(Resource(
             urn=res.urn,
             type=res.resource_type,
@@ -117,7 +133,8 @@ def to_graph(args: StackValidationArgs) -> Graph:
             parent=res.parent.urn if res.parent is not None else "",
             inputs=inputs,
         ))
-    return Graph(tenant=tenant, resources=resources)
+    return Graph(tenant=tenant, resources=resources,
+                 aliases={k: sorted(v) for k, v in aliases.items()})
 
 
 def validation(rule: Rule) -> Any:

@@ -5,6 +5,7 @@ hands them to a policy pack (properties behind CrossGuard's unknown-checking pro
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
 from provisioner.paths import PROJECT_ROOT
+from provisioner.policy.graph import Graph
 from provisioner.policy.rules import RULES
+from provisioner.synth import mock_arn
 from stacks.policy_pack.adapter import build_policies
 from tests.policy.conftest import real_plan
 
@@ -165,3 +168,76 @@ def test_pack_project_file_runs_the_adapter_in_python() -> None:
     main = (PACK_DIR / "__main__.py").read_text(encoding="utf-8")
     assert "build_policies()" in main and "PolicyPack(" in main
     assert Path(PACK_DIR / "adapter.py").exists()
+
+
+def _as_deployed(plan: dict[str, Any], with_dependencies: bool) -> list[PolicyResource]:
+    """The plan as CrossGuard sees a deployed stack: references hold opaque cloud ids and
+    generated names (`x0000012`), which no naming scheme can decode; only the engine's
+    per-input dependencies (optionally dropped here) say which resource they point at."""
+    g = Graph.from_plan(plan)
+    deps: dict[str, dict[str, list[str]]] = {}
+    for res in g.resources:
+        for key, value in res.inputs.items():
+            leaves = _leaves(value)
+            urns = {t.urn for leaf in leaves for t in g.referents(leaf)} - {res.urn}
+            if urns:
+                deps.setdefault(res.urn, {})[key] = sorted(urns)
+    renames: dict[str, str] = {}
+    for i, res in enumerate(g.resources):
+        renames[f"{res.name}-id"] = f"x{i:07d}"
+        renames[f"{res.name}-generated"] = f"phys{i:07d}"
+    pattern = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, sorted(renames, key=len,
+                                                                            reverse=True)))
+                         + r")(?![\w-])")
+    deployed = copy.deepcopy(plan)
+    for res in deployed["resources"]:
+        res["inputs"] = _rename(res["inputs"], pattern, renames)
+        # Outputs a deployed resource's properties carry: its ARN and physical name.
+        if res["type"].startswith("aws:"):
+            arn = mock_arn(res["type"], res["name"], res["region"], "123456789012",
+                           res["inputs"])
+            res["inputs"]["arn"] = _rename(arn, pattern, renames)
+        if res["type"] == "aws:s3/bucket:Bucket":
+            res["inputs"]["bucket"] = renames[f"{res['name']}-generated"]
+        elif "name" not in res["inputs"]:
+            res["inputs"]["name"] = renames[f"{res['name']}-generated"]
+    resources = stack_resources(deployed)
+    if with_dependencies:
+        by_urn = {r.urn: r for r in resources}
+        for r in resources:
+            for key, urns in deps.get(r.urn, {}).items():
+                r.property_dependencies[key] = [by_urn[u] for u in urns]
+    return resources
+
+
+def _leaves(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _leaves(v)]
+    if isinstance(value, list):
+        return [x for v in value for x in _leaves(v)]
+    return []
+
+
+def _rename(value: Any, pattern: re.Pattern[str], renames: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return pattern.sub(lambda m: renames[m.group(1)], value)
+    if isinstance(value, dict):
+        return {k: _rename(v, pattern, renames) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rename(v, pattern, renames) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("location", ["de", "uk"])
+def test_deployed_stack_with_opaque_ids_passes_through_dependencies(location: str) -> None:
+    plan = real_plan(location, "enterprise")
+    resources = _as_deployed(plan, with_dependencies=True)
+    failing = {r.id: run_policy(r.id, resources) for r in RULES}
+    assert {k: v for k, v in failing.items() if v} == {}
+    # Without the dependencies the opaque ids (security groups, VPC) resolve to nothing and
+    # rules fail: the pass above is the dependencies' doing, not a blind rule.
+    blind = _as_deployed(plan, with_dependencies=False)
+    for rule_id in ("NET-003", "ISO-001", "LOG-002"):
+        assert run_policy(rule_id, blind), rule_id

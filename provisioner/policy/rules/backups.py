@@ -73,11 +73,11 @@ def check_daily(g: Graph) -> Iterator[Violation]:
 def _destinations(g: Graph, value: Any) -> list[tuple[Resource | None, str | None]]:
     """What a copy action's destination can be: (vault of the plan or None, its region).
 
-    One entry for a known value (a vault of the plan, or a foreign ARN read for its region);
-    one per candidate vault for a value not known yet.
+    One per vault of the plan the value can mean (several for a value not known yet, or known
+    only through dependencies); else the value read as a foreign ARN, for its region.
     """
     vaults = g.referents(value, VAULTS)
-    if vaults and (len(vaults) == 1 or isinstance(value, Unknown)):
+    if vaults:
         return [(v, v.region) for v in vaults]
     return [(None, region_of_arn(value))]
 
