@@ -46,6 +46,18 @@ ACTIONS: tuple[str, ...] = (SUSPEND, CLOSE, DELETE, PURGE_BILLING)
 _TARGET = {SUSPEND: SUSPENDED, CLOSE: CLOSED, DELETE: DELETED}
 
 
+_REASONS = {
+    (RULE_TRIAL, SUSPEND): "trial ended {basis}",
+    (RULE_TRIAL, DELETE): "trial ended {basis} and was not converted: data deleted 12 days after",
+    (RULE_FREE, DELETE): "free account without activity since {basis}: data deleted after 60 days",
+    (RULE_CANCELLED, DELETE): "paid account cancelled {basis}: data deleted 90 days after",
+    (RULE_PAYMENT, SUSPEND): "payment failed {basis}: suspended on day 15",
+    (RULE_PAYMENT, CLOSE): "payment failed {basis}: closed on day 90",
+    (RULE_PAYMENT, DELETE): "closed {basis} after a failed payment: data deleted 7 days after",
+    (RULE_BILLING, PURGE_BILLING): "{count} billing record(s) from {basis} on: kept 7 years",
+}
+
+
 @dataclass(frozen=True)
 class Action:
     """One thing the retention clock makes due for one tenant."""
@@ -54,7 +66,14 @@ class Action:
     action: str  # one of ACTIONS
     due: datetime  # the earliest instant it may be applied
     rule: str  # lifecycle.RULE_*
-    reason: str  # one line a person (or a regulator) can read
+    basis: datetime  # the instant the rule counts from (trial end, cancellation, ...)
+    count: int = 0  # purge-billing: how many records
+
+    @property
+    def reason(self) -> str:
+        """One line a person (or a regulator) can read; built only when shown (plans are big)."""
+        template = _REASONS[(self.rule, self.action)]
+        return template.format(basis=iso(self.basis), count=self.count)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -89,10 +108,6 @@ def target_state(action: str) -> str:
     return _TARGET.get(action, "")
 
 
-def _day(value: datetime) -> str:
-    return iso(value)
-
-
 def scheduled(facts: Facts, at: datetime) -> list[Action]:
     """Every action the rules schedule from `facts` as they stand at `at`, due or not, in order.
 
@@ -100,72 +115,43 @@ def scheduled(facts: Facts, at: datetime) -> list[Action]:
     payment deletion counts from the closure, which has not happened yet), so projections are
     never earlier than what `apply` will later allow.
     """
-    slug, out = facts.slug, list[Action]()
-    if facts.state == DELETED:
+    slug, state, out = facts.slug, facts.state, list[Action]()
+    if state == DELETED:
         return out
-    if facts.trial_running and facts.state in (ACTIVE, SUSPENDED):
-        assert facts.trial_ends_at is not None
+    live = state in (ACTIVE, SUSPENDED)
+    if live and facts.trial_running:
         end = facts.trial_ends_at
-        if facts.state == ACTIVE:
-            out.append(Action(slug, SUSPEND, end, RULE_TRIAL, f"trial ended {_day(end)}"))
-        out.append(
-            Action(
-                slug,
-                DELETE,
-                end + TRIAL_DELETE_AFTER,
-                RULE_TRIAL,
-                f"trial ended {_day(end)} and was not converted: data deleted 12 days after",
-            )
-        )
-    elif facts.plan == "free" and facts.state in (ACTIVE, SUSPENDED):
+        assert end is not None
+        if state == ACTIVE:
+            out.append(Action(slug, SUSPEND, end, RULE_TRIAL, end))
+        out.append(Action(slug, DELETE, end + TRIAL_DELETE_AFTER, RULE_TRIAL, end))
+    elif live and facts.plan == "free":
         last = facts.last_activity_at or facts.created_at
+        out.append(Action(slug, DELETE, last + FREE_INACTIVE_DELETE_AFTER, RULE_FREE, last))
+    elif state == CLOSED and facts.closed_by == RULE_CANCELLED:
+        cancelled = facts.cancelled_at
+        assert cancelled is not None
         out.append(
-            Action(
-                slug,
-                DELETE,
-                last + FREE_INACTIVE_DELETE_AFTER,
-                RULE_FREE,
-                f"free account without activity since {_day(last)}: data deleted after 60 days",
-            )
+            Action(slug, DELETE, cancelled + CANCELLED_DELETE_AFTER, RULE_CANCELLED, cancelled)
         )
-    elif facts.state == CLOSED and facts.closed_by == RULE_CANCELLED:
-        assert facts.cancelled_at is not None
+    elif state == CLOSED and facts.closed_by == RULE_PAYMENT:
+        closed = facts.closed_at
+        assert closed is not None
         out.append(
-            Action(
-                slug,
-                DELETE,
-                facts.cancelled_at + CANCELLED_DELETE_AFTER,
-                RULE_CANCELLED,
-                f"paid account cancelled {_day(facts.cancelled_at)}: data deleted 90 days after",
-            )
+            Action(slug, DELETE, closed + PAYMENT_DELETE_AFTER_CLOSURE, RULE_PAYMENT, closed)
         )
-    elif facts.state == CLOSED and facts.closed_by == RULE_PAYMENT:
-        assert facts.closed_at is not None
-        out.append(_payment_delete(slug, facts.closed_at))
-    elif facts.paid and facts.payment_failure_open and facts.state in (ACTIVE, SUSPENDED):
-        assert facts.payment_failed_at is not None
+    elif live and facts.payment_failure_open and facts.paid:
         failed = facts.payment_failed_at
-        if facts.state == ACTIVE:
-            due = failed + PAYMENT_SUSPEND_AFTER
-            out.append(
-                Action(slug, SUSPEND, due, RULE_PAYMENT, f"payment failed {_day(failed)}: day 15")
-            )
+        assert failed is not None
+        if state == ACTIVE:
+            out.append(Action(slug, SUSPEND, failed + PAYMENT_SUSPEND_AFTER, RULE_PAYMENT, failed))
         close = failed + PAYMENT_CLOSE_AFTER
+        out.append(Action(slug, CLOSE, close, RULE_PAYMENT, failed))
+        closure = max(close, at)  # projected: deletion counts from the recorded closure
         out.append(
-            Action(slug, CLOSE, close, RULE_PAYMENT, f"payment failed {_day(failed)}: day 90")
+            Action(slug, DELETE, closure + PAYMENT_DELETE_AFTER_CLOSURE, RULE_PAYMENT, closure)
         )
-        out.append(_payment_delete(slug, max(close, at)))
     return out
-
-
-def _payment_delete(slug: str, closed_at: datetime) -> Action:
-    return Action(
-        slug,
-        DELETE,
-        closed_at + PAYMENT_DELETE_AFTER_CLOSURE,
-        RULE_PAYMENT,
-        f"closed {_day(closed_at)} after a failed payment: data deleted 7 days after closure",
-    )
 
 
 def due(facts: Facts, at: datetime, until: datetime | None = None) -> list[Action]:
@@ -223,13 +209,7 @@ def suspension_rule(facts: Facts, at: datetime) -> str | None:
 
 def purge_action(slug: str, oldest: datetime, count: int) -> Action:
     """The purge of a tenant's billing records older than 7 years (`count` of them)."""
-    return Action(
-        slug,
-        PURGE_BILLING,
-        billing_purge_due(oldest),
-        RULE_BILLING,
-        f"{count} billing record(s) from {_day(oldest)} on kept 7 years: purge",
-    )
+    return Action(slug, PURGE_BILLING, billing_purge_due(oldest), RULE_BILLING, oldest, count)
 
 
 def settle_before(facts: Facts, at: datetime, what: str) -> tuple[Facts, list[Action]]:

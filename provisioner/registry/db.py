@@ -51,9 +51,21 @@ def create_engine(url: str) -> sa.Engine:
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
     try:
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        engine = sa.create_engine(parsed, pool_pre_ping=True)
     except (ImportError, sa.exc.NoSuchModuleError) as exc:
         raise UsageError(f"database URL {url!r}: unsupported driver ({exc})") from exc
+    if engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "connect")
+        def _utc_session(dbapi_conn: Any, _record: Any) -> None:
+            # Instants come back in UTC (psycopg then uses datetime.UTC: no conversion per
+            # value). Outside a transaction, so a later rollback cannot undo it.
+            autocommit = dbapi_conn.autocommit
+            dbapi_conn.autocommit = True
+            dbapi_conn.execute("SET TIME ZONE 'UTC'")
+            dbapi_conn.autocommit = autocommit
+
+    return engine
 
 
 def _sqlite_engine(url: sa.URL) -> sa.Engine:

@@ -45,6 +45,32 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
             value = datetime.fromisoformat(value)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+    def result_processor(self, dialect: sa.Dialect, coltype: Any) -> Any:
+        """One plain function per value, no generic layers: `retention plan` reads a million
+        instants for 100,000 tenants, and the generic path cost over a second of it."""
+        fromiso = datetime.fromisoformat
+
+        if dialect.name == "sqlite":  # pysqlite hands back the stored text
+
+            def from_sqlite(value: Any) -> datetime | None:
+                if value is None:
+                    return None
+                if isinstance(value, str):
+                    try:  # naive UTC text; a suffix parses 6x faster than .replace(tzinfo=)
+                        return fromiso(value + "+00:00")
+                    except ValueError:
+                        pass
+                return self.process_result_value(value, dialect)
+
+            return from_sqlite
+
+        def aware(value: Any) -> datetime | None:  # sessions run in UTC (db.create_engine)
+            if value is None or (isinstance(value, datetime) and value.tzinfo is UTC):
+                return value
+            return self.process_result_value(value, dialect)
+
+        return aware
+
 
 _ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")  # SQLite: INTEGER PRIMARY KEY = rowid
 # JSON on SQLite, JSONB on PostgreSQL (indexable, compact).

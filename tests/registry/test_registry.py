@@ -125,7 +125,11 @@ def test_every_change_is_in_the_audit_trail(registry: Registry) -> None:
         ("resumed", "cli:bob", "cleared"),
         ("billing.payment_failed", "billing", "payment failed; suspension due in 15 days"),
         ("restore-drill", "audit", "quarterly"),
-        ("retention.suspend", "retention", "payment failed 2026-01-04T00:00:00Z: day 15"),
+        (
+            "retention.suspend",
+            "retention",
+            "payment failed 2026-01-04T00:00:00Z: suspended on day 15",
+        ),
     ]
     assert registry.events("acme")[4].data == {"restored_in_minutes": 42}
 
