@@ -1,0 +1,138 @@
+"""Webhooks: each observed state change is POSTed, signed, to a real local receiver; failures
+are retried with backoff and every attempt is kept in the tenant's delivery log."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from provisioner.registry import Registry
+from provisioner.registry import webhooks as delivery_log
+from provisioner.webhooks import (
+    DELIVERY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    Dispatcher,
+    WebhookConfig,
+    body_bytes,
+    sign,
+    verify,
+)
+from provisioner.worker import Worker, WorkerSettings
+from tests.worker.conftest import PROGRAM, Clock, add_tenants
+from tests.worker.engine_double import DoubleEngine
+
+SECRET = "whsec-" + "k" * 26
+
+
+class Receiver:
+    """The signup service's endpoint: answers from a script, keeps what it verified."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        self.statuses = statuses
+        self.received: list[dict[str, object]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append(
+                    {
+                        "valid": verify(
+                            SECRET,
+                            body,
+                            self.headers[TIMESTAMP_HEADER],
+                            self.headers[SIGNATURE_HEADER],
+                            now=float(self.headers[TIMESTAMP_HEADER]),
+                        ),
+                        "delivery": self.headers[DELIVERY_HEADER],
+                        "body": json.loads(body),
+                    }
+                )
+                status = receiver.statuses.pop(0) if receiver.statuses else 204
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver([500])
+    yield r
+    r.server.shutdown()
+
+
+def test_state_changes_are_delivered_signed_and_retried(
+    registry: Registry, engine: DoubleEngine, clock: Clock, receiver: Receiver
+) -> None:
+    config = WebhookConfig(url=receiver.url, secret=SECRET, retry_base_seconds=10)
+    hooks = Dispatcher(registry, config, owner="test", clock=clock, rand=lambda: 1.0)
+    settings = WorkerSettings(program_version=PROGRAM, poll_seconds=0.05)
+    worker = Worker(registry, engine, settings, webhooks=hooks, clock=clock)
+    add_tenants(registry, "acme")
+    worker.run(once=True)  # creates the stack, enqueues tenant.ready, first attempt gets 500
+    (pending,) = delivery_log.deliveries(registry, "acme")
+    assert (pending["status"], pending["attempts"], pending["last_status_code"]) == (
+        "pending",
+        1,
+        500,
+    )
+    assert hooks.deliver_due() == 0  # backing off (10 s with rand=1.0)
+    clock.advance(11)
+    assert hooks.deliver_due() == 1
+    (done,) = delivery_log.deliveries(registry, "acme")
+    assert done["status"] == "delivered" and done["attempts"] == 2
+    assert [entry["status_code"] for entry in done["log"]] == [500, 204]
+    assert [r["valid"] for r in receiver.received] == [True, True]
+    assert {r["delivery"] for r in receiver.received} == {str(done["id"])}
+    body = receiver.received[-1]["body"]
+    assert body["event"] == "tenant.ready"  # type: ignore[index]
+    assert body["tenant"]["slug"] == "acme"  # type: ignore[index]
+    assert body["tenant"]["outputs"]["db_password"] == "[secret]"  # type: ignore[index]
+    # No change, no webhook: a pass with nothing to do sends nothing new.
+    worker.run(once=True)
+    assert len(delivery_log.deliveries(registry, "acme")) == 1
+
+
+def test_a_delivery_that_keeps_failing_is_marked_failed(
+    registry: Registry, engine: DoubleEngine, clock: Clock
+) -> None:
+    config = WebhookConfig(url="http://127.0.0.1:9/nothing-listens", secret=SECRET, max_attempts=2)
+    hooks = Dispatcher(registry, config, owner="test", clock=clock)
+    worker = Worker(
+        registry,
+        engine,
+        WorkerSettings(program_version=PROGRAM, poll_seconds=0.05),
+        webhooks=hooks,
+        clock=clock,
+    )
+    add_tenants(registry, "acme")
+    worker.run(once=True)
+    clock.advance(3600)
+    hooks.deliver_due()
+    (failed,) = delivery_log.deliveries(registry, "acme")
+    assert failed["status"] == "failed" and failed["attempts"] == 2
+    assert "ConnectError" in failed["last_error"]
+
+
+def test_signatures_refuse_tampering_and_replays() -> None:
+    body = body_bytes({"event": "tenant.ready", "tenant": {"slug": "acme"}})
+    signature = sign(SECRET, 1_700_000_000, body)
+    assert signature.startswith("v1=") and len(signature) == 3 + 64
+    assert verify(SECRET, body, "1700000000", signature, now=1_700_000_100)
+    assert not verify(SECRET, body + b" ", "1700000000", signature, now=1_700_000_100)
+    assert not verify("another-secret-of-length", body, "1700000000", signature, now=1_700_000_100)
+    assert not verify(SECRET, body, "1700000001", signature, now=1_700_000_100)
+    assert not verify(SECRET, body, "1700000000", signature, now=1_700_000_000 + 301)
+    assert not verify(SECRET, body, "yesterday", signature)
