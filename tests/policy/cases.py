@@ -434,6 +434,12 @@ CASES = [
     Case("LOG-003", "no-exports", setting(DB, ("enabledCloudwatchLogsExports",), []), True),
     Case("LOG-003", "error-log-only", setting(DB, ("enabledCloudwatchLogsExports",), ["error"]),
          False),
+    Case("LOG-003", "audit-log-without-group", setting(
+        DB, ("enabledCloudwatchLogsExports",), ["error", "audit"]), True),
+    Case("LOG-003", "log-group-removed", naming(DB, lambda p: p.__setitem__("resources", [
+        r for r in p["resources"] if r["inputs"].get("name") != "/aws/rds/instance/t-demo-db/error"
+    ])), True),
+    Case("LOG-003", "identifier-unset", setting(DB, ("identifier",), DELETE), True),
     Case("LOG-004", "retention-unset", setting(LOG_GROUP, ("retentionInDays",), DELETE), True),
     Case("LOG-004", "retention-zero", setting(LOG_GROUP, ("retentionInDays",), 0.0), True),
     Case("LOG-004", "one-day", setting(LOG_GROUP, ("retentionInDays",), 1.0), False),

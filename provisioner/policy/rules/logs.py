@@ -51,11 +51,27 @@ def check_flow_logs(g: Graph) -> Iterator[Violation]:
 
 
 def check_database_logs(g: Graph) -> Iterator[Violation]:
+    """Exported, and into log groups of this plan: RDS otherwise creates
+    `/aws/rds/instance/<id>/<log>` itself, unencrypted and kept forever."""
+    groups = {str(lg.inputs.get("name")) for lg in g.of_type(LOG_GROUP)}
     for res in g.of_type(DB_INSTANCE, DB_CLUSTER):
         exports = res.inputs.get("enabledCloudwatchLogsExports")
         if not isinstance(exports, list) or not exports:
             yield Violation(res.urn, f"database {res.name} exports no logs: set"
                                      " enabledCloudwatchLogsExports")
+            continue
+        kind, field = ("instance", "identifier") if res.type == DB_INSTANCE \
+            else ("cluster", "clusterIdentifier")
+        ident = res.inputs.get(field)
+        if not isinstance(ident, str) or not ident:
+            yield Violation(res.urn, f"database {res.name} has no fixed {field}, so its log"
+                                     " groups cannot be created (encrypted) in advance")
+            continue
+        missing = [str(e) for e in exports if f"/aws/rds/{kind}/{ident}/{e}" not in groups]
+        if missing:
+            yield Violation(res.urn, f"database {res.name} exports {', '.join(missing)} into"
+                                     " log groups RDS would create unencrypted: add"
+                                     f" /aws/rds/{kind}/{ident}/<log> log groups")
 
 
 def check_retention(g: Graph) -> Iterator[Violation]:
@@ -83,8 +99,8 @@ RULES = (
          "logging", Severity.mandatory, check_access_logs),
     Rule("LOG-002", "Every VPC has a flow log of all traffic into the tenant's log group",
          "logging", Severity.mandatory, check_flow_logs),
-    Rule("LOG-003", "The database exports its logs to CloudWatch", "logging", Severity.mandatory,
-         check_database_logs),
+    Rule("LOG-003", "The database exports its logs into the tenant's own (encrypted) log groups",
+         "logging", Severity.mandatory, check_database_logs),
     Rule("LOG-004", "Every log group has a retention period", "logging", Severity.mandatory,
          check_retention),
     Rule("LOG-005", "Access-log buckets expire old logs", "logging", Severity.advisory,
