@@ -70,22 +70,35 @@ def _in_region(ctx: Context, region: str) -> list[Backup]:
         DBInstanceIdentifier=ctx.target.db_identifier
     )
     for snap in (s for page in pages for s in page["DBSnapshots"]):
-        found.append(Backup(
-            created=snap["SnapshotCreateTime"], kind="rds-snapshot",
-            id=snap["DBSnapshotArn"], region=region, source=snap["DBInstanceIdentifier"],
-            status=snap.get("Status", ""), kms_key=snap.get("KmsKeyId", ""),
-            encrypted=bool(snap.get("Encrypted")),
-        ))  # fmt: skip
+        found.append(
+            Backup(
+                created=snap["SnapshotCreateTime"],
+                kind="rds-snapshot",
+                id=snap["DBSnapshotArn"],
+                region=region,
+                source=snap["DBInstanceIdentifier"],
+                status=snap.get("Status", ""),
+                kms_key=snap.get("KmsKeyId", ""),
+                encrypted=bool(snap.get("Encrypted")),
+            )
+        )
     ec2: Any = ctx.client("ec2", region)
     pages = ec2.get_paginator("describe_snapshots").paginate(
         OwnerIds=["self"], Filters=[{"Name": "tag:tenant", "Values": [ctx.target.slug]}]
     )
     for snap in (s for page in pages for s in page["Snapshots"]):
-        found.append(Backup(
-            created=snap["StartTime"], kind="ebs-snapshot", id=snap["SnapshotId"],
-            region=region, source=snap.get("VolumeId", ""), status=snap.get("State", ""),
-            kms_key=snap.get("KmsKeyId", ""), encrypted=bool(snap.get("Encrypted")),
-        ))  # fmt: skip
+        found.append(
+            Backup(
+                created=snap["StartTime"],
+                kind="ebs-snapshot",
+                id=snap["SnapshotId"],
+                region=region,
+                source=snap.get("VolumeId", ""),
+                status=snap.get("State", ""),
+                kms_key=snap.get("KmsKeyId", ""),
+                encrypted=bool(snap.get("Encrypted")),
+            )
+        )
     backup: Any = ctx.client("backup", region)
     tagged = Discovery(ctx.clients, ctx.target.slug, ctx.target.region).tagged(region)
     for vault in of_kind(tagged, "backup:backup-vault"):
@@ -93,13 +106,18 @@ def _in_region(ctx: Context, region: str) -> list[Backup]:
             BackupVaultName=vault.resource_id
         )
         for point in (p for page in pages for p in page.get("RecoveryPoints", [])):
-            found.append(Backup(
-                created=point["CreationDate"], kind="recovery-point",
-                id=point["RecoveryPointArn"], region=region,
-                source=point.get("ResourceArn", ""), status=point.get("Status", ""),
-                kms_key=point.get("EncryptionKeyArn", ""),
-                encrypted=bool(point.get("IsEncrypted", bool(point.get("EncryptionKeyArn")))),
-            ))  # fmt: skip
+            found.append(
+                Backup(
+                    created=point["CreationDate"],
+                    kind="recovery-point",
+                    id=point["RecoveryPointArn"],
+                    region=region,
+                    source=point.get("ResourceArn", ""),
+                    status=point.get("Status", ""),
+                    kms_key=point.get("EncryptionKeyArn", ""),
+                    encrypted=bool(point.get("IsEncrypted", bool(point.get("EncryptionKeyArn")))),
+                )
+            )
     return found
 
 
@@ -116,12 +134,18 @@ def _daily_vault_and_role(ctx: Context) -> tuple[str, str]:
     from provisioner.audit.checks_backup import is_daily
 
     backup: Any = ctx.client("backup")
-    plans = Discovery(ctx.clients, ctx.target.slug, ctx.target.region).backup_plans(ctx.target.region)
+    plans = Discovery(ctx.clients, ctx.target.slug, ctx.target.region).backup_plans(
+        ctx.target.region
+    )
     for plan_arn in plans:
         plan_id = plan_arn.rsplit(":", 1)[-1]
         rules = backup.get_backup_plan(BackupPlanId=plan_id)["BackupPlan"].get("Rules", [])
-        vaults = [r["TargetBackupVaultName"] for r in rules if is_daily(r.get("ScheduleExpression"))]
-        selections = backup.list_backup_selections(BackupPlanId=plan_id).get("BackupSelectionsList", [])
+        vaults = [
+            r["TargetBackupVaultName"] for r in rules if is_daily(r.get("ScheduleExpression"))
+        ]
+        selections = backup.list_backup_selections(BackupPlanId=plan_id).get(
+            "BackupSelectionsList", []
+        )
         if vaults and selections:
             return vaults[0], selections[0]["IamRoleArn"]
     raise CheckFailed(
@@ -157,8 +181,12 @@ def create_backups(clients: Clients, target: Target, now: datetime) -> list[dict
                 IamRoleArn=role,
                 IdempotencyToken=f"{arn.rsplit(':', 1)[-1]}-{now:%Y%m%d%H%M}",
             )
-            jobs.append({
-                "resource": arn, "job_id": job["BackupJobId"],
-                "recovery_point": job.get("RecoveryPointArn", ""), "vault": vault,
-            })  # fmt: skip
+            jobs.append(
+                {
+                    "resource": arn,
+                    "job_id": job["BackupJobId"],
+                    "recovery_point": job.get("RecoveryPointArn", ""),
+                    "vault": vault,
+                }
+            )
     return jobs

@@ -47,9 +47,12 @@ def check_vaults(ctx: Context) -> None:
             ctx.report.check("backup.vault-encrypted-with-tenant-key", resource.arn)
         else:
             ctx.report.fail(
-                "at-rest", "backup.vault-encrypted-with-tenant-key", resource.arn,
-                ctx.target.region, f"vault encrypted with {key}, not the tenant key {ctx.expected_key()}",
-            )  # fmt: skip
+                "at-rest",
+                "backup.vault-encrypted-with-tenant-key",
+                resource.arn,
+                ctx.target.region,
+                f"vault encrypted with {key}, not the tenant key {ctx.expected_key()}",
+            )
 
 
 def _check_copy(ctx: Context, plan_arn: str, copy: dict[str, Any]) -> bool:
@@ -59,13 +62,20 @@ def _check_copy(ctx: Context, plan_arn: str, copy: dict[str, Any]) -> bool:
     dest_region = arn_region(dest_arn) if dest_arn.count(":") >= 5 else ""
     jurisdiction = region_jurisdictions().get(dest_region)
     if dest_region != target.backup_region:
-        where = f"jurisdiction {jurisdiction}" if jurisdiction else "a region regions.yaml does not name"
+        where = (
+            f"jurisdiction {jurisdiction}"
+            if jurisdiction
+            else "a region regions.yaml does not name"
+        )
         promise = "residency" if jurisdiction != target.location.jurisdiction else "backups"
         report.fail(
-            promise, "backup.copy-destination", plan_arn, target.region,
+            promise,
+            "backup.copy-destination",
+            plan_arn,
+            target.region,
             f"daily copy goes to {dest_arn} in {dest_region or '?'} ({where}), not to"
             f" {target.backup_region} ({target.location.jurisdiction}) as regions.yaml says",
-        )  # fmt: skip
+        )
         return False
     backup: Any = ctx.client("backup", dest_region)
     try:
@@ -74,22 +84,33 @@ def _check_copy(ctx: Context, plan_arn: str, copy: dict[str, Any]) -> bool:
         if not is_not_found(exc):
             raise
         report.fail(
-            "backups", "backup.copy-destination", plan_arn, target.region,
+            "backups",
+            "backup.copy-destination",
+            plan_arn,
+            target.region,
             f"copy destination vault {dest_arn} does not exist",
-        )  # fmt: skip
+        )
         return False
     if target.location.backup.mode == "air-gapped" and vault.get("VaultType") != AIR_GAPPED:
         report.fail(
-            "backups", "backup.copy-destination", dest_arn, dest_region,
+            "backups",
+            "backup.copy-destination",
+            dest_arn,
+            dest_region,
             f"destination must be a logically air-gapped vault, is {vault.get('VaultType')}",
-        )  # fmt: skip
+        )
         return False
-    if target.location.backup_is_cross_region and not ctx.is_tenant_key(vault.get("EncryptionKeyArn")):
+    if target.location.backup_is_cross_region and not ctx.is_tenant_key(
+        vault.get("EncryptionKeyArn")
+    ):
         report.fail(
-            "at-rest", "backup.copy-encrypted-with-tenant-key", dest_arn, dest_region,
+            "at-rest",
+            "backup.copy-encrypted-with-tenant-key",
+            dest_arn,
+            dest_region,
             f"destination vault encrypted with {vault.get('EncryptionKeyArn')}, not a replica of"
             f" the tenant key {ctx.expected_key()}",
-        )  # fmt: skip
+        )
         return False
     report.check("backup.copy-destination", plan_arn)
     return True
@@ -112,13 +133,21 @@ def _check_selections(ctx: Context, plan_id: str, plan_arn: str) -> None:
             and t.get("ConditionValue") == ctx.target.slug
             for t in selection.get("ListOfTags", [])
         )
-        if by_tag or db_arn in selection.get("Resources", []) or "*" in selection.get("Resources", []):
+        if (
+            by_tag
+            or db_arn in selection.get("Resources", [])
+            or "*" in selection.get("Resources", [])
+        ):
             ctx.report.check("backup.selection", plan_arn)
             return
     ctx.report.fail(
-        "backups", "backup.selection", plan_arn, ctx.target.region,
-        f"no selection of this plan covers the database {db_arn} (by ARN or tag tenant={ctx.target.slug})",
-    )  # fmt: skip
+        "backups",
+        "backup.selection",
+        plan_arn,
+        ctx.target.region,
+        f"no selection of this plan covers the database {db_arn} (by ARN or by tag"
+        f" tenant={ctx.target.slug})",
+    )
 
 
 def check_plans(ctx: Context) -> None:
@@ -127,10 +156,12 @@ def check_plans(ctx: Context) -> None:
     plans = Discovery(ctx.clients, target.slug, target.region).backup_plans(target.region)
     if not plans:
         report.fail(
-            "backups", "backup.daily-rule",
-            f"arn:aws:backup:{target.region}:{report.account}:backup-plan:*", target.region,
+            "backups",
+            "backup.daily-rule",
+            f"arn:aws:backup:{target.region}:{report.account}:backup-plan:*",
+            target.region,
             f"no AWS Backup plan tagged tenant={target.slug}",
-        )  # fmt: skip
+        )
         return
     for plan_arn in plans:
         plan_id = plan_arn.rsplit(":", 1)[-1]
@@ -139,17 +170,23 @@ def check_plans(ctx: Context) -> None:
         if not daily:
             shown = ", ".join(str(r.get("ScheduleExpression")) for r in rules) or "no rules"
             report.fail(
-                "backups", "backup.daily-rule", plan_arn, target.region,
+                "backups",
+                "backup.daily-rule",
+                plan_arn,
+                target.region,
                 f"no daily rule ({shown})",
-            )  # fmt: skip
+            )
             continue
         report.check("backup.daily-rule", plan_arn)
         copies = [c for r in daily for c in r.get("CopyActions", [])]
         if not copies:
             report.fail(
-                "backups", "backup.copy-destination", plan_arn, target.region,
+                "backups",
+                "backup.copy-destination",
+                plan_arn,
+                target.region,
                 "the daily rule copies nowhere: no separate vault holds the backups",
-            )  # fmt: skip
+            )
         for copy in copies:
             _check_copy(ctx, plan_arn, copy)
         _check_selections(ctx, plan_id, plan_arn)

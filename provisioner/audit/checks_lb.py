@@ -33,9 +33,12 @@ def _check_https(ctx: Context, elb: Any, listener: dict[str, Any]) -> None:
     else:
         allowed = ", ".join(sorted(ALLOWED_TLS_POLICIES))
         report.fail(
-            "in-transit", "alb.tls-policy", arn, region,
+            "in-transit",
+            "alb.tls-policy",
+            arn,
+            region,
             f"TLS policy {policy} is not one of the forward-secret TLS 1.2/1.3 policies: {allowed}",
-        )  # fmt: skip
+        )
     attributes = {
         a["Key"]: a.get("Value")
         for a in elb.describe_listener_attributes(ListenerArn=arn).get("Attributes", [])
@@ -45,26 +48,34 @@ def _check_https(ctx: Context, elb: Any, listener: dict[str, Any]) -> None:
         report.check("alb.hsts", arn)
     else:
         report.fail(
-            "in-transit", "alb.hsts", arn, region,
+            "in-transit",
+            "alb.hsts",
+            arn,
+            region,
             f"listener attribute {HSTS_ATTRIBUTE} is {header!r}: needs max-age of at least one"
             " year and includeSubDomains",
-        )  # fmt: skip
+        )
 
 
 def _check_http(ctx: Context, elb: Any, listener: dict[str, Any]) -> None:
     arn, region, report = listener["ListenerArn"], ctx.target.region, ctx.report
     actions = listener.get("DefaultActions", [])
     rules = elb.describe_rules(ListenerArn=arn).get("Rules", [])
-    rule_actions = [a for rule in rules if not rule.get("IsDefault") for a in rule.get("Actions", [])]
+    rule_actions = [
+        a for rule in rules if not rule.get("IsDefault") for a in rule.get("Actions", [])
+    ]
     offending = [a for a in [*actions, *rule_actions] if not _is_https_redirect(a)]
     if actions and not offending:
         report.check("alb.http-redirects", arn)
     else:
         kinds = ", ".join(sorted({str(a.get("Type")) for a in offending})) or "no action"
         report.fail(
-            "in-transit", "alb.http-redirects", arn, region,
+            "in-transit",
+            "alb.http-redirects",
+            arn,
+            region,
             f"HTTP listener serves traffic ({kinds}) instead of only a 301 redirect to HTTPS",
-        )  # fmt: skip
+        )
 
 
 def check_load_balancers(ctx: Context) -> None:
@@ -85,9 +96,12 @@ def check_load_balancers(ctx: Context) -> None:
                 _check_http(ctx, elb, listener)
             else:
                 report.fail(
-                    "in-transit", "alb.listener-protocol", listener["ListenerArn"], region,
+                    "in-transit",
+                    "alb.listener-protocol",
+                    listener["ListenerArn"],
+                    region,
                     f"listener protocol {protocol}: only HTTPS, or HTTP redirecting to it",
-                )  # fmt: skip
+                )
         attributes = {
             a["Key"]: a.get("Value")
             for a in elb.describe_load_balancer_attributes(LoadBalancerArn=lb_arn)["Attributes"]
@@ -96,14 +110,22 @@ def check_load_balancers(ctx: Context) -> None:
             report.check("alb.drop-invalid-headers", lb_arn)
         else:
             report.fail(
-                "in-transit", "alb.drop-invalid-headers", lb_arn, region,
+                "in-transit",
+                "alb.drop-invalid-headers",
+                lb_arn,
+                region,
                 f"{DROP_INVALID} is {attributes.get(DROP_INVALID)!r}: malformed headers reach"
                 " the app",
-            )  # fmt: skip
-        if str(attributes.get(ACCESS_LOGS)).lower() == "true" and attributes.get(ACCESS_LOGS_BUCKET):
+            )
+        if str(attributes.get(ACCESS_LOGS)).lower() == "true" and attributes.get(
+            ACCESS_LOGS_BUCKET
+        ):
             report.check("alb.access-logs", lb_arn)
         else:
             report.fail(
-                "logging", "alb.access-logs", lb_arn, region,
+                "logging",
+                "alb.access-logs",
+                lb_arn,
+                region,
                 f"access logs are off ({ACCESS_LOGS}={attributes.get(ACCESS_LOGS)!r})",
-            )  # fmt: skip
+            )

@@ -27,7 +27,9 @@ def tenant_volumes(ctx: Context, region: str | None = None) -> list[dict[str, An
     )
     for page in pages:
         volumes.update({v["VolumeId"]: v for v in page["Volumes"]})
-    instance_ids = [r.resource_id for r in ctx.of_kind("ec2:instance")] if where == ctx.target.region else []
+    instance_ids = (
+        [r.resource_id for r in ctx.of_kind("ec2:instance")] if where == ctx.target.region else []
+    )
     if instance_ids:
         pages = ec2.get_paginator("describe_volumes").paginate(
             Filters=[{"Name": "attachment.instance-id", "Values": instance_ids}]
@@ -45,10 +47,13 @@ def check_volumes(ctx: Context) -> None:
             ctx.report.fail("at-rest", rule, arn, ctx.target.region, "volume is not encrypted")
         elif not ctx.is_tenant_key(volume.get("KmsKeyId")):
             ctx.report.fail(
-                "at-rest", rule, arn, ctx.target.region,
+                "at-rest",
+                rule,
+                arn,
+                ctx.target.region,
                 f"volume is encrypted with {volume.get('KmsKeyId')}, not the tenant key"
                 f" {ctx.expected_key()}",
-            )  # fmt: skip
+            )
         else:
             ctx.report.check(rule, arn)
 
@@ -72,16 +77,22 @@ def check_db_instance(ctx: Context, db: dict[str, Any], region: str | None = Non
         report.fail("at-rest", "rds.encrypted-with-tenant-key", arn, where, "storage not encrypted")
     elif not ctx.is_tenant_key(db.get("KmsKeyId")):
         report.fail(
-            "at-rest", "rds.encrypted-with-tenant-key", arn, where,
+            "at-rest",
+            "rds.encrypted-with-tenant-key",
+            arn,
+            where,
             f"storage encrypted with {db.get('KmsKeyId')}, not the tenant key {ctx.expected_key()}",
-        )  # fmt: skip
+        )
     else:
         report.check("rds.encrypted-with-tenant-key", arn)
     if db.get("PubliclyAccessible"):
         report.fail(
-            "isolation", "rds.not-public", arn, where,
+            "isolation",
+            "rds.not-public",
+            arn,
+            where,
             "database is publicly accessible: set PubliclyAccessible=false",
-        )  # fmt: skip
+        )
     else:
         report.check("rds.not-public", arn)
     groups = [g["DBParameterGroupName"] for g in db.get("DBParameterGroups", [])]
@@ -91,9 +102,12 @@ def check_db_instance(ctx: Context, db: dict[str, Any], region: str | None = Non
     else:
         shown = ", ".join(f"{g}: {v}" for g, v in sorted(values.items())) or "no parameter group"
         report.fail(
-            "in-transit", "rds.require-tls", arn, where,
+            "in-transit",
+            "rds.require-tls",
+            arn,
+            where,
             f"{TLS_PARAMETER} is not 1 ({shown}): clients may connect without TLS",
-        )  # fmt: skip
+        )
 
 
 def check_databases(ctx: Context) -> None:
@@ -119,13 +133,19 @@ def check_log_groups(ctx: Context) -> None:
             key = group.get("kmsKeyId")
             if not key:
                 ctx.report.fail(
-                    "logging", "logs.encrypted-with-tenant-key", arn, ctx.target.region,
+                    "logging",
+                    "logs.encrypted-with-tenant-key",
+                    arn,
+                    ctx.target.region,
                     "log group is not encrypted with a KMS key",
-                )  # fmt: skip
+                )
             elif not ctx.is_tenant_key(key):
                 ctx.report.fail(
-                    "logging", "logs.encrypted-with-tenant-key", arn, ctx.target.region,
+                    "logging",
+                    "logs.encrypted-with-tenant-key",
+                    arn,
+                    ctx.target.region,
                     f"log group encrypted with {key}, not the tenant key {ctx.expected_key()}",
-                )  # fmt: skip
+                )
             else:
                 ctx.report.check("logs.encrypted-with-tenant-key", arn)

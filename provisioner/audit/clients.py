@@ -50,20 +50,39 @@ class AwsRefused(ProvisionerError):
 def retry_config() -> Config:
     """The botocore config every client gets."""
     mode = os.environ.get("AWS_RETRY_MODE", "standard")
+    if mode not in ("legacy", "standard", "adaptive"):
+        mode = "standard"
     try:
         attempts = int(os.environ.get("AWS_MAX_ATTEMPTS", _DEFAULT_MAX_ATTEMPTS))
     except ValueError:
         attempts = _DEFAULT_MAX_ATTEMPTS
+    retries: Any = {"mode": mode, "total_max_attempts": max(1, attempts)}
     return Config(
-        retries={"mode": mode, "total_max_attempts": max(1, attempts)},  # type: ignore[typeddict-item]
+        retries=retries,
         connect_timeout=_CONNECT_TIMEOUT_S,
         read_timeout=_READ_TIMEOUT_S,
         user_agent_extra="provisioner-audit",
     )
 
 
+_THREAD = threading.local()  # one boto3 Session per (thread, profile), shared by all Clients
+
+
+def _thread_session(profile: str | None) -> boto3.session.Session:
+    """This thread's session for `profile`.
+
+    Sessions are not thread-safe, so each thread has its own; reusing it across Clients keeps
+    botocore's loaded service models (creating a session and its first clients costs ~50 ms per
+    service).
+    """
+    sessions: dict[str | None, boto3.session.Session] = _THREAD.__dict__.setdefault("sessions", {})
+    if profile not in sessions:
+        sessions[profile] = boto3.session.Session(profile_name=profile)
+    return sessions[profile]
+
+
 class Clients:
-    """boto3 clients by (service, region), one session per thread.
+    """boto3 clients by (service, region), made from this thread's session.
 
     `on_new_client(service, region, client)` runs once for each client created; tests use it to
     attach botocore Stubbers for the AWS Backup calls moto does not implement.
@@ -79,21 +98,13 @@ class Clients:
         self._local = threading.local()
         self._config = retry_config()
 
-    def _session(self) -> boto3.session.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = boto3.session.Session(profile_name=self._profile)
-            self._local.session = session
-            self._local.clients = {}
-        return session
-
     def client(self, service: str, region: str) -> Any:
         """A client for `service` in `region`, cached for this thread."""
-        session = self._session()
-        cache: dict[tuple[str, str], Any] = self._local.clients
+        cache: dict[tuple[str, str], Any] = self._local.__dict__.setdefault("clients", {})
         key = (service, region)
         if key not in cache:
             with aws_errors():
+                session = _thread_session(self._profile)
                 made = session.client(service, region_name=region, config=self._config)  # type: ignore[call-overload]
             if self._on_new_client is not None:
                 self._on_new_client(service, region, made)
@@ -145,8 +156,7 @@ def aws_errors() -> Iterator[None]:
         endpoint = os.environ.get("AWS_ENDPOINT_URL")
         where = f" (AWS_ENDPOINT_URL={endpoint})" if endpoint else ""
         raise EnvironmentProblem(
-            f"cannot reach AWS{where}: {exc}; check the network, the region and"
-            " AWS_ENDPOINT_URL"
+            f"cannot reach AWS{where}: {exc}; check the network, the region and AWS_ENDPOINT_URL"
         ) from exc
     except botocore.exceptions.ClientError as exc:
         if error_code(exc) in _CREDENTIAL_CODES:

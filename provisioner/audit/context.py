@@ -61,9 +61,12 @@ def resolve_tenant_key(ctx: Context) -> None:
     ctx.report.check("kms.tenant-key", arn)
     if meta.get("KeyState") != "Enabled":
         ctx.report.fail(
-            "at-rest", "kms.tenant-key", arn, ctx.target.region,
+            "at-rest",
+            "kms.tenant-key",
+            arn,
+            ctx.target.region,
             f"tenant key is {meta.get('KeyState')}, not Enabled",
-        )  # fmt: skip
+        )
     rotation = kms.get_key_rotation_status(KeyId=meta["KeyId"]).get("KeyRotationEnabled")
     if rotation:
         ctx.report.check("kms.rotation", arn)
@@ -74,8 +77,7 @@ def resolve_tenant_key(ctx: Context) -> None:
     if not ctx.target.location.backup_is_cross_region:
         return
     replicas = {
-        r.get("Region")
-        for r in meta.get("MultiRegionConfiguration", {}).get("ReplicaKeys", [])
+        r.get("Region") for r in meta.get("MultiRegionConfiguration", {}).get("ReplicaKeys", [])
     }
     if meta.get("MultiRegion") and ctx.target.backup_region in replicas:
         ctx.report.check("kms.backup-replica", arn)

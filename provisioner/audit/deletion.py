@@ -135,21 +135,29 @@ class _Sweep:
             for snap in page["Snapshots"]:
                 arn = f"arn:aws:ec2:{region}:{account}:snapshot/{snap['SnapshotId']}"
                 self.remnant(region, "ec2:snapshot", arn, f"of {snap.get('VolumeId', '?')}")
-        self.proof.checked.update({f"{region} ec2:instance", f"{region} ec2:volume", f"{region} ec2:snapshot"})
+        self.proof.checked.update(
+            {f"{region} ec2:instance", f"{region} ec2:volume", f"{region} ec2:snapshot"}
+        )
 
     def rds(self, region: str) -> None:
         rds = self.clients.client("rds", region)
         for page in rds.get_paginator("describe_db_instances").paginate():
             for db in page["DBInstances"]:
                 if db["DBInstanceIdentifier"] == self.db_id or self.mine(_tags(db.get("TagList"))):
-                    self.remnant(region, "rds:db", db["DBInstanceArn"], db.get("DBInstanceStatus", ""))
+                    self.remnant(
+                        region, "rds:db", db["DBInstanceArn"], db.get("DBInstanceStatus", "")
+                    )
         snapshots: list[dict[str, Any]] = []
-        for page in rds.get_paginator("describe_db_snapshots").paginate(DBInstanceIdentifier=self.db_id):
+        for page in rds.get_paginator("describe_db_snapshots").paginate(
+            DBInstanceIdentifier=self.db_id
+        ):
             snapshots.extend(page["DBSnapshots"])
         for page in rds.get_paginator("describe_db_snapshots").paginate():
             snapshots.extend(s for s in page["DBSnapshots"] if self.mine(_tags(s.get("TagList"))))
         for snap in snapshots:
-            self.remnant(region, "rds:snapshot", snap["DBSnapshotArn"], snap.get("SnapshotType", ""))
+            self.remnant(
+                region, "rds:snapshot", snap["DBSnapshotArn"], snap.get("SnapshotType", "")
+            )
         try:
             backups = rds.describe_db_instance_automated_backups(DBInstanceIdentifier=self.db_id)
         except Exception as exc:
@@ -159,7 +167,9 @@ class _Sweep:
         for kept in backups.get("DBInstanceAutomatedBackups", []):
             arn = kept.get("DBInstanceAutomatedBackupsArn") or kept.get("DBInstanceArn", "")
             self.remnant(region, "rds:auto-backup", arn, "retained automated backups")
-        self.proof.checked.update({f"{region} rds:db", f"{region} rds:snapshot", f"{region} rds:auto-backup"})
+        self.proof.checked.update(
+            {f"{region} rds:db", f"{region} rds:snapshot", f"{region} rds:auto-backup"}
+        )
 
     def secrets_and_logs(self, region: str) -> None:
         sm = self.clients.client("secretsmanager", region)
@@ -171,31 +181,43 @@ class _Sweep:
                 for secret in page["SecretList"]:
                     tags = _tags(secret.get("Tags"))
                     if self.mine(tags) or db_arn in tags.values():
-                        self.remnant(region, "secretsmanager:secret", secret["ARN"], secret.get("Name", ""))
+                        self.remnant(
+                            region, "secretsmanager:secret", secret["ARN"], secret.get("Name", "")
+                        )
         logs = self.clients.client("logs", region)
         prefix = f"/aws/rds/instance/{self.db_id}/"
         for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=prefix):
             for group in page["logGroups"]:
-                self.remnant(region, "logs:log-group", group["arn"].removesuffix(":*"), group["logGroupName"])
+                self.remnant(
+                    region, "logs:log-group", group["arn"].removesuffix(":*"), group["logGroupName"]
+                )
         self.proof.checked.update({f"{region} secretsmanager:secret", f"{region} logs:log-group"})
 
     def backups(self, region: str, tenant_vaults: set[str]) -> None:
         backup = self.clients.client("backup", region)
-        vaults = [v for p in backup.get_paginator("list_backup_vaults").paginate() for v in p["BackupVaultList"]]
+        vaults = [
+            v
+            for p in backup.get_paginator("list_backup_vaults").paginate()
+            for v in p["BackupVaultList"]
+        ]
         for vault in vaults:
             name = vault["BackupVaultName"]
             mine = vault["BackupVaultArn"] in tenant_vaults
-            pages = backup.get_paginator("list_recovery_points_by_backup_vault").paginate(BackupVaultName=name)
+            pages = backup.get_paginator("list_recovery_points_by_backup_vault").paginate(
+                BackupVaultName=name
+            )
             for point in (p for page in pages for p in page.get("RecoveryPoints", [])):
                 source = point.get("ResourceArn", "")
                 if mine or source.endswith(f":db:{self.db_id}"):
-                    self.remnant(region, "backup:recovery-point", point["RecoveryPointArn"], f"of {source}")
-        self.proof.checked.update({f"{region} backup:recovery-point", f"{region} backup:backup-vault"})
+                    self.remnant(
+                        region, "backup:recovery-point", point["RecoveryPointArn"], f"of {source}"
+                    )
+        self.proof.checked.update(
+            {f"{region} backup:recovery-point", f"{region} backup:backup-vault"}
+        )
 
 
-def prove_deletion(
-    clients: Clients, target: Target, now: datetime
-) -> Proof:
+def prove_deletion(clients: Clients, target: Target, now: datetime) -> Proof:
     """Read every region the tenant used; the proof passes when nothing of it remains."""
     with aws_errors():
         proof = Proof(

@@ -64,7 +64,11 @@ def _tags(target: Target, slug: str, extra: dict[str, str]) -> list[dict[str, st
 def _source_db(ctx: Context) -> dict[str, Any]:
     rds: Any = ctx.client("rds")
     try:
-        return dict(rds.describe_db_instances(DBInstanceIdentifier=ctx.target.db_identifier)["DBInstances"][0])
+        return dict(
+            rds.describe_db_instances(DBInstanceIdentifier=ctx.target.db_identifier)["DBInstances"][
+                0
+            ]
+        )
     except Exception as exc:
         if is_not_found(exc):
             raise UsageError(
@@ -109,9 +113,14 @@ def _wait_db(ctx: Context, identifier: str, poll: float) -> dict[str, Any]:
 
 
 def _restore_db(
-    ctx: Context, new_id: str, tags: list[dict[str, str]], *,
-    snapshot: str | None = None, to: datetime | None = None, poll: float = _POLL_SECONDS,
-) -> dict[str, Any]:  # fmt: skip
+    ctx: Context,
+    new_id: str,
+    tags: list[dict[str, str]],
+    *,
+    snapshot: str | None = None,
+    to: datetime | None = None,
+    poll: float = _POLL_SECONDS,
+) -> dict[str, Any]:
     rds: Any = ctx.client("rds")
     source = _source_db(ctx)
     options = _db_options(source, ctx)
@@ -126,8 +135,11 @@ def _restore_db(
         when = {"RestoreTime": to} if to is not None else {"UseLatestRestorableTime": True}
         rds.restore_db_instance_to_point_in_time(
             SourceDBInstanceIdentifier=ctx.target.db_identifier,
-            TargetDBInstanceIdentifier=new_id, Tags=tags, **when, **options,
-        )  # fmt: skip
+            TargetDBInstanceIdentifier=new_id,
+            Tags=tags,
+            **when,
+            **options,
+        )
     return _wait_db(ctx, new_id, poll)
 
 
@@ -135,19 +147,27 @@ def _latest_volume_snapshots(ctx: Context, before: datetime | None) -> list[dict
     """For each tagged data volume of the tenant, its newest completed snapshot (<= before)."""
     ec2: Any = ctx.client("ec2")
     by_tag = [{"Name": "tag:tenant", "Values": [ctx.target.slug]}]
-    volumes = [v for page in ec2.get_paginator("describe_volumes").paginate(Filters=by_tag) for v in page["Volumes"]]
+    volumes = [
+        v
+        for page in ec2.get_paginator("describe_volumes").paginate(Filters=by_tag)
+        for v in page["Volumes"]
+    ]
     chosen = []
     for volume in sorted(volumes, key=lambda v: v["VolumeId"]):
         pages = ec2.get_paginator("describe_snapshots").paginate(
             OwnerIds=["self"], Filters=[{"Name": "volume-id", "Values": [volume["VolumeId"]]}]
         )
         snaps = [
-            s for page in pages for s in page["Snapshots"]
+            s
+            for page in pages
+            for s in page["Snapshots"]
             if s.get("State") == "completed" and (before is None or s["StartTime"] <= before)
-        ]  # fmt: skip
+        ]
         if snaps:
             newest = max(snaps, key=lambda s: s["StartTime"])
-            chosen.append({**newest, "_zone": volume["AvailabilityZone"], "_type": volume.get("VolumeType")})
+            chosen.append(
+                {**newest, "_zone": volume["AvailabilityZone"], "_type": volume.get("VolumeType")}
+            )
     return chosen
 
 
@@ -173,7 +193,9 @@ def _restore_volume(
     return dict(ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0])
 
 
-def _check_restored(ctx: Context, db: dict[str, Any] | None, volumes: list[dict[str, Any]]) -> list[Finding]:
+def _check_restored(
+    ctx: Context, db: dict[str, Any] | None, volumes: list[dict[str, Any]]
+) -> list[Finding]:
     """The audit's own rules on the restored copy."""
     before = len(ctx.report.findings)
     if db is not None:
@@ -184,16 +206,26 @@ def _check_restored(ctx: Context, db: dict[str, Any] | None, volumes: list[dict[
             ctx.report.check("ebs.encrypted-with-tenant-key", arn)
         else:
             ctx.report.fail(
-                "at-rest", "ebs.encrypted-with-tenant-key", arn, ctx.target.region,
-                f"restored volume key {volume.get('KmsKeyId')} is not the tenant key {ctx.expected_key()}",
-            )  # fmt: skip
+                "at-rest",
+                "ebs.encrypted-with-tenant-key",
+                arn,
+                ctx.target.region,
+                f"restored volume key {volume.get('KmsKeyId')} is not the tenant key"
+                f" {ctx.expected_key()}",
+            )
     return list(ctx.report.findings[before:])
 
 
 def restore(
-    clients: Clients, target: Target, *, now: datetime, to: datetime | None = None,
-    snapshot: str | None = None, as_slug: str | None = None, poll: float = _POLL_SECONDS,
-) -> Restored:  # fmt: skip
+    clients: Clients,
+    target: Target,
+    *,
+    now: datetime,
+    to: datetime | None = None,
+    snapshot: str | None = None,
+    as_slug: str | None = None,
+    poll: float = _POLL_SECONDS,
+) -> Restored:
     """Restore the database (and, for --to, the volumes) next to the tenant's own."""
     if (to is None) == (snapshot is None):
         raise UsageError("give --to ISO or --snapshot ID, not both or neither")
@@ -204,7 +236,9 @@ def restore(
         ctx = context(clients, target)
         ctx.report.findings.clear()  # only findings about the restored copy count here
         tags = _tags(target, slug, {"restored-from": snapshot or f"{target.db_identifier}@{to}"})
-        result = Restored(source=snapshot or f"{target.db_identifier} at {to.isoformat() if to else ''}")
+        result = Restored(
+            source=snapshot or f"{target.db_identifier} at {to.isoformat() if to else ''}"
+        )
         db = None
         volumes: list[dict[str, Any]] = []
         if snapshot is not None and snapshot.startswith("snap-"):
@@ -257,7 +291,9 @@ class Drill:
 
 def _latest_db_snapshot(ctx: Context) -> str:
     rds: Any = ctx.client("rds")
-    pages = rds.get_paginator("describe_db_snapshots").paginate(DBInstanceIdentifier=ctx.target.db_identifier)
+    pages = rds.get_paginator("describe_db_snapshots").paginate(
+        DBInstanceIdentifier=ctx.target.db_identifier
+    )
     snaps = [s for page in pages for s in page["DBSnapshots"] if s.get("Status") == "available"]
     if not snaps:
         raise CheckFailed(
@@ -299,9 +335,13 @@ def _cleanup(ctx: Context, restored: Restored, poll: float) -> list[str]:
 
 
 def drill(
-    clients: Clients, target: Target, *, now: datetime,
-    clock: Callable[[], float] = time.monotonic, poll: float = _POLL_SECONDS,
-) -> Drill:  # fmt: skip
+    clients: Clients,
+    target: Target,
+    *,
+    now: datetime,
+    clock: Callable[[], float] = time.monotonic,
+    poll: float = _POLL_SECONDS,
+) -> Drill:
     """Restore the latest snapshots into a scratch copy, check and time it, then delete it."""
     scratch = f"t-{target.slug}-drill-{now:%Y%m%d%H%M}"
     tags = _tags(target, target.slug, {"purpose": "restore-drill"})

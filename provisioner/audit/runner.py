@@ -46,9 +46,12 @@ def _check_inventory(ctx: Context) -> None:
         service, kind_type = kind.split(":", 1)
         expected = f"arn:aws:{service}:{target.region}:{report.account}:{kind_type}/*"
         report.fail(
-            "tagging", "inventory.present", expected, target.region,
+            "tagging",
+            "inventory.present",
+            expected,
+            target.region,
             f"no {what} tagged tenant={target.slug} in {target.region}",
-        )  # fmt: skip
+        )
     rds: Any = ctx.client("rds")
     db_arn = f"arn:aws:rds:{target.region}:{report.account}:db:{target.db_identifier}"
     if any(r.arn == db_arn for r in ctx.of_kind("rds:db")):
@@ -58,12 +61,17 @@ def _check_inventory(ctx: Context) -> None:
     except Exception as exc:
         if not is_not_found(exc):
             raise
-        report.fail("tagging", "inventory.present", db_arn, target.region, "the database does not exist")
+        report.fail(
+            "tagging", "inventory.present", db_arn, target.region, "the database does not exist"
+        )
         return
     report.fail(
-        "tagging", "inventory.present", db_arn, target.region,
+        "tagging",
+        "inventory.present",
+        db_arn,
+        target.region,
         f"the database is not tagged tenant={target.slug}: it escapes audits and deletion",
-    )  # fmt: skip
+    )
     for db in dbs:
         checks_storage.check_db_instance(ctx, db)
 
@@ -78,10 +86,13 @@ def check_residency(ctx: Context, regions: list[str]) -> None:
         ctx.report.check("residency.region", f"region:{region}")
         for resource in resources:
             ctx.report.fail(
-                "residency", "residency.region", resource.arn, resource.region,
+                "residency",
+                "residency.region",
+                resource.arn,
+                resource.region,
                 f"tagged tenant={ctx.target.slug} in {resource.region}, outside"
                 f" {' and '.join(ctx.target.regions)} ({ctx.target.location.jurisdiction})",
-            )  # fmt: skip
+            )
 
 
 def audit_tenant(clients: Clients, target: Target, regions: list[str] | None = None) -> Report:
@@ -103,5 +114,7 @@ def audit_tenant(clients: Clients, target: Target, regions: list[str] | None = N
         checks_lb.check_load_balancers(ctx)
         checks_backup.check_vaults(ctx)
         checks_backup.check_plans(ctx)
-        check_residency(ctx, regions if regions is not None else enabled_regions(clients, target.region))
+        check_residency(
+            ctx, regions if regions is not None else enabled_regions(clients, target.region)
+        )
     return report

@@ -20,10 +20,12 @@ if TYPE_CHECKING:
 
 _REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 LOCATION_OPTION = typer.Option(
-    None, "--location", "-l",
+    None,
+    "--location",
+    "-l",
     help="Signup location (us, uk, ie, de, au, sg, jp, in); only needed when the registry does"
     " not know the tenant.",
-)  # fmt: skip
+)
 
 
 def resolve_target(slug: str, location: str | None) -> tuple[Target, Any]:
@@ -70,8 +72,12 @@ def _print_proof(proof: dict[str, Any]) -> None:
 
     if proof["remnants"]:
         rows = [(r["region"], r["kind"], r["arn"], r["detail"]) for r in proof["remnants"]]
-        print_table(f"remnants of {proof['tenant']}", ("region", "kind", "resource", "detail"), rows)
-    keys = ", ".join(f"{k['region']}: {k['state']} {k['deletion_date']}".strip() for k in proof["keys"])
+        print_table(
+            f"remnants of {proof['tenant']}", ("region", "kind", "resource", "detail"), rows
+        )
+    keys = ", ".join(
+        f"{k['region']}: {k['state']} {k['deletion_date']}".strip() for k in proof["keys"]
+    )
     verdict = "DELETED" if proof["passed"] else f"NOT DELETED: {len(proof['remnants'])} remnant(s)"
     typer.echo(f"{proof['tenant']}: {verdict}; keys: {keys or 'none left'}")
 
@@ -105,18 +111,20 @@ def audit(
     location: str | None = LOCATION_OPTION,
     all_tenants: bool = typer.Option(False, "--all", help="Every tenant in the registry."),
     deleted: bool = typer.Option(
-        False, "--deleted",
+        False,
+        "--deleted",
         help="Prove deletion instead: nothing of the tenant remains and its key is pending"
         " deletion; a passing proof is stored in the registry as deletion evidence.",
     ),
     sweep: list[str] | None = typer.Option(
-        None, "--residency-region",
+        None,
+        "--residency-region",
         help="Limit the residency sweep to this region (repeatable). Default: every region"
         " enabled on the account.",
     ),
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
-    """Audit a tenant's live AWS resources against the promises (exit 1 on any finding)."""  # fmt: skip
+    """Audit a tenant's live AWS resources against the promises (exit 1 on any finding)."""
     if all_tenants == (slug is not None):
         raise UsageError("give a tenant SLUG or --all, not both or neither")
     if all_tenants and location:

@@ -36,11 +36,18 @@ def list_(
         f"backups of {slug}",
         ("created", "age h", "kind", "region", "id", "key", "tenant key"),
         [
-            (r["created"], r["age_hours"], r["kind"], r["region"], r["id"], r["kms_key"],
-             "yes" if r["tenant_key"] else "NO")
+            (
+                r["created"],
+                r["age_hours"],
+                r["kind"],
+                r["region"],
+                r["id"],
+                r["kms_key"],
+                "yes" if r["tenant_key"] else "NO",
+            )
             for r in rows
         ],
-    )  # fmt: skip
+    )
 
 
 @app.command("create")

@@ -1,4 +1,4 @@
-"""`provisioner restore SLUG --to ISO|--snapshot ID [--as NEW]` and `provisioner restore drill SLUG`.
+"""`provisioner restore SLUG --to ISO|--snapshot ID [--as NEW]`; `provisioner restore drill SLUG`.
 
 A restore creates a new database (and volumes) next to the tenant's, in its own network, with
 the same key and TLS settings, then checks it with the audit's rules (exit 1 on a finding).
@@ -31,9 +31,12 @@ def _drill(slug: str, location: str | None, output: OutputFormat) -> None:
         verdict = "passed" if result.passed else "failed"
         with open_registry() as reg:
             reg.record_event(
-                slug, "restore-drill", actor=actor(),
-                reason=f"{verdict} in {result.duration_seconds:.1f} s", data=report,
-            )  # fmt: skip
+                slug,
+                "restore-drill",
+                actor=actor(),
+                reason=f"{verdict} in {result.duration_seconds:.1f} s",
+                data=report,
+            )
         report["recorded"] = True
     if output is OutputFormat.json:
         emit_json(report)
@@ -55,7 +58,9 @@ def _drill(slug: str, location: str | None, output: OutputFormat) -> None:
 
 
 def restore(
-    words: list[str] = typer.Argument(..., metavar="[drill] SLUG", help="Tenant slug, or 'drill SLUG'."),
+    words: list[str] = typer.Argument(
+        ..., metavar="[drill] SLUG", help="Tenant slug, or 'drill SLUG'."
+    ),
     to: str | None = typer.Option(None, "--to", help="Point in time (ISO 8601, UTC if naive)."),
     snapshot: str | None = typer.Option(
         None, "--snapshot", help="A DB snapshot id/ARN, or an EBS snapshot id (snap-...)."
@@ -73,7 +78,9 @@ def restore(
         _drill(words[1], location, output)
         return
     if len(words) != 1:
-        raise UsageError("usage: provisioner restore SLUG --to ISO|--snapshot ID, or restore drill SLUG")
+        raise UsageError(
+            "usage: provisioner restore SLUG --to ISO|--snapshot ID, or restore drill SLUG"
+        )
     slug = words[0]
     if (to is None) == (snapshot is None):
         raise UsageError("give --to ISO or --snapshot ID, not both or neither")

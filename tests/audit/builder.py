@@ -62,9 +62,7 @@ def tenant_tags(slug: str, location: str, plan: str = "standard") -> list[dict[s
     return [{"Key": k, "Value": v} for k, v in pairs.items()]
 
 
-def _key(
-    slug: str, loc: Location, tags: list[dict[str, str]], replica: bool
-) -> tuple[str, str]:
+def _key(slug: str, loc: Location, tags: list[dict[str, str]], replica: bool) -> tuple[str, str]:
     kms = client("kms", loc.region)
     key = kms.create_key(
         Description=f"tenant {slug}",
@@ -302,21 +300,35 @@ def stub_selection(stubs: BackupStubs, built: Built) -> BackupStubs:
         b = stubs.plans.get(params["BackupPlanId"])
         if b is None:
             return {"BackupSelectionsList": []}
-        return {"BackupSelectionsList": [{
-            "SelectionId": f"sel-{b.slug}", "SelectionName": f"t-{b.slug}-all",
-            "BackupPlanId": b.plan_id, "IamRoleArn": role(b),
-        }]}  # fmt: skip
+        return {
+            "BackupSelectionsList": [
+                {
+                    "SelectionId": f"sel-{b.slug}",
+                    "SelectionName": f"t-{b.slug}-all",
+                    "BackupPlanId": b.plan_id,
+                    "IamRoleArn": role(b),
+                }
+            ]
+        }
 
     def get_selection(params: dict[str, Any]) -> dict[str, Any]:
         b = stubs.plans[params["BackupPlanId"]]
         return {
-            "BackupPlanId": b.plan_id, "SelectionId": params["SelectionId"],
+            "BackupPlanId": b.plan_id,
+            "SelectionId": params["SelectionId"],
             "BackupSelection": {
-                "SelectionName": f"t-{b.slug}-all", "IamRoleArn": role(b), "Resources": [],
-                "ListOfTags": [{"ConditionType": "STRINGEQUALS", "ConditionKey": "tenant",
-                                "ConditionValue": b.slug}],
+                "SelectionName": f"t-{b.slug}-all",
+                "IamRoleArn": role(b),
+                "Resources": [],
+                "ListOfTags": [
+                    {
+                        "ConditionType": "STRINGEQUALS",
+                        "ConditionKey": "tenant",
+                        "ConditionValue": b.slug,
+                    }
+                ],
             },
-        }  # fmt: skip
+        }
 
     stubs.on("ListBackupSelections", list_selections)
     stubs.on("GetBackupSelection", get_selection)

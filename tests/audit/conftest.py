@@ -20,7 +20,6 @@ from provisioner.audit.clients import Clients
 from .builder import Built, build_tenant, stub_selection
 from .stubs import BackupStubs
 
-
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
 
 

@@ -69,4 +69,3 @@ class BackupStubs:
 
     def called(self, operation: str) -> list[dict]:
         return [params for name, params in self.calls if name == operation]
-

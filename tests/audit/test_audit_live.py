@@ -47,18 +47,22 @@ def test_compliant_tenant_passes_every_check(clients: Clients, tenant: Built) ->
 
 def _unencrypted_volume(b: Built) -> str:
     vol = client("ec2", b.region).create_volume(
-        AvailabilityZone=b.location.zones[0], Size=10,
+        AvailabilityZone=b.location.zones[0],
+        Size=10,
         TagSpecifications=[{"ResourceType": "volume", "Tags": b.tags}],
-    )["VolumeId"]  # fmt: skip
+    )["VolumeId"]
     return f"arn:aws:ec2:{b.region}:{b.account}:volume/{vol}"
 
 
 def _volume_other_key(b: Built) -> str:
     other = client("kms", b.region).create_key()["KeyMetadata"]["Arn"]
     vol = client("ec2", b.region).create_volume(
-        AvailabilityZone=b.location.zones[0], Size=10, Encrypted=True, KmsKeyId=other,
+        AvailabilityZone=b.location.zones[0],
+        Size=10,
+        Encrypted=True,
+        KmsKeyId=other,
         TagSpecifications=[{"ResourceType": "volume", "Tags": b.tags}],
-    )["VolumeId"]  # fmt: skip
+    )["VolumeId"]
     return f"arn:aws:ec2:{b.region}:{b.account}:volume/{vol}"
 
 
@@ -72,9 +76,14 @@ def _public_database(b: Built) -> str:
 def _database_without_tls(b: Built) -> str:
     client("rds", b.region).modify_db_parameter_group(
         DBParameterGroupName=f"t-{b.slug}-mysql8",
-        Parameters=[{"ParameterName": "require_secure_transport", "ParameterValue": "0",
-                     "ApplyMethod": "immediate"}],
-    )  # fmt: skip
+        Parameters=[
+            {
+                "ParameterName": "require_secure_transport",
+                "ParameterValue": "0",
+                "ApplyMethod": "immediate",
+            }
+        ],
+    )
     return b.db_arn
 
 
@@ -89,19 +98,25 @@ def _https_without_hsts(b: Built) -> str:
     elb = client("elbv2", b.region)
     cert = client("acm", b.region).request_certificate(DomainName="x.crm.example.com")
     return elb.create_listener(
-        LoadBalancerArn=b.lb_arn, Protocol="HTTPS", Port=8443,
+        LoadBalancerArn=b.lb_arn,
+        Protocol="HTTPS",
+        Port=8443,
         SslPolicy="ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
         Certificates=[{"CertificateArn": cert["CertificateArn"]}],
         DefaultActions=[{"Type": "forward", "TargetGroupArn": b.target_group_arn}],
-    )["Listeners"][0]["ListenerArn"]  # fmt: skip
+    )["Listeners"][0]["ListenerArn"]
 
 
 def _weak_hsts(b: Built) -> str:
     client("elbv2", b.region).modify_listener_attributes(
         ListenerArn=b.https_arn,
-        Attributes=[{"Key": "routing.http.response.strict_transport_security.header_value",
-                     "Value": "max-age=300"}],
-    )  # fmt: skip
+        Attributes=[
+            {
+                "Key": "routing.http.response.strict_transport_security.header_value",
+                "Value": "max-age=300",
+            }
+        ],
+    )
     return b.https_arn
 
 
@@ -148,25 +163,37 @@ def _plan(b: Built, name: str, rule: dict[str, Any]) -> str:
 
 def _copy_to_other_jurisdiction(b: Built) -> str:
     us_vault = client("backup", "us-east-1").create_backup_vault(BackupVaultName=f"{b.slug}-us")
-    return _plan(b, f"t-{b.slug}-us", {
-        "RuleName": "daily", "TargetBackupVaultName": b.vault_name,
-        "ScheduleExpression": "cron(0 3 ? * * *)",
-        "CopyActions": [{"DestinationBackupVaultArn": us_vault["BackupVaultArn"]}],
-    })  # fmt: skip
+    return _plan(
+        b,
+        f"t-{b.slug}-us",
+        {
+            "RuleName": "daily",
+            "TargetBackupVaultName": b.vault_name,
+            "ScheduleExpression": "cron(0 3 ? * * *)",
+            "CopyActions": [{"DestinationBackupVaultArn": us_vault["BackupVaultArn"]}],
+        },
+    )
 
 
 def _weekly_plan(b: Built) -> str:
-    return _plan(b, f"t-{b.slug}-weekly", {
-        "RuleName": "weekly", "TargetBackupVaultName": b.vault_name,
-        "ScheduleExpression": "cron(0 3 ? * SUN *)",
-    })  # fmt: skip
+    return _plan(
+        b,
+        f"t-{b.slug}-weekly",
+        {
+            "RuleName": "weekly",
+            "TargetBackupVaultName": b.vault_name,
+            "ScheduleExpression": "cron(0 3 ? * SUN *)",
+        },
+    )
 
 
 def _foreign_region_volume(b: Built) -> str:
     vol = client("ec2", "us-east-1").create_volume(
-        AvailabilityZone="us-east-1a", Size=10, Encrypted=True,
+        AvailabilityZone="us-east-1a",
+        Size=10,
+        Encrypted=True,
         TagSpecifications=[{"ResourceType": "volume", "Tags": b.tags}],
-    )["VolumeId"]  # fmt: skip
+    )["VolumeId"]
     return f"arn:aws:ec2:us-east-1:{b.account}:volume/{vol}"
 
 
@@ -179,9 +206,14 @@ def _foreign_region_bucket(b: Built) -> str:
 
 def _missing_tags(b: Built) -> str:
     vol = client("ec2", b.region).create_volume(
-        AvailabilityZone=b.location.zones[0], Size=10, Encrypted=True, KmsKeyId=b.key_arn,
-        TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": "tenant", "Value": b.slug}]}],
-    )["VolumeId"]  # fmt: skip
+        AvailabilityZone=b.location.zones[0],
+        Size=10,
+        Encrypted=True,
+        KmsKeyId=b.key_arn,
+        TagSpecifications=[
+            {"ResourceType": "volume", "Tags": [{"Key": "tenant", "Value": b.slug}]}
+        ],
+    )["VolumeId"]
     return f"arn:aws:ec2:{b.region}:{b.account}:volume/{vol}"
 
 
@@ -230,7 +262,9 @@ def test_each_violation_is_a_finding_naming_rule_promise_and_arn(
     assert not report.passed
 
 
-def test_missing_selection_is_a_finding(clients: Clients, tenant: Built, stubs: BackupStubs) -> None:
+def test_missing_selection_is_a_finding(
+    clients: Clients, tenant: Built, stubs: BackupStubs
+) -> None:
     # Stubbed with botocore's Stubber: moto 5.2.5 has no AWS Backup selections.
     stubs.on("ListBackupSelections", {"BackupSelectionsList": []})
     report = audit(clients, tenant)

@@ -58,20 +58,39 @@ def test_list_shows_snapshots_copies_and_recovery_points_with_age_and_key(
     db_snap, ebs = snapshots(tenant)
     arn = f"arn:aws:rds:{tenant.region}:{tenant.account}:snapshot:{db_snap}"
     client("rds", "eu-west-1").copy_db_snapshot(
-        SourceDBSnapshotIdentifier=arn, TargetDBSnapshotIdentifier=f"t-{tenant.slug}-copy",
-        KmsKeyId=tenant.replica_arn, SourceRegion=tenant.region,
-    )  # fmt: skip
+        SourceDBSnapshotIdentifier=arn,
+        TargetDBSnapshotIdentifier=f"t-{tenant.slug}-copy",
+        KmsKeyId=tenant.replica_arn,
+        SourceRegion=tenant.region,
+    )
     point = f"arn:aws:backup:{tenant.region}:{tenant.account}:recovery-point:rp-1"
-    stubs.on("ListRecoveryPointsByBackupVault", lambda p: {"RecoveryPoints": [] if p["BackupVaultName"] != tenant.vault_name else [{
-        "RecoveryPointArn": point, "BackupVaultName": tenant.vault_name,
-        "ResourceArn": tenant.db_arn, "ResourceType": "RDS", "Status": "COMPLETED",
-        "CreationDate": NOW - timedelta(hours=30), "EncryptionKeyArn": tenant.key_arn,
-        "IsEncrypted": True,
-    }]})  # fmt: skip
+    stubs.on(
+        "ListRecoveryPointsByBackupVault",
+        lambda p: {
+            "RecoveryPoints": []
+            if p["BackupVaultName"] != tenant.vault_name
+            else [
+                {
+                    "RecoveryPointArn": point,
+                    "BackupVaultName": tenant.vault_name,
+                    "ResourceArn": tenant.db_arn,
+                    "ResourceType": "RDS",
+                    "Status": "COMPLETED",
+                    "CreationDate": NOW - timedelta(hours=30),
+                    "EncryptionKeyArn": tenant.key_arn,
+                    "IsEncrypted": True,
+                }
+            ]
+        },
+    )
     rows = list_backups(clients, target(tenant), NOW)
     by_kind = {(r["kind"], r["region"]) for r in rows}
-    assert {("rds-snapshot", "eu-central-1"), ("rds-snapshot", "eu-west-1"),
-            ("ebs-snapshot", "eu-central-1"), ("recovery-point", "eu-central-1")} <= by_kind  # fmt: skip
+    assert {
+        ("rds-snapshot", "eu-central-1"),
+        ("rds-snapshot", "eu-west-1"),
+        ("ebs-snapshot", "eu-central-1"),
+        ("recovery-point", "eu-central-1"),
+    } <= by_kind
     rp = next(r for r in rows if r["kind"] == "recovery-point")
     assert rp["age_hours"] == 30.0
     assert rp["tenant_key"] is True
@@ -84,17 +103,22 @@ def test_list_shows_snapshots_copies_and_recovery_points_with_age_and_key(
 def test_create_starts_jobs_for_database_and_volumes_with_the_selection_role(
     clients: Clients, tenant: Built, stubs: BackupStubs
 ) -> None:
-    stubs.on("StartBackupJob", lambda p: {
-        "BackupJobId": f"job-{p['ResourceArn'].rsplit('/', 1)[-1][-8:]}",
-        "RecoveryPointArn": f"arn:aws:backup:{tenant.region}:{tenant.account}:recovery-point:x",
-        "CreationDate": NOW,
-    })  # fmt: skip
+    stubs.on(
+        "StartBackupJob",
+        lambda p: {
+            "BackupJobId": f"job-{p['ResourceArn'].rsplit('/', 1)[-1][-8:]}",
+            "RecoveryPointArn": f"arn:aws:backup:{tenant.region}:{tenant.account}:recovery-point:x",
+            "CreationDate": NOW,
+        },
+    )
     jobs = create_backups(clients, target(tenant), NOW)
     started = stubs.called("StartBackupJob")
     resources = {p["ResourceArn"] for p in started}
     volume = f"arn:aws:ec2:{tenant.region}:{tenant.account}:volume/"
     assert resources == {
-        tenant.db_arn, volume + tenant.data_volume_id, volume + tenant.root_volume_id
+        tenant.db_arn,
+        volume + tenant.data_volume_id,
+        volume + tenant.root_volume_id,
     }
     assert {p["BackupVaultName"] for p in started} == {tenant.vault_name}
     assert {p["IamRoleArn"] for p in started} == {
@@ -123,7 +147,12 @@ def test_restore_to_point_in_time_restores_database_and_volumes_as_new_slug(
 ) -> None:
     _, ebs = snapshots(tenant)
     result = restore(
-        clients, target(tenant), now=NOW, to=datetime.now(UTC), as_slug=f"{tenant.slug}-copy", poll=0
+        clients,
+        target(tenant),
+        now=NOW,
+        to=datetime.now(UTC),
+        as_slug=f"{tenant.slug}-copy",
+        poll=0,
     )
     assert result.findings == []
     assert result.db_identifier == f"t-{tenant.slug}-copy-db"
@@ -139,9 +168,14 @@ def test_restored_copy_is_checked_with_the_audit_rules(clients: Clients, tenant:
     db_snap, _ = snapshots(tenant)
     client("rds", tenant.region).modify_db_parameter_group(
         DBParameterGroupName=f"t-{tenant.slug}-mysql8",
-        Parameters=[{"ParameterName": "require_secure_transport", "ParameterValue": "0",
-                     "ApplyMethod": "immediate"}],
-    )  # fmt: skip
+        Parameters=[
+            {
+                "ParameterName": "require_secure_transport",
+                "ParameterValue": "0",
+                "ApplyMethod": "immediate",
+            }
+        ],
+    )
     result = restore(clients, target(tenant), now=NOW, snapshot=db_snap, poll=0)
     assert [(f.rule, f.arn) for f in result.findings] == [("rds.require-tls", result.db_arn)]
 
@@ -174,7 +208,9 @@ def test_drill_restores_checks_times_and_removes_the_scratch_copy(
     assert left == []
 
 
-def test_drill_over_the_objective_fails_but_still_cleans_up(clients: Clients, tenant: Built) -> None:
+def test_drill_over_the_objective_fails_but_still_cleans_up(
+    clients: Clients, tenant: Built
+) -> None:
     snapshots(tenant)
     slow = Clock(0.0, RESTORE_OBJECTIVE_SECONDS + 1.0)
     result = drill(clients, target(tenant), now=NOW, clock=slow, poll=0)
@@ -197,9 +233,14 @@ def test_drill_with_a_finding_fails_and_still_cleans_up(clients: Clients, tenant
     snapshots(tenant)
     client("rds", tenant.region).modify_db_parameter_group(
         DBParameterGroupName=f"t-{tenant.slug}-mysql8",
-        Parameters=[{"ParameterName": "require_secure_transport", "ParameterValue": "0",
-                     "ApplyMethod": "immediate"}],
-    )  # fmt: skip
+        Parameters=[
+            {
+                "ParameterName": "require_secure_transport",
+                "ParameterValue": "0",
+                "ApplyMethod": "immediate",
+            }
+        ],
+    )
     result = drill(clients, target(tenant), now=NOW, clock=Clock(0.0, 60.0), poll=0)
     assert [f.rule for f in result.restored.findings] == ["rds.require-tls"]
     assert not result.passed
@@ -214,7 +255,9 @@ def test_cli_drill_reports_measured_duration_and_records_the_event(
     from provisioner.registry import Registry
     from provisioner.spec import TenantSpec
 
-    monkeypatch.setattr("provisioner.audit.default_clients", lambda: Clients(on_new_client=stubs.attach))
+    monkeypatch.setattr(
+        "provisioner.audit.default_clients", lambda: Clients(on_new_client=stubs.attach)
+    )
     with Registry.open() as reg:
         reg.create_tenant(TenantSpec.create(tenant.slug, "de", "standard"), actor="test")
     snapshots(tenant)

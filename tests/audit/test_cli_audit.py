@@ -18,14 +18,20 @@ from .stubs import BackupStubs
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch, stubs: BackupStubs, aws: str) -> CliRunner:
     """The CLI, with Stubbers attached to its backup clients (moto lacks selections)."""
-    monkeypatch.setattr("provisioner.audit.default_clients", lambda: Clients(on_new_client=stubs.attach))
+    monkeypatch.setattr(
+        "provisioner.audit.default_clients", lambda: Clients(on_new_client=stubs.attach)
+    )
     return CliRunner()
 
 
 def run(cli: CliRunner, *args: str, sweep: bool = False):
     """Invoke the CLI; without `sweep` the residency sweep covers one foreign region only
     (moto answers ~38 regions, ~0.1 s each on first use)."""
-    extra = [] if sweep or args[0] != "audit" or "--deleted" in args else ["--residency-region", "us-east-1"]
+    extra = (
+        []
+        if sweep or args[0] != "audit" or "--deleted" in args
+        else ["--residency-region", "us-east-1"]
+    )
     return cli.invoke(app, [*args, *extra], catch_exceptions=False)
 
 
@@ -87,9 +93,11 @@ def _registry_tenant(slug: str, trial: bool = False):
     start = datetime(2026, 1, 1, tzinfo=UTC)
     with Registry.open() as reg:
         reg.create_tenant(
-            TenantSpec.create(slug, "de", "trial" if trial else "standard"), actor="test",
-            at=start, trial_days=14 if trial else None,
-        )  # fmt: skip
+            TenantSpec.create(slug, "de", "trial" if trial else "standard"),
+            actor="test",
+            at=start,
+            trial_days=14 if trial else None,
+        )
         if trial:  # trial ended Jan 15: deleted 12 days later by the retention clock
             reg.retention_apply(start + timedelta(days=40), actor="test")
             assert reg.get_tenant(slug).desired_state == "deleted"

@@ -35,8 +35,16 @@ def test_a_live_tenant_is_not_deleted(clients: Clients, tenant: Built, stubs: Ba
     proof = prove(clients, tenant)
     assert not proof.passed
     kinds = {kind for kind, _ in remnants(proof)}
-    assert {"ec2:instance", "ec2:volume", "rds:db", "kms:key", "s3:bucket", "logs:log-group",
-            "elasticloadbalancing:loadbalancer", "backup:backup-vault"} <= kinds  # fmt: skip
+    assert {
+        "ec2:instance",
+        "ec2:volume",
+        "rds:db",
+        "kms:key",
+        "s3:bucket",
+        "logs:log-group",
+        "elasticloadbalancing:loadbalancer",
+        "backup:backup-vault",
+    } <= kinds
 
 
 def test_deleted_tenant_passes_with_key_pending_deletion(
@@ -91,16 +99,25 @@ def test_leftover_recovery_point_in_the_copy_region_fails(
     destroy_tenant(tenant)
     # A shared vault that still holds a copy of the tenant's database (Stubber: moto has no
     # recovery points; the vault itself is real in moto).
-    shared = client("backup", "eu-west-1").create_backup_vault(BackupVaultName=f"{tenant.slug}-shared")
+    shared = client("backup", "eu-west-1").create_backup_vault(
+        BackupVaultName=f"{tenant.slug}-shared"
+    )
     point = f"arn:aws:rds:eu-west-1:{tenant.account}:snapshot:awsbackup:copyjob-{tenant.slug}"
 
     def points(params: dict) -> dict:
         if params["BackupVaultName"] != shared["BackupVaultName"]:
             return {"RecoveryPoints": []}
-        return {"RecoveryPoints": [{
-            "RecoveryPointArn": point, "BackupVaultName": params["BackupVaultName"],
-            "ResourceArn": tenant.db_arn, "ResourceType": "RDS", "Status": "COMPLETED",
-        }]}  # fmt: skip
+        return {
+            "RecoveryPoints": [
+                {
+                    "RecoveryPointArn": point,
+                    "BackupVaultName": params["BackupVaultName"],
+                    "ResourceArn": tenant.db_arn,
+                    "ResourceType": "RDS",
+                    "Status": "COMPLETED",
+                }
+            ]
+        }
 
     stubs.on("ListRecoveryPointsByBackupVault", points)
     proof = prove(clients, tenant)
