@@ -77,7 +77,9 @@ class _Sweep:
         self.db_id = target.db_identifier
 
     def remnant(self, region: str, kind: str, arn: str, detail: str = "") -> None:
-        self.proof.remnants.add(Remnant(region, kind, arn, detail))
+        arn = arn.removesuffix(":*")  # log groups are listed with and without it
+        if all(r.arn != arn for r in self.proof.remnants):  # found by tag and by name: once
+            self.proof.remnants.add(Remnant(region, kind, arn, detail))
 
     def mine(self, tags: dict[str, str]) -> bool:
         return tags.get("tenant") == self.target.slug
@@ -185,8 +187,17 @@ class _Sweep:
                             region, "secretsmanager:secret", secret["ARN"], secret.get("Name", "")
                         )
         logs = self.clients.client("logs", region)
-        prefix = f"/aws/rds/instance/{self.db_id}/"
-        for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=prefix):
+        # The stack's names: /tenant/{slug}/... and RDS's exports; the trailing "/" keeps
+        # tenant "acme" from matching "acme-corp".
+        prefixes = (f"/tenant/{self.target.slug}/", f"/aws/rds/instance/{self.db_id}/")
+        pages = (
+            page
+            for prefix in prefixes
+            for page in logs.get_paginator("describe_log_groups").paginate(
+                logGroupNamePrefix=prefix
+            )
+        )
+        for page in pages:
             for group in page["logGroups"]:
                 self.remnant(
                     region, "logs:log-group", group["arn"].removesuffix(":*"), group["logGroupName"]

@@ -50,6 +50,9 @@ class Tagged:
         return resource.rsplit("/", 1)[-1]
 
 
+GLOBAL = "global"  # region of resources of global services (they hold no tenant data)
+
+
 def arn_region(arn: str) -> str:
     return arn.split(":")[3]
 
@@ -95,7 +98,7 @@ class Discovery:
             for item in page.get("ResourceTagMappingList", []):
                 arn = item["ResourceARN"]
                 tags = tuple(sorted((t["Key"], t["Value"]) for t in item.get("Tags", [])))
-                where = arn_region(arn)
+                where = arn_region(arn) or GLOBAL  # IAM, Route 53, CloudFront: no region
                 if arn.startswith("arn:aws:s3:::") or ":s3:::" in arn:
                     where = self._bucket_region(arn.rsplit(":", 1)[-1])
                     if where != region:

@@ -8,7 +8,7 @@ from typing import Any
 from provisioner.audit import checks_backup, checks_lb, checks_storage
 from provisioner.audit.clients import Clients, aws_errors, is_not_found
 from provisioner.audit.context import Context, resolve_tenant_key
-from provisioner.audit.discovery import Discovery, account_id, enabled_regions
+from provisioner.audit.discovery import GLOBAL, Discovery, account_id, enabled_regions
 from provisioner.audit.model import Report, Target
 from provisioner.promises import REQUIRED_TAGS
 
@@ -85,6 +85,8 @@ def check_residency(ctx: Context, regions: list[str]) -> None:
     for region, resources in zip(foreign, found, strict=True):
         ctx.report.check("residency.region", f"region:{region}")
         for resource in resources:
+            if resource.region == GLOBAL:
+                continue  # an IAM role is listed from every region; it stores no data
             ctx.report.fail(
                 "residency",
                 "residency.region",

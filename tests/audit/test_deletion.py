@@ -125,3 +125,16 @@ def test_leftover_recovery_point_in_the_copy_region_fails(
     assert {"BackupVaultName": shared["BackupVaultName"]} in stubs.called(
         "ListRecoveryPointsByBackupVault"
     )
+
+
+def test_untagged_leftovers_are_found_by_the_names_the_stack_uses(
+    clients: Clients, tenant: Built, stubs: BackupStubs
+) -> None:
+    no_recovery_points(stubs)
+    destroy_tenant(tenant)
+    logs = client("logs", tenant.region)
+    logs.create_log_group(logGroupName=f"/tenant/{tenant.slug}/app")  # lost its tags
+    logs.create_log_group(logGroupName=f"/tenant/{tenant.slug}-corp/app")  # another tenant
+    proof = prove(clients, tenant)
+    arn = f"arn:aws:logs:{tenant.region}:{tenant.account}:log-group:/tenant/{tenant.slug}/app"
+    assert remnants(proof) == {("logs:log-group", arn)}
