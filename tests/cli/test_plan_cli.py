@@ -77,3 +77,24 @@ def test_debug_variable_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> 
     result = runner.invoke(app, ["plan", "www", "-l", "de", "-p", "trial"])
     assert result.exit_code != 0
     assert result.exception is not None and "reserved" in str(result.exception)
+
+
+def test_a_plan_that_breaks_a_promise_is_shown_but_exits_1(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import provisioner.synth
+
+    real = provisioner.synth.synth_plan
+
+    def with_old_tls_policy(spec, *args, **kwargs):  # type: ignore[no-untyped-def]
+        plan = real(spec, *args, **kwargs)
+        for res in plan["resources"]:
+            if res["type"] == "aws:lb/listener:Listener" and res["inputs"]["port"] == 443:
+                res["inputs"]["sslPolicy"] = "ELBSecurityPolicy-2016-08"
+        return plan
+
+    monkeypatch.setattr(provisioner.synth, "synth_plan", with_old_tls_policy)
+    result = runner.invoke(app, ["plan", "demo", "-l", "de", "-p", "trial", "-o", "json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["tenant"]["slug"] == "demo"
+    assert "FAIL" in result.stderr and "TLS-001" not in result.stdout
