@@ -8,6 +8,7 @@ though the rest of their user data differs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from provisioner.fleet.cache import digest
@@ -17,12 +18,20 @@ STATUSES = ("error", "removed", "changed", "added", "unchanged")
 SLUG_MARK = "{slug}"
 
 
-def _policy(plan: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+Verdict = tuple[list[dict[str, Any]], int]  # mandatory failures (dicts), advisory warnings
+PolicyOf = Callable[[str, dict[str, Any]], Verdict]  # (side "base"/"head", plan) -> verdict
+
+
+def evaluate_policy(plan: dict[str, Any]) -> Verdict:
     """Mandatory failures (as dicts) and the number of advisory warnings of a plan."""
     from provisioner.policy import evaluate
 
     report = evaluate(plan)
     return [f.to_dict() for f in report.mandatory_failures], len(report.warnings)
+
+
+def _uncached(_side: str, plan: dict[str, Any]) -> Verdict:
+    return evaluate_policy(plan)
 
 
 def tenant_outcome(
@@ -31,6 +40,7 @@ def tenant_outcome(
     head_spec: dict[str, str] | None,
     base: dict[str, Any] | None,
     head: dict[str, Any] | None,
+    policy_of: PolicyOf = _uncached,
 ) -> dict[str, Any]:
     """What happens to one tenant. `base`/`head` are plan results (None: not in that fleet)."""
     notes: list[str] = []
@@ -67,10 +77,12 @@ def tenant_outcome(
     outcome["status"] = status
     danger = data_losses(changes)
     if head_plan is not None:
-        failures, warnings = _policy(head_plan)
-        before = {(f["rule_id"], f["urn"], f["message"]) for f in _policy(base_plan)[0]} if (
-            base_plan is not None and failures
-        ) else set()
+        failures, warnings = policy_of("head", head_plan)
+        failures = [dict(f) for f in failures]
+        # The base's verdict is always taken (and cached): it marks failures new or old, and a
+        # later run where the working tree is back at the base reads it instead of planning.
+        before = {(f["rule_id"], f["urn"], f["message"]) for f in policy_of("base", base_plan)[0]
+                  } if base_plan is not None else set()
         for failure in failures:
             failure["new"] = (failure["rule_id"], failure["urn"], failure["message"]) not in before
             label = "new" if failure["new"] else "already failing at the base"
@@ -78,6 +90,26 @@ def tenant_outcome(
         outcome["policy"] = {"failures": failures, "warnings": warnings}
     outcome["danger"] = danger
     return outcome
+
+
+def unchanged_outcome(slug: str, spec: dict[str, str], verdict: Verdict) -> dict[str, Any]:
+    """A tenant with the same spec under the same program: nothing to plan or diff, only the
+    policy verdict (already failing rules still count as danger)."""
+    failures = [{**f, "new": False} for f in verdict[0]]
+    return {
+        "slug": slug,
+        "location": spec["location"],
+        "plan": spec["plan"],
+        "spec": {"base": spec, "head": spec},
+        "changes": diff_plans(None, None),
+        "counts": counts(diff_plans(None, None)),
+        "status": "unchanged",
+        "danger": [f"policy {f['rule_id']} fails (already failing at the base): {f['message']}"
+                   for f in failures],
+        "policy": {"failures": failures, "warnings": verdict[1]},
+        "error": None,
+        "notes": [],
+    }
 
 
 def normalise(value: Any, slug: str) -> Any:

@@ -24,9 +24,14 @@ from typing import Any
 
 from provisioner.errors import UsageError
 from provisioner.fleet import sources
-from provisioner.fleet.cache import PlanCache, digest, planner_environment
+from provisioner.fleet.cache import PlanCache, digest, planner_environment, spec_key
 from provisioner.fleet.gitrepo import Repository, Revision, program_hash
-from provisioner.fleet.outcome import group_outcomes, tenant_outcome
+from provisioner.fleet.outcome import (
+    evaluate_policy,
+    group_outcomes,
+    tenant_outcome,
+    unchanged_outcome,
+)
 from provisioner.fleet.pool import PlanPool, PlanResult, Site
 from provisioner.fleet.template import ClassPlan, classes, instantiate
 
@@ -199,6 +204,22 @@ def plan_fleet(
         cached = cache.get("outcomes", outcome_keys[slug])
         if cached is not None:
             outcomes[slug] = cached
+    code_hashes = {"base": base_hash, "head": head_hash}
+
+    def verdict_key(side: str, spec: dict[str, str]) -> str:
+        return digest("policy", code, code_hashes[side], spec_key(spec))
+
+    for slug in slugs:
+        spec = fleets.head.get(slug)
+        if slug in outcomes or spec is None or spec != fleets.base.get(slug):
+            continue
+        if base_hash == head_hash:
+            # Same program, same spec: nothing can differ, and with the policy verdict of this
+            # plan cached, nothing needs planning.
+            known = cache.get("policy", verdict_key("head", spec))
+            if known is not None:
+                outcomes[slug] = unchanged_outcome(slug, spec, (known[0], known[1]))
+                cache.put("outcomes", outcome_keys[slug], outcomes[slug])
     missing = [s for s in slugs if s not in outcomes]
     stats: dict[str, Any] = {"tenants": len(slugs), "outcomes_cached": len(outcomes)}
     notices = list(fleets.notices)
@@ -242,11 +263,24 @@ def plan_fleet(
         if invalid:
             where = fleets.source.get("path", "the registry")
             raise UsageError(f"{where}: invalid tenant(s): {'; '.join(invalid)}")
+        def verdict(side: str, spec: dict[str, str], plan: dict[str, Any]) -> Any:
+            """The policy verdict of one plan, cached by program hash, spec and rule code."""
+            key = verdict_key(side, spec)
+            cached = cache.get("policy", key)
+            if cached is None:
+                cached = list(evaluate_policy(plan))
+                cache.put("policy", key, cached)
+            return cached
+
         for slug in missing:
             b_spec, h_spec = fleets.base.get(slug), fleets.head.get(slug)
             b_res = base_side.get(b_spec) if b_spec else None
             h_res = head_side.get(h_spec) if h_spec else None
-            outcome = tenant_outcome(slug, b_spec, h_spec, b_res, h_res)
+
+            def policy_of(side: str, plan: dict[str, Any], b: Any = b_spec, h: Any = h_spec) -> Any:
+                return verdict(side, h if side == "head" else b, plan)
+
+            outcome = tenant_outcome(slug, b_spec, h_spec, b_res, h_res, policy_of)
             outcomes[slug] = outcome
             if not any(r is not None and r.get("kind") == "failed" for r in (b_res, h_res)):
                 cache.put("outcomes", outcome_keys[slug], outcome)

@@ -24,7 +24,7 @@ STATUS_TEXT = {
     "added": "added (created)",
     "removed": "removed (every resource deleted)",
     "error": "cannot be planned",
-    "unchanged": "unchanged, but",
+    "unchanged": "unchanged, with policy failures",
 }
 ICONS = {"create": "+", "update": "~", "replace": "±", "delete": "-"}
 

@@ -149,3 +149,18 @@ def test_environment_and_usage_errors(tmp_path: Path, repo: Path, run_fleet: Run
     (repo / "tenants.yaml").write_text("tenants:\n  - {slug: acme, location: mars, plan: free}\n")
     code, _, stderr = run_fleet(repo)
     assert code == 2 and "acme" in stderr and "mars" in stderr
+
+
+def test_the_registry_as_the_fleet_shows_program_changes(repo: Path, run_fleet: Run) -> None:
+    from provisioner.registry import Registry
+    from provisioner.spec import TenantSpec
+
+    with Registry.open() as registry:  # under the test's own PROVISIONER_HOME
+        registry.create_tenant(TenantSpec.create("acme", "de", "standard"), actor="test")
+        registry.create_tenant(TenantSpec.create("kilo", "us", "trial"), actor="test")
+    edit(repo / "templates/user_data.sh.j2", "mkdir -p /srv/crm\n", "mkdir -p /srv/crm /srv/x\n")
+    code, report, _ = run_fleet(repo, "--registry", "--detailed-exitcode")
+    assert code == 4
+    assert report["source"] == {"kind": "registry"}
+    assert sorted(report["tenants"]) == ["acme", "kilo"]
+    assert report["summary"]["tenants"]["changed"] == 2
