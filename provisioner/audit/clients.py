@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+import botocore.session
 from botocore.config import Config
 
 from provisioner.errors import EnvironmentProblem, ProvisionerError
@@ -71,14 +73,22 @@ _THREAD = threading.local()  # one boto3 Session per (thread, profile), shared b
 def _thread_session(profile: str | None) -> boto3.session.Session:
     """This thread's session for `profile`.
 
-    Sessions are not thread-safe, so each thread has its own; reusing it across Clients keeps
-    botocore's loaded service models (creating a session and its first clients costs ~50 ms per
-    service).
+    Sessions are not thread-safe, so each thread has its own; they share one botocore data
+    loader (its caches only grow, and reading a service model is the slow part of making a
+    client), and a thread reuses its session across Clients.
     """
     sessions: dict[str | None, boto3.session.Session] = _THREAD.__dict__.setdefault("sessions", {})
     if profile not in sessions:
-        sessions[profile] = boto3.session.Session(profile_name=profile)
+        core = botocore.session.Session()
+        core.register_component("data_loader", _shared_loader())
+        sessions[profile] = boto3.session.Session(botocore_session=core, profile_name=profile)
     return sessions[profile]
+
+
+@functools.cache
+def _shared_loader() -> Any:
+    # The loader a default session makes (honours AWS_DATA_PATH and ~/.aws/models).
+    return botocore.session.Session().get_component("data_loader")
 
 
 class Clients:

@@ -76,11 +76,11 @@ def _check_inventory(ctx: Context) -> None:
         checks_storage.check_db_instance(ctx, db)
 
 
-def check_residency(ctx: Context, regions: list[str]) -> None:
+def check_residency(ctx: Context, regions: list[str], workers: int = _REGION_WORKERS) -> None:
     """No resource tagged for the tenant outside its own region and its backup destination."""
     discovery = Discovery(ctx.clients, ctx.target.slug, ctx.target.region)
     foreign = [r for r in regions if r not in ctx.target.regions]
-    with ThreadPoolExecutor(max_workers=_REGION_WORKERS) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         found = list(pool.map(discovery.tagged, foreign))
     for region, resources in zip(foreign, found, strict=True):
         ctx.report.check("residency.region", f"region:{region}")
@@ -97,7 +97,12 @@ def check_residency(ctx: Context, regions: list[str]) -> None:
             )
 
 
-def audit_tenant(clients: Clients, target: Target, regions: list[str] | None = None) -> Report:
+def audit_tenant(
+    clients: Clients,
+    target: Target,
+    regions: list[str] | None = None,
+    region_workers: int = _REGION_WORKERS,
+) -> Report:
     """Audit one tenant on the live account; `regions` limits the residency sweep (default: all
     regions enabled on the account)."""
     with aws_errors():
@@ -116,7 +121,6 @@ def audit_tenant(clients: Clients, target: Target, regions: list[str] | None = N
         checks_lb.check_load_balancers(ctx)
         checks_backup.check_vaults(ctx)
         checks_backup.check_plans(ctx)
-        check_residency(
-            ctx, regions if regions is not None else enabled_regions(clients, target.region)
-        )
+        sweep = regions if regions is not None else enabled_regions(clients, target.region)
+        check_residency(ctx, sweep, region_workers)
     return report
