@@ -43,10 +43,14 @@ def serve(
 
     tokens = Tokens.load(tokens_file)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
+    # and accepted connections inherit it. With proto 0, Nagle's algorithm and delayed ACKs add
+    # ~40 ms to every keep-alive response.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        sock.listen(2048)  # connections queue from now on, before uvicorn's loop starts
     except OSError as exc:
         sock.close()
         raise EnvironmentProblem(

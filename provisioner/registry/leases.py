@@ -18,7 +18,7 @@ after our lease expired, our late result is dropped (theirs is the one that coun
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -144,7 +144,8 @@ def claim(
         for row in exhausted:
             _give_up_unreported(registry, conn, row, now, max_attempts)
         rows = [r for r in rows if r not in exhausted]
-        held = _leases_by_region(conn, now, {r.region for r in rows})
+        capped = {r.region for r in rows if region_cap(r.region) is not None}
+        held = _leases_by_region(conn, now, capped)  # only regions with a cap need counting
         locked: dict[str, bool] = {}
         claims: list[Claim] = []
         for row in rows:
@@ -228,6 +229,8 @@ def _leases_by_region(conn: sa.Connection, now: datetime, regions: Iterable[str]
 
     wanted = sorted(set(regions))
     counts: Counter[str] = Counter({r: 0 for r in wanted})
+    if not wanted:
+        return counts
     rows = conn.execute(
         sa.select(c.region, sa.func.count())
         .where(c.lease_owner.is_not(None), c.lease_expires_at > now, c.region.in_(wanted))
@@ -316,7 +319,7 @@ def complete(
         if not _holds(conn, claim):
             return None
         reg = bound(registry, conn)
-        reg.set_observed_state(
+        observed = reg.set_observed_state(
             claim.slug,
             observed_state,
             actor=f"worker:{claim.owner}",
@@ -342,7 +345,15 @@ def complete(
             last_error=None,
             observed_plan=claim.plan,
         )
-        tenant = reg.get_tenant(claim.slug)
+        tenant = replace(
+            observed,
+            lease_owner=None,
+            lease_expires_at=None,
+            attempts=0,
+            next_attempt_at=None,
+            last_error=None,
+            version=observed.version + 1,
+        )  # what the release above wrote, without reading the row again
         if after is not None:
             after(conn, tenant)
         return tenant

@@ -47,7 +47,7 @@ class Live:
 
 def start(registry: Registry, max_body_bytes: int = 16 * 1024) -> tuple[Live, threading.Thread]:
     app = create_app(registry, Tokens.parse(TOKEN_CONFIG, "test"), max_body_bytes=max_body_bytes)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
