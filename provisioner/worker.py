@@ -168,6 +168,11 @@ class Worker:
         beat_stop = threading.Event()
         beat = threading.Thread(target=self._heartbeat_loop, args=(beat_stop,), daemon=True)
         beat.start()
+        # Webhooks go out from a thread of their own: a slow receiver must not hold up claims.
+        hooks = None
+        if self.webhooks is not None:
+            hooks = threading.Thread(target=self._webhook_loop, args=(beat_stop,), daemon=True)
+            hooks.start()
         inflight: dict[Future[None], str] = {}
         pool = ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="reconcile")
         try:
@@ -178,8 +183,6 @@ class Worker:
                     with self._held_lock:
                         self._held.add(claim.slug)
                     inflight[pool.submit(self._work, claim)] = claim.slug
-                if self.webhooks is not None:
-                    self.webhooks.deliver_due()
                 if once and not claims and not inflight:
                     break
                 if inflight:
@@ -202,6 +205,9 @@ class Worker:
             pool.shutdown(wait=True)
             beat_stop.set()
             beat.join()
+            if hooks is not None:
+                hooks.join()
+                self.webhooks.deliver_due()  # what the last operations announced
         return self.stats
 
     def _claim(self, limit: int) -> list[leases.Claim]:
@@ -225,6 +231,13 @@ class Worker:
         with self._stats_lock:
             self.stats.claimed += len(claims)
         return claims
+
+    def _webhook_loop(self, stop: threading.Event) -> None:
+        while not stop.wait(self.settings.poll_seconds):
+            try:
+                self.webhooks.deliver_due()
+            except Exception as exc:  # keep the loop; the deliveries stay pending
+                log.warning("webhook delivery failed: %s", _one_line(exc))
 
     def _heartbeat_loop(self, stop: threading.Event) -> None:
         while not stop.wait(self.settings.heartbeat_seconds):
