@@ -256,7 +256,9 @@ class Worker:
             except Exception as exc:  # keep beating; the lease has slack for a missed beat
                 log.warning("heartbeat failed: %s", _one_line(exc))
                 continue
-            for slug in sorted(held - kept):
+            with self._held_lock:  # a tenant finished meanwhile released its lease itself
+                lost = (held - kept) & self._held
+            for slug in sorted(lost):
                 log.warning("lease on %s was taken over by another worker", slug)
 
     # --- one tenant -----------------------------------------------------------------------------
