@@ -15,14 +15,15 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
-Answer = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
+Answer = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any] | None]
 
 
 class PartialStubber(Stubber):
     """A Stubber that answers only the operations in `answers` and lets the rest through.
 
-    Each answer is a response dict, or a function of the request parameters returning one;
-    either way the response is validated against the operation's output shape before use.
+    Each answer is a response dict, or a function of the request parameters returning one (or
+    None to let that call through); the response is validated against the operation's output
+    shape before use.
     """
 
     def __init__(self, client: Any, answers: dict[str, Answer], calls: list[tuple[str, dict]]):
@@ -42,6 +43,8 @@ class PartialStubber(Stubber):
         api_params = self._params.pop(model.name, {})
         answer = self._answers[model.name]
         response = answer(api_params) if callable(answer) else answer
+        if response is None:
+            return None  # the answer function declined: this call goes to moto
         self._validate_operation_response(model.name, response)  # shape check from the model
         self._calls.append((model.name, api_params))
         return (AWSResponse(None, 200, {}, None), response)

@@ -288,3 +288,28 @@ def test_unknown_tenant_fails_with_inventory_findings(clients: Clients, aws: str
     report = audit_tenant(clients, target, regions=["eu-central-1"])
     rules = {f.rule for f in report.findings}
     assert {"kms.tenant-key", "inventory.present", "backup.daily-rule"} <= rules
+
+
+def _air_gapped(stubs: BackupStubs, vault_name: str, key_arn: str) -> None:
+    """moto has no logically air-gapped vaults: answer DescribeBackupVault for this one."""
+
+    def describe(params: dict[str, Any]) -> dict[str, Any] | None:
+        if params["BackupVaultName"] != vault_name:
+            return None  # every other vault is read from moto
+        return {
+            "BackupVaultName": vault_name,
+            "VaultType": "LOGICALLY_AIR_GAPPED_BACKUP_VAULT",
+            "EncryptionKeyArn": key_arn,  # the stack gives it the tenant key
+        }
+
+    stubs.on("DescribeBackupVault", describe)
+
+
+def test_single_region_jurisdiction_needs_an_air_gapped_copy(aws: str, slug: str) -> None:
+    built = build_tenant(slug, "uk")  # London only: copies stay in eu-west-2
+    stubs = stub_selection(BackupStubs(), built)
+    report = audit(Clients(on_new_client=stubs.attach), built)
+    # The copy vault moto made is an ordinary vault in the same region: not a separate domain.
+    assert findings(report) == {("backup.copy-destination", "backups", built.dest_vault_arn)}
+    _air_gapped(stubs, built.dest_vault_arn.rsplit(":", 1)[-1], built.key_arn)
+    assert audit(Clients(on_new_client=stubs.attach), built).findings == []
