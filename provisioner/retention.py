@@ -154,6 +154,49 @@ def scheduled(facts: Facts, at: datetime) -> list[Action]:
     return out
 
 
+@dataclass(frozen=True)
+class Cutoffs:
+    """A coarse test the database can run: a tenant can have an action due by `until` only if
+    one of its clock dates is at or before the matching cutoff (each rule's earliest action
+    counts from that date with the smallest offset). Rows failing all five are skipped without
+    running the rules; the rules still decide exactly for the rest. `may_be_due` is the same test
+    in Python, and the tests check that nothing due is ever filtered out."""
+
+    trial_ends: datetime  # trial_ends_at (unconverted): suspended at the end itself
+    free_last_activity: datetime  # last_activity_at (or created_at): deleted 60 days after
+    cancelled: datetime  # cancelled_at: deleted 90 days after
+    closed: datetime  # closed_at: a payment closure's deletion, 7 days after
+    payment_failed: datetime  # payment_failed_at: suspended 15 days after (the earliest step)
+
+
+def cutoffs(until: datetime) -> Cutoffs:
+    return Cutoffs(
+        trial_ends=until,
+        free_last_activity=until - FREE_INACTIVE_DELETE_AFTER,
+        cancelled=until - CANCELLED_DELETE_AFTER,
+        closed=until - PAYMENT_DELETE_AFTER_CLOSURE,
+        payment_failed=until - PAYMENT_SUSPEND_AFTER,
+    )
+
+
+def may_be_due(facts: Facts, cut: Cutoffs) -> bool:
+    """The Python twin of the database's coarse filter (see Cutoffs)."""
+
+    def before(value: datetime | None, cutoff: datetime) -> bool:
+        return value is not None and value <= cutoff
+
+    return facts.state != DELETED and (
+        (facts.converted_at is None and before(facts.trial_ends_at, cut.trial_ends))
+        or (
+            facts.plan == "free"
+            and before(facts.last_activity_at or facts.created_at, cut.free_last_activity)
+        )
+        or before(facts.cancelled_at, cut.cancelled)
+        or before(facts.closed_at, cut.closed)
+        or before(facts.payment_failed_at, cut.payment_failed)
+    )
+
+
 def due(facts: Facts, at: datetime, until: datetime | None = None) -> list[Action]:
     """Actions due at `at` (and, with `until`, those coming up to `until`), in due order."""
     horizon = at if until is None else max(at, until)

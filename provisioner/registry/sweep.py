@@ -36,6 +36,24 @@ _PLAN_COLUMNS = [
 ]  # fmt: skip
 
 
+def _may_be_due(cut: retention.Cutoffs) -> sa.ColumnElement[bool]:
+    """retention.may_be_due in SQL: the database skips tenants no rule can touch by then."""
+    t = tenants.c
+    return sa.and_(
+        t.desired_state != "deleted",
+        sa.or_(
+            sa.and_(t.converted_at.is_(None), t.trial_ends_at <= cut.trial_ends),
+            sa.and_(
+                t.plan == "free",
+                sa.func.coalesce(t.last_activity_at, t.created_at) <= cut.free_last_activity,
+            ),
+            t.cancelled_at <= cut.cancelled,
+            t.closed_at <= cut.closed,
+            t.payment_failed_at <= cut.payment_failed,
+        ),
+    )
+
+
 def _plan_facts(row: Any) -> Facts:
     """Facts from a _PLAN_COLUMNS row (positional: fast); unread fields get placeholders."""
     slug, plan, state, created, trial_end, converted, cancelled, failed, recovered, activity = row[
@@ -56,9 +74,8 @@ class SweepOps(RegistryCore):
         until = at + upcoming if upcoming else at
         actions: list[Action] = []
         with self.read() as conn:
-            rows = conn.execute(
-                sa.select(*_PLAN_COLUMNS).where(tenants.c.desired_state != "deleted")
-            ).all()  # one fetchall: a tenth faster than row-by-row iteration
+            query = sa.select(*_PLAN_COLUMNS).where(_may_be_due(retention.cutoffs(until)))
+            rows = conn.execute(query).all()  # one fetchall: faster than row by row
             due = retention.due
             for row in rows:
                 actions.extend(due(_plan_facts(row), at, until))
