@@ -95,7 +95,9 @@ def _stats_line(stats: dict[str, Any], seconds: float) -> None:
     typer.echo(
         f"fleet: {stats['tenants']} tenant(s), {stats['outcomes_cached']} from cache,"
         f" {stats.get('plans_run', 0)} plan(s) run, {stats.get('plans_templated', 0)} from"
-        f" verified templates, {seconds:.1f}s",
+        f" verified templates, {seconds:.1f}s"
+        + (f" (planning {stats['planning_seconds']}s, diff and policy"
+           f" {stats['outcome_seconds']}s)" if "outcome_seconds" in stats else ""),
         err=True,
     )
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -239,6 +240,7 @@ def plan_fleet(
             for slug in missing:
                 if slug in fleet:
                     side.specs[_key(fleet[slug])] = fleet[slug]
+        planning_started = time.perf_counter()
         first_requests = [r for side in sides.values() for r in side.first_round()]
         if first_requests:
             say(f"planning {len(missing)} tenant(s): {len(first_requests)} plan(s) first")
@@ -252,6 +254,8 @@ def plan_fleet(
             second = pool.plan(second_requests)
             for (site, spec), result in zip(second_requests, second, strict=True):
                 sides[id(site)].results[_key(spec)] = result
+        stats["planning_seconds"] = round(time.perf_counter() - planning_started, 2)
+        outcomes_started = time.perf_counter()
         head_side, base_side = sides[id(head_site)], sides[id(base_site)]
         invalid = [
             f"{slug}: {result.get('error')}"
@@ -287,6 +291,7 @@ def plan_fleet(
         for site in {id(s): s for s in (base_site, head_site)}.values():
             notices += site.notices
         stats.update(
+            outcome_seconds=round(time.perf_counter() - outcomes_started, 2),
             plans_run=pool.planned,
             plans_templated=sum(side.templated for side in sides.values()),
             worktree=base_site is not head_site and base_site._root is not None,

@@ -5,16 +5,17 @@ Planning one tenant under the mock runtime costs ~0.2 s, so 1,000 tenants at two
 data), so tenants sharing a location and a plan have plans that differ only by their slug. The
 planner checks that this holds for each class, at each revision, before relying on it:
 
-1. plan two probe tenants of the class whose slugs differ in length and letters (3 and 40
-   characters, the shortest and longest slugs allowed);
-2. replace each probe's slug by a placeholder in its plan: the two results must be identical
-   (a program that hashed, truncated or branched on the slug would make them differ);
-3. instantiate the template for one real tenant of the class (the one with the longest slug)
+1. plan a probe tenant of the class with a 40-character slug (the longest allowed, letters no
+   real plan contains) and replace the probe's slug by a placeholder: the template;
+2. instantiate the template for one real tenant of the class (the one with the longest slug)
    and compare it with that tenant's real plan: they must be identical.
 
-Only then are the class's other tenants instantiated from the template (a text substitution,
-~1 ms). A class that fails any step, or has too few tenants to gain, is planned tenant by
-tenant. `--exact` plans every tenant. Both paths go through the same on-disk plan cache.
+A program that truncated the slug anywhere leaves part of the probe's slug in the template, so
+step 2 fails; one that hashed or branched on the slug would, all but certainly, plan the real
+tenant differently from the probe. Only when step 2 holds are the class's other tenants
+instantiated from the template (a text substitution, ~1 ms). A class that fails, or has too few
+tenants to gain, is planned tenant by tenant; `--exact` plans every tenant. Both paths go
+through the same on-disk plan cache.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 PLACEHOLDER = "@@fleet-slug@@"  # cannot occur in a slug, survives JSON text unescaped
-PROBE_SLUGS = ("zqx", "zqy-fleet-probe-0123456789abcdefghijklmn")  # 3 and 40 characters
-MIN_CLASS = 4  # a class of 3 needs 3 plans either way
+PROBE_SLUGS = ("zqy-fleet-probe-0123456789abcdefghijklmn",)  # 40 characters
+MIN_CLASS = 3  # a class of 2 needs 2 plans either way
 
 
 def canonical(plan: Any) -> str:
@@ -66,7 +67,7 @@ class ClassPlan:
         return len(self.slugs) >= MIN_CLASS
 
     def verify(self, probes: list[dict[str, Any]], real: dict[str, Any]) -> bool:
-        """Steps 2 and 3 above; sets `template` when both hold."""
+        """Step 2 above (the probes must also agree with each other); sets `template`."""
         if any("plan" not in p for p in probes) or "plan" not in real:
             return False
         texts = {normalise(p["plan"], slug) for p, slug in zip(probes, PROBE_SLUGS, strict=True)}

@@ -90,11 +90,16 @@ def test_a_template_is_used_only_when_probes_and_a_real_tenant_agree() -> None:
     probes = [_class_plan(s) for s in PROBE_SLUGS]
     assert cls.verify(probes, _class_plan("gamma-long"))
     assert cls.template is not None and "gamma" not in cls.template
-    # A program that truncates slugs to 10 characters: the 40-character probe gives it away.
+    # A program that truncates slugs to 10 characters: the 40-character probe gives it away,
+    # even though the real tenant's slug is exactly 10 characters long (not truncated).
     slug_dependent = ClassPlan("de", "standard", cls.slugs)
     probes = [_class_plan(s, truncate=10) for s in PROBE_SLUGS]
     assert not slug_dependent.verify(probes, _class_plan("gamma-long", truncate=10))
     assert slug_dependent.template is None
+    # A program that branches on the slug (here: its length) plans the real tenant differently.
+    branching = ClassPlan("de", "standard", cls.slugs)
+    probes = [_class_plan(s) for s in PROBE_SLUGS]
+    assert not branching.verify(probes, {"plan": plan(resource("db", RDS, identifier="short"))})
     # Probes agree but the real tenant does not plan like them (or failed): no template.
     odd = ClassPlan("de", "standard", cls.slugs)
     wrong = {"plan": plan(resource("db", RDS, identifier="something-else"))}
