@@ -34,6 +34,8 @@ GIT = ["git", "-c", "user.name=fleet test", "-c", "user.email=fleet@test.invalid
 
 
 def git(repo: Path, *args: str) -> str:
+    # These tests stage everything (`add -A`, `commit -a`): only ever in their own repositories.
+    assert PROJECT_ROOT.resolve() not in [repo.resolve(), *repo.resolve().parents], repo
     return subprocess.run([*GIT, "-C", str(repo), *args], check=True, capture_output=True,
                           text=True).stdout
 
