@@ -44,6 +44,7 @@ class Proof:
     checked_at: datetime
     remnants: set[Remnant] = field(default_factory=set)
     keys: list[dict[str, str]] = field(default_factory=list)
+    pending: list[dict[str, str]] = field(default_factory=list)  # scheduled for deletion
     checked: set[str] = field(default_factory=set)  # "region kind" pairs that were read
 
     @property
@@ -63,6 +64,7 @@ class Proof:
                 for r in sorted(self.remnants)
             ],
             "keys": sorted(self.keys, key=lambda k: (k["region"], k["arn"])),
+            "pending": sorted(self.pending, key=lambda k: (k["region"], k["arn"])),
             "checked": sorted(self.checked),
         }
 
@@ -111,6 +113,8 @@ class _Sweep:
         if resource.kind == "kms:key":
             self.key(region, resource.arn)
             return
+        if resource.kind == "secretsmanager:secret" and self._secret_going(region, resource.arn):
+            return
         if resource.kind == "ec2:instance":
             ec2 = self.clients.client("ec2", region)
             answer = ec2.describe_instances(InstanceIds=[resource.resource_id])
@@ -118,6 +122,25 @@ class _Sweep:
             if states <= INSTANCE_GONE:
                 return
         self.remnant(region, resource.kind, resource.arn, "tagged for the tenant")
+
+    def _secret_going(self, region: str, arn: str) -> bool:
+        """True when the secret is gone or scheduled for deletion (then listed as pending: it
+        is encrypted under the tenant key, which is going too)."""
+        sm = self.clients.client("secretsmanager", region)
+        try:
+            secret = sm.describe_secret(SecretId=arn)
+        except Exception as exc:
+            if is_not_found(exc):
+                return True
+            raise
+        deleted = secret.get("DeletedDate")
+        if deleted is None:
+            return False
+        self.proof.pending.append(
+            {"arn": arn, "region": region, "kind": "secretsmanager:secret",
+             "deletion_date": deleted.isoformat()}
+        )  # fmt: skip
+        return True
 
     def ec2(self, region: str) -> None:
         ec2 = self.clients.client("ec2", region)

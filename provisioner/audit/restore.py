@@ -78,13 +78,18 @@ def _source_db(ctx: Context) -> dict[str, Any]:
         raise
 
 
-def _db_options(source: dict[str, Any], ctx: Context) -> dict[str, Any]:
-    """Same network, parameter group (TLS) and size as the source; never public."""
+def _db_options(source: dict[str, Any], ctx: Context, scratch: bool) -> dict[str, Any]:
+    """Same network, parameter group (TLS) and size as the source; never public.
+
+    A scratch copy (drill) is single-zone and deletable; a real restore keeps the source's
+    standby and deletion protection.
+    """
     plan = {t["Key"]: t["Value"] for t in source.get("TagList", [])}.get("plan", "")
     options: dict[str, Any] = {
         "DBInstanceClass": source["DBInstanceClass"],
         "PubliclyAccessible": False,
-        "MultiAZ": False,
+        "MultiAZ": False if scratch else bool(source.get("MultiAZ")),
+        "DeletionProtection": False if scratch else bool(source.get("DeletionProtection")),
         "CopyTagsToSnapshot": True,
         "ManageMasterUserPassword": True,
     }
@@ -120,10 +125,11 @@ def _restore_db(
     snapshot: str | None = None,
     to: datetime | None = None,
     poll: float = _POLL_SECONDS,
+    scratch: bool = False,
 ) -> dict[str, Any]:
     rds: Any = ctx.client("rds")
     source = _source_db(ctx)
-    options = _db_options(source, ctx)
+    options = _db_options(source, ctx, scratch)
     plan = options.pop("_plan", "")
     if plan:
         tags = [*tags, {"Key": "plan", "Value": plan}]
@@ -354,7 +360,7 @@ def drill(
             snapshot = _latest_db_snapshot(ctx)
             restored.source = snapshot
             restored.db_identifier = scratch  # set first: cleanup must find it even on failure
-            db = _restore_db(ctx, scratch, tags, snapshot=snapshot, poll=poll)
+            db = _restore_db(ctx, scratch, tags, snapshot=snapshot, poll=poll, scratch=True)
             restored.db_arn = db["DBInstanceArn"]
             volumes = []
             for snap in _latest_volume_snapshots(ctx, None):

@@ -14,7 +14,18 @@ import typer
 
 from provisioner.cli.audit import LOCATION_OPTION, resolve_target
 from provisioner.cli.common import OUTPUT_OPTION, OutputFormat, emit_json, parse_at
-from provisioner.errors import EXIT_FAILED, UsageError
+from provisioner.errors import EXIT_FAILED, ProvisionerError, UsageError
+
+
+def _record(slug: str, tenant: Any, verdict: str, data: dict[str, Any]) -> bool:
+    """Append the drill's outcome to the tenant's event log; False when the tenant is unknown."""
+    if tenant is None:
+        return False
+    from provisioner.cli._registry import actor, open_registry
+
+    with open_registry() as reg:
+        reg.record_event(slug, "restore-drill", actor=actor(), reason=verdict, data=data)
+    return True
 
 
 def _drill(slug: str, location: str | None, output: OutputFormat) -> None:
@@ -22,22 +33,15 @@ def _drill(slug: str, location: str | None, output: OutputFormat) -> None:
     from provisioner.audit import default_clients
     from provisioner.audit.restore import drill
 
-    result = drill(default_clients(), target, now=parse_at(None))
+    try:
+        result = drill(default_clients(), target, now=parse_at(None))
+    except ProvisionerError as exc:  # a drill that could not run is a failed drill: record it
+        _record(slug, tenant, f"failed: {exc}", {"passed": False, "error": str(exc)})
+        raise
     report: dict[str, Any] = result.to_dict()
-    report["recorded"] = False
-    if tenant is not None:
-        from provisioner.cli._registry import actor, open_registry
-
-        verdict = "passed" if result.passed else "failed"
-        with open_registry() as reg:
-            reg.record_event(
-                slug,
-                "restore-drill",
-                actor=actor(),
-                reason=f"{verdict} in {result.duration_seconds:.1f} s",
-                data=report,
-            )
-        report["recorded"] = True
+    verdict = "passed" if result.passed else "failed"
+    reason = f"{verdict} in {result.duration_seconds:.1f} s"
+    report["recorded"] = _record(slug, tenant, reason, result.to_dict())
     if output is OutputFormat.json:
         emit_json(report)
     else:

@@ -274,6 +274,26 @@ def test_cli_drill_reports_measured_duration_and_records_the_event(
     assert events[0].data["duration_seconds"] == report["duration_seconds"]
 
 
+def test_cli_drill_that_cannot_run_is_recorded_as_failed(
+    monkeypatch: pytest.MonkeyPatch, stubs: BackupStubs, aws: str, slug: str
+) -> None:
+    from provisioner.cli.main import app
+    from provisioner.registry import Registry
+    from provisioner.spec import TenantSpec
+
+    monkeypatch.setattr(
+        "provisioner.audit.default_clients", lambda: Clients(on_new_client=stubs.attach)
+    )
+    with Registry.open() as reg:  # registered, but its stack was never created
+        reg.create_tenant(TenantSpec.create(slug, "de", "standard"), actor="test")
+    result = CliRunner().invoke(app, ["restore", "drill", slug])
+    assert result.exit_code == 1
+    assert "no available snapshot" in result.stderr
+    with Registry.open() as reg:
+        events = [e for e in reg.events(slug) if e.kind == "restore-drill"]
+    assert [e.reason.split(":")[0] for e in events] == ["failed"]
+
+
 def test_cli_restore_usage_errors() -> None:
     from provisioner.cli.main import app
 

@@ -138,3 +138,19 @@ def test_untagged_leftovers_are_found_by_the_names_the_stack_uses(
     proof = prove(clients, tenant)
     arn = f"arn:aws:logs:{tenant.region}:{tenant.account}:log-group:/tenant/{tenant.slug}/app"
     assert remnants(proof) == {("logs:log-group", arn)}
+
+
+def test_a_secret_counts_until_it_is_scheduled_for_deletion(
+    clients: Clients, tenant: Built, stubs: BackupStubs
+) -> None:
+    no_recovery_points(stubs)
+    destroy_tenant(tenant)
+    sm = client("secretsmanager", tenant.region)
+    arn = sm.create_secret(Name=f"tenant-{tenant.slug}/app", SecretString="x", Tags=tenant.tags)[
+        "ARN"
+    ]
+    assert remnants(prove(clients, tenant)) == {("secretsmanager:secret", arn)}
+    sm.delete_secret(SecretId=arn, RecoveryWindowInDays=7)
+    proof = prove(clients, tenant)
+    assert proof.passed, proof.to_dict()
+    assert [p["arn"] for p in proof.to_dict()["pending"]] == [arn]
