@@ -212,3 +212,40 @@ def test_fleet_preview_without_the_pulumi_cli_exits_3_before_planning(
                                       str(tmp_path)])
     assert result.exit_code == 3
     assert "Pulumi CLI is not installed" in result.stderr
+
+
+class _Engine:
+    """A stand-in for provisioner.engine.Engine: records previews, fails where told."""
+
+    def __init__(self, fail: dict[str, Exception] | None = None) -> None:
+        self.previewed: list[str] = []
+        self.fail = fail or {}
+
+    def preview(self, spec: Any) -> Any:
+        self.previewed.append(spec.slug)
+        if spec.slug in self.fail:
+            raise self.fail[spec.slug]
+
+        from types import SimpleNamespace
+
+        return SimpleNamespace(
+            changes={"update": 1, "same": 69, "replace": 2, "create-replacement": 2}
+        )
+
+
+def test_preview_runs_only_for_changed_and_added_tenants_and_records_failures() -> None:
+    from provisioner.errors import EngineError, EnvironmentProblem
+    from provisioner.fleet.preview import preview_changed
+
+    report = _report([_outcome("alpha", "changed", []), _outcome("bravo", "unchanged", []),
+                      _outcome("charlie", "changed", [])])
+    engine = _Engine(fail={"charlie": EngineError("stack is broken")})
+    previews = preview_changed(engine, report, concurrency=2)
+    assert sorted(engine.previewed) == ["alpha", "charlie"]
+    assert previews["alpha"] == {"changes": {"create": 0, "update": 1, "replace": 2, "delete": 0},
+                                 "error": None}
+    assert previews["charlie"]["error"] == "stack is broken"
+    report["previews"] = previews
+    assert "| `charlie` | 0 | 0 | 0 | 0 | stack is broken |" in render_markdown(report)
+    with pytest.raises(EnvironmentProblem):
+        preview_changed(_Engine(fail={"alpha": EnvironmentProblem("no credentials")}), report, 1)
