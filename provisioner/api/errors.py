@@ -110,6 +110,14 @@ def install(app: FastAPI) -> None:
     async def _usage(_: Request, exc: UsageError) -> JSONResponse:
         return error_response(422, "validation_error", str(exc))
 
+    @app.exception_handler(sa.exc.DataError)
+    async def _unstorable(_: Request, exc: sa.exc.DataError) -> JSONResponse:
+        return error_response(422, "validation_error", "a value cannot be stored as given")
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(_: Request, exc: OverflowError) -> JSONResponse:
+        return error_response(422, "validation_error", "a date or number is out of range")
+
     @app.exception_handler(sa.exc.OperationalError)
     async def _unavailable(_: Request, exc: sa.exc.OperationalError) -> JSONResponse:
         log.error("registry unavailable: %s", str(exc.orig or exc).strip().splitlines()[0])

@@ -4,11 +4,12 @@ comes out. Inputs forbid unknown fields and are validated by the same functions 
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from provisioner.errors import UsageError
 from provisioner.reconcile import status_of
@@ -41,8 +42,34 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-class SignupRequest(BaseModel):
+def _storable(value: Any, where: str = "body") -> None:
+    """Refuse what a database cannot keep: NUL characters (PostgreSQL text and JSONB refuse
+    them) and NaN or infinities (not JSON)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{where}: NUL characters are not allowed")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{where}: numbers must be finite")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key, where)
+            _storable(item, where)
+    elif isinstance(value, list):
+        for item in value:
+            _storable(item, where)
+
+
+class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _only_storable_values(self) -> Any:
+        _storable(self.model_dump())
+        return self
+
+
+class SignupRequest(_Input):
 
     slug: str = Field(
         min_length=SLUG_MIN,
@@ -72,8 +99,7 @@ class SignupRequest(BaseModel):
         return value
 
 
-class BillingEventRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class BillingEventRequest(_Input):
 
     # lifecycle.BILLING_EVENTS, spelled out for the OpenAPI schema (a test keeps them equal).
     kind: Literal[
@@ -97,6 +123,14 @@ class BillingEventRequest(BaseModel):
         description="The billing system's id of the event: a retry with the same id is ignored.",
     )
     data: dict[str, Any] | None = None
+
+    @field_validator("at")
+    @classmethod
+    def _sane_instant(cls, value: datetime | None) -> datetime | None:
+        # Far-off years would overflow the retention clock's date arithmetic (year 9999 + 90 d).
+        if value is not None and not 2000 <= value.year <= 2100:
+            raise ValueError("must be between the years 2000 and 2100")
+        return value
 
     def at_utc(self) -> datetime | None:
         if self.at is None:

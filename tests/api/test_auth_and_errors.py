@@ -102,3 +102,24 @@ def test_token_configuration_is_validated() -> None:
             Tokens.parse(text, "env")
     with pytest.raises(UsageError, match="no API tokens configured"):
         Tokens.load(env={})
+
+
+def test_values_no_database_can_keep_are_422_not_500(live: Live) -> None:
+    with live.client() as http:
+        assert http.post("/v1/tenants", json=SIGNUP, headers=auth("admin")).status_code == 202
+        bad_bodies = [
+            ("/v1/tenants", {**SIGNUP, "slug": "globex", "admin_email": "a\x00b@c.io"}),
+            ("/v1/tenants/acme/billing-events", {"kind": "activity", "external_id": "x\x00"}),
+            ("/v1/tenants/acme/billing-events", {"kind": "activity", "data": {"k": "v\x00"}}),
+            ("/v1/tenants/acme/billing-events", {"kind": "activity", "at": "9999-12-31T00:00:00Z"}),
+        ]
+        for path, body in bad_bodies:
+            response = http.post(path, json=body, headers=auth("admin"))
+            assert response.status_code == 422, (body, response.text)
+        nan = http.post(
+            "/v1/tenants/acme/billing-events",
+            content=b'{"kind": "activity", "data": {"x": NaN}}',
+            headers={**auth("admin"), "Content-Type": "application/json"},
+        )
+        assert nan.status_code == 422, nan.text
+    assert [t.slug for t in live.registry.list_tenants()] == ["acme"]
