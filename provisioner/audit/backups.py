@@ -134,9 +134,7 @@ def _daily_vault_and_role(ctx: Context) -> tuple[str, str]:
     from provisioner.audit.checks_backup import is_daily
 
     backup: Any = ctx.client("backup")
-    plans = Discovery(ctx.clients, ctx.target.slug, ctx.target.region).backup_plans(
-        ctx.target.region
-    )
+    plans = ctx.backup_plans()
     for plan_arn in plans:
         plan_id = plan_arn.rsplit(":", 1)[-1]
         rules = backup.get_backup_plan(BackupPlanId=plan_id)["BackupPlan"].get("Rules", [])

@@ -12,7 +12,7 @@ from typing import Any
 
 from provisioner.audit.clients import is_not_found
 from provisioner.audit.context import Context
-from provisioner.audit.discovery import Discovery, arn_region
+from provisioner.audit.discovery import arn_region
 from provisioner.regions import catalogue
 
 AIR_GAPPED = "LOGICALLY_AIR_GAPPED_BACKUP_VAULT"
@@ -153,7 +153,7 @@ def _check_selections(ctx: Context, plan_id: str, plan_arn: str) -> None:
 def check_plans(ctx: Context) -> None:
     target, report = ctx.target, ctx.report
     backup: Any = ctx.client("backup")
-    plans = Discovery(ctx.clients, target.slug, target.region).backup_plans(target.region)
+    plans = ctx.backup_plans()
     if not plans:
         report.fail(
             "backups",

@@ -24,6 +24,18 @@ class Context:
     def client(self, service: str, region: str | None = None) -> Any:
         return self.clients.client(service, region or self.target.region)
 
+    def backup_plans(self) -> list[str]:
+        """The tenant's backup plan ARNs: from the tagging API when it lists them (AWS does),
+        else by listing plans and their tags (one call per plan in the region)."""
+        from provisioner.audit.discovery import Discovery
+
+        listed = [r.arn for r in self.of_kind("backup:backup-plan")]
+        if listed:
+            return listed
+        return Discovery(self.clients, self.target.slug, self.target.region).backup_plans(
+            self.target.region
+        )
+
     def expected_key(self) -> str:
         """What findings name as the key they expected."""
         return self.tenant_key_arn or f"{self.target.key_alias} (missing)"
