@@ -8,7 +8,8 @@ failing tenants with dates spread over a year, and one billing record per paid t
 over ten years (so the 7-year purge has work). Printed side by side, medians of `--runs`:
 
 - baseline: `SELECT count(*) FROM tenants` (what the database costs at all);
-- scan: the rows `plan` reads, fetched with no rules applied (what the data costs to move);
+- scan: every live tenant's plan columns fetched, no filter, no rules (what reading the whole
+  fleet costs; `plan` lets the database skip tenants no rule can touch yet);
 - plan: `Registry.retention_plan(at)` (the rules over every live tenant, plus the purge), and
   the CPU seconds this process spent on it (steadier than wall time on a shared machine);
 - cli: `provisioner retention plan --at ... -o json` end to end in a fresh process.
