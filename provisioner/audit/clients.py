@@ -178,7 +178,8 @@ def aws_errors() -> Iterator[None]:
             raise EnvironmentProblem(
                 f"AWS denied {exc.operation_name}: grant the audit role this permission ({exc})"
             ) from exc
-        message = exc.response.get("Error", {}).get("Message", "")
+        # One line, however much HTML an endpoint sent back.
+        message = " ".join(str(exc.response.get("Error", {}).get("Message", "")).split())[:300]
         raise AwsRefused(
             f"AWS refused {exc.operation_name}: {error_code(exc)}: {message}".strip()
         ) from exc
