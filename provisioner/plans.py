@@ -5,7 +5,7 @@ Plans are the product catalogue, not per-region data: every location offers ever
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from provisioner.errors import UsageError
 
@@ -31,20 +31,6 @@ class PlanSizes:
 PLANS: dict[str, PlanSizes] = {
     "trial": PlanSizes(
         name="trial",
-        paid=False,
-        instance_type="t3.small",
-        data_volume_gib=20,
-        db_instance_class="db.t4g.micro",
-        db_storage_gib=20,
-        db_max_storage_gib=50,
-        multi_az=False,
-        backup_retention_days=7,
-        log_retention_days=30,
-        deletion_protection=False,
-        performance_insights=False,
-    ),
-    "free": PlanSizes(
-        name="free",
         paid=False,
         instance_type="t3.small",
         data_volume_gib=20,
@@ -86,6 +72,10 @@ PLANS: dict[str, PlanSizes] = {
         performance_insights=True,
     ),
 }
+
+
+# Free accounts run on trial sizes; they differ in billing and retention rules, not resources.
+PLANS["free"] = replace(PLANS["trial"], name="free")
 
 
 def get_plan(name: str) -> PlanSizes:

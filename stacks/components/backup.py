@@ -9,7 +9,6 @@ recovery points cannot be copied across regions.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import pulumi
@@ -17,7 +16,7 @@ import pulumi_aws as aws
 
 from provisioner.promises import BACKUP_SCHEDULE
 from provisioner.spec import TenantSpec
-from stacks.components.base import TenantPart
+from stacks.components.base import TenantPart, assume_role_policy
 
 BACKUP_ROLE_POLICIES = (
     "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
@@ -102,18 +101,7 @@ class Backup(TenantPart):
         )
         role = aws.iam.Role(
             f"{name}-role",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "backup.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=assume_role_policy("backup.amazonaws.com"),
             tags=self.tags(),
             opts=self.child(),
         )

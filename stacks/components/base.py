@@ -7,6 +7,7 @@ services (IAM, Route 53) take none.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pulumi
@@ -36,3 +37,15 @@ class TenantPart(pulumi.ComponentResource):
     def child(self, **kwargs: Any) -> pulumi.ResourceOptions:
         """Options for a child resource of this component."""
         return pulumi.ResourceOptions(parent=self, **kwargs)
+
+
+def assume_role_policy(service: str) -> str:
+    """Trust policy letting one AWS service (e.g. `ec2.amazonaws.com`) assume a role."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+            ],
+        }
+    )

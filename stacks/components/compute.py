@@ -14,7 +14,7 @@ import pulumi_aws as aws
 from provisioner.paths import TEMPLATES_DIR
 from provisioner.promises import HSTS_HEADER
 from provisioner.spec import TenantSpec
-from stacks.components.base import TenantPart
+from stacks.components.base import TenantPart, assume_role_policy
 from stacks.components.network import APP_PORT
 
 SSM_MANAGED_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
@@ -63,18 +63,7 @@ class Compute(TenantPart):
         super().__init__("Compute", name, spec, opts)
         role = aws.iam.Role(
             f"{name}-role",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "ec2.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
             tags=self.tags(),
             opts=self.child(),
         )

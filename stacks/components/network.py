@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from provisioner.spec import TenantSpec
-from stacks.components.base import TenantPart
+from stacks.components.base import TenantPart, assume_role_policy
 
 VPC_CIDR = "10.0.0.0/16"
 PUBLIC_CIDRS = ("10.0.0.0/24", "10.0.1.0/24")  # load balancer only
@@ -183,18 +183,7 @@ class Network(TenantPart):
     def _flow_logs(self, name: str, log_group_arn: pulumi.Input[str]) -> None:
         role = aws.iam.Role(
             f"{name}-flow-logs-role",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=assume_role_policy("vpc-flow-logs.amazonaws.com"),
             tags=self.tags(),
             opts=self.child(),
         )

@@ -125,16 +125,19 @@ def to_graph(args: StackValidationArgs) -> Graph:
         for key, deps in (getattr(res, "property_dependencies", None) or {}).items():
             for leaf in _string_leaves(inputs.get(key)):
                 aliases.setdefault(leaf, set()).update(d.urn for d in deps)
-        resources.append(Resource(
-            urn=res.urn,
-            type=res.resource_type,
-            name=res.name,
-            region=_region(res.resource_type, inputs, res.provider, tenant["region"]),
-            parent=res.parent.urn if res.parent is not None else "",
-            inputs=inputs,
-        ))
-    return Graph(tenant=tenant, resources=resources,
-                 aliases={k: sorted(v) for k, v in aliases.items()})
+        resources.append(
+            Resource(
+                urn=res.urn,
+                type=res.resource_type,
+                name=res.name,
+                region=_region(res.resource_type, inputs, res.provider, tenant["region"]),
+                parent=res.parent.urn if res.parent is not None else "",
+                inputs=inputs,
+            )
+        )
+    return Graph(
+        tenant=tenant, resources=resources, aliases={k: sorted(v) for k, v in aliases.items()}
+    )
 
 
 def validation(rule: Rule) -> Any:
@@ -171,8 +174,11 @@ def build_policies() -> list[Policy]:
         StackValidationPolicy(
             name=rule.id.lower(),
             description=f"{rule.title}. Promise: {rule.promise_text}",
-            enforcement_level=(EnforcementLevel.MANDATORY if rule.severity is Severity.mandatory
-                               else EnforcementLevel.ADVISORY),
+            enforcement_level=(
+                EnforcementLevel.MANDATORY
+                if rule.severity is Severity.mandatory
+                else EnforcementLevel.ADVISORY
+            ),
             validate=validation(rule),
         )
         for rule in RULES
