@@ -55,9 +55,20 @@ def resolve_target(slug: str, location: str | None) -> tuple[Target, Any]:
     return Target(slug, loc), tenant
 
 
-def _print_report(report: dict[str, Any]) -> None:
-    from provisioner.cli._registry import print_table
+def print_table(title: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """A rich table whose cells fold instead of truncating: an ARN must be readable whole."""
+    from rich.console import Console
+    from rich.table import Table
 
+    table = Table(title=title, show_edge=False, header_style="bold")
+    for name in columns:
+        table.add_column(name, overflow="fold")
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    Console().print(table)
+
+
+def _print_report(report: dict[str, Any]) -> None:
     title = f"audit {report['tenant']} ({report['location']}, {report['region']})"
     if report["findings"]:
         rows = [(f["promise"], f["rule"], f["arn"], f["message"]) for f in report["findings"]]
@@ -68,8 +79,6 @@ def _print_report(report: dict[str, Any]) -> None:
 
 
 def _print_proof(proof: dict[str, Any]) -> None:
-    from provisioner.cli._registry import print_table
-
     if proof["remnants"]:
         rows = [(r["region"], r["kind"], r["arn"], r["detail"]) for r in proof["remnants"]]
         print_table(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from provisioner.cli.audit import LOCATION_OPTION, resolve_target
+from provisioner.cli.audit import LOCATION_OPTION, print_table, resolve_target
 from provisioner.cli.common import OUTPUT_OPTION, OutputFormat, emit_json, parse_at
 
 app = typer.Typer(help="List a tenant's backups or start on-demand ones.", no_args_is_help=True)
@@ -30,14 +30,12 @@ def list_(
     if output is OutputFormat.json:
         emit_json({"tenant": slug, "backups": rows})
         return
-    from provisioner.cli._registry import print_table
-
     print_table(
         f"backups of {slug}",
         ("created", "age h", "kind", "region", "id", "key", "tenant key"),
         [
             (
-                r["created"],
+                r["created"][:19],  # to the second: the age column says the rest
                 r["age_hours"],
                 r["kind"],
                 r["region"],
