@@ -123,7 +123,7 @@ SpecKey = tuple[str, str, str]
 
 
 def _key(spec: dict[str, str]) -> SpecKey:
-    return (spec["slug"], spec["location"].lower(), spec["plan"].lower())
+    return (spec["slug"], spec["location"].strip().lower(), spec["plan"].strip().lower())
 
 
 class _SidePlans:
@@ -140,14 +140,15 @@ class _SidePlans:
 
     def first_round(self) -> list[tuple[Site, dict[str, str]]]:
         requests: list[tuple[Site, dict[str, str]]] = []
-        by_slug = {key[0]: spec for key, spec in self.specs.items()}
-        for cls in classes(by_slug):
+        for cls in classes(list(self.specs.values())):
+            mine = [self.specs[(s, cls.location, cls.plan)] for s in cls.slugs]
             if self.exact or not cls.worth_templating():
-                requests += [(self.site, by_slug[s]) for s in cls.slugs]
+                requests += [(self.site, spec) for spec in mine]
                 continue
             self.pending.append(cls)
             requests += [(self.site, s) for s in cls.probe_specs]
-            requests.append((self.site, by_slug[cls.pick_verifier()]))
+            verifier = cls.pick_verifier()
+            requests += [(self.site, spec) for spec in mine if spec["slug"] == verifier]
         return requests
 
     def second_round(self, first: dict[SpecKey, PlanResult]) -> list[tuple[Site, dict[str, str]]]:

@@ -125,10 +125,13 @@ class PlanPool:
             else:
                 sites[id(site)] = site
                 missing.setdefault(id(site), []).append((i, spec))
+        # The processes are shared out between the sites in proportion to their work, so two
+        # sides on two cores start two processes, not four (each start costs ~1.5 s of CPU).
+        pending = sum(len(items) for items in missing.values())
         tasks = [
             (sites[sid], chunk)
             for sid, items in missing.items()
-            for chunk in chunked(items, self.jobs)
+            for chunk in chunked(items, max(1, round(self.jobs * len(items) / pending)))
         ]
         total = sum(len(chunk) for _, chunk in tasks)
         done = 0

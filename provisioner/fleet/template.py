@@ -81,10 +81,11 @@ class ClassPlan:
         return True
 
 
-def classes(specs: dict[str, dict[str, str]]) -> list[ClassPlan]:
-    """Tenants grouped by (location, plan) as written (lower case), sorted."""
-    grouped: dict[tuple[str, str], list[str]] = {}
-    for slug, spec in specs.items():
+def classes(specs: list[dict[str, str]]) -> list[ClassPlan]:
+    """Specs grouped by (location, plan) as written (lower case), sorted. One slug may be in
+    two classes: a tenant whose plan changes is planned with each spec."""
+    grouped: dict[tuple[str, str], set[str]] = {}
+    for spec in specs:
         key = (spec["location"].strip().lower(), spec["plan"].strip().lower())
-        grouped.setdefault(key, []).append(slug)
+        grouped.setdefault(key, set()).add(spec["slug"])
     return [ClassPlan(loc, plan, sorted(slugs)) for (loc, plan), slugs in sorted(grouped.items())]

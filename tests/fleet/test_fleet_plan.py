@@ -75,14 +75,19 @@ def test_tenants_added_and_removed_put_the_deletion_first(repo: Path, run_fleet:
     tenants = (repo / "tenants.yaml").read_text()
     tenants = tenants.replace("  - {slug: beta, location: de, plan: standard}\n", "")
     tenants += "  - {slug: zeta, location: jp, plan: free}\n"
+    tenants = tenants.replace("{slug: gamma, location: us, plan: trial}",
+                              "{slug: gamma, location: us, plan: free}")
     (repo / "tenants.yaml").write_text(tenants)
-    commit(repo, "beta leaves, zeta joins")
+    commit(repo, "beta leaves, zeta joins, gamma converts")
     code, report, _ = run_fleet(repo, "--detailed-exitcode", base="HEAD~1")
     assert code == 5  # removing a tenant deletes its database, volume, key and vaults
     statuses = {slug: t["status"] for slug, t in report["tenants"].items()}
     assert statuses["beta"] == "removed" and statuses["zeta"] == "added"
-    assert report["summary"]["tenants"]["unchanged"] == 4
-    removed, added = report["groups"]
+    assert statuses["gamma"] == "changed"  # the same tenant planned with its old and new spec
+    assert report["summary"]["tenants"]["unchanged"] == 3
+    removed, gamma, added = report["groups"]
+    assert gamma["tenants"] == ["gamma"] and not gamma["dangerous"]
+    assert {c["path"] for e in gamma["changes"]["update"] for c in e["changes"]} >= {"tags.plan"}
     assert removed["tenants"] == ["beta"] and removed["dangerous"]
     assert {"deletes database database-instance", "deletes backup vault backup-vault"} <= set(
         removed["danger"]
@@ -90,7 +95,8 @@ def test_tenants_added_and_removed_put_the_deletion_first(repo: Path, run_fleet:
     assert added["tenants"] == ["zeta"] and not added["dangerous"]
     assert added["counts"]["create"] == len(added["changes"]["create"]) > 30
     _, markdown, _ = run_fleet(repo, base="HEAD~1", output="markdown")
-    assert markdown.index("`beta`") < markdown.index("## Changes") < markdown.index("`zeta`")
+    assert markdown.index("`beta`") < markdown.index("## Changes") < markdown.index(
+        "`gamma`") < markdown.index("`zeta`")
 
 
 def test_a_policy_breaking_change_is_dangerous_even_as_a_plain_update(
