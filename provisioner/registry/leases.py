@@ -55,6 +55,27 @@ class Claim:
     owner: str
 
 
+# Observed state or generation differs from desired: the partial index ix_tenants_unsettled
+# (migration 0003) has exactly this predicate, so claims find these without a scan.
+UNSETTLED = (
+    "(observed_state IS NULL OR observed_state <> desired_state"
+    " OR observed_generation IS NULL OR observed_generation <> generation)"
+)
+
+
+def _drifted(program_version: str) -> sa.ColumnElement[bool]:
+    """Active tenants built by another program version or for another plan."""
+    return sa.and_(
+        c.desired_state == "active",
+        sa.or_(
+            c.program_version.is_(None),
+            c.program_version != program_version,
+            c.observed_plan.is_(None),
+            c.observed_plan != c.plan,
+        ),
+    )
+
+
 def needs_work(program_version: str) -> sa.ColumnElement[bool]:
     """Tenants whose stack is not what the registry says it should be."""
     return sa.or_(
@@ -83,13 +104,17 @@ def _lease_free(now: datetime) -> sa.ColumnElement[bool]:
     return sa.or_(c.lease_expires_at.is_(None), c.lease_expires_at <= now)
 
 
-def claimable(now: datetime, program_version: str) -> sa.ColumnElement[bool]:
+def _ready(now: datetime) -> sa.ColumnElement[bool]:
+    """Lease free, attempt due, and not given up on at this generation."""
     return sa.and_(
-        needs_work(program_version),
         _lease_free(now),
         sa.or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now),
         sa.or_(_fresh(), c.observed_state.is_distinct_from(FAILED)),
     )
+
+
+def claimable(now: datetime, program_version: str) -> sa.ColumnElement[bool]:
+    return sa.and_(needs_work(program_version), _ready(now))
 
 
 def claim(
@@ -127,17 +152,24 @@ def claim(
         c.attempt_generation,
         c.version,
     ]
-    query = (
-        sa.select(*columns)
-        .where(claimable(now, program_version))
-        .order_by(c.id)
-        .limit(limit * _CANDIDATE_FACTOR)
-    )
+    wanted = limit * _CANDIDATE_FACTOR
+    # Two queries: the unsettled tenants through their partial index, then (only if that left
+    # room) active tenants on an older program or plan, which needs a scan.
+    unsettled = sa.select(*columns).where(sa.text(UNSETTLED), _ready(now)).order_by(c.id)
+    drifted = sa.select(*columns).where(_drifted(program_version), _ready(now)).order_by(c.id)
     with registry.write() as conn:
         postgres = conn.dialect.name == "postgresql"
-        if postgres:
-            query = query.with_for_update(skip_locked=True)
-        rows = conn.execute(query).all()
+        rows: list[Any] = []
+        for query in (unsettled, drifted):
+            room = wanted - len(rows)
+            if room <= 0:
+                break
+            query = query.limit(room)
+            if rows:
+                query = query.where(c.id.not_in([r.id for r in rows]))
+            if postgres:
+                query = query.with_for_update(skip_locked=True)
+            rows.extend(conn.execute(query).all())
         if not rows:
             return []
         exhausted = [r for r in rows if _is_fresh(r) is False and r.attempts >= max_attempts]
@@ -161,24 +193,9 @@ def claim(
                     continue
                 if held[row.region] >= cap:
                     continue
-            attempt = 1 if _is_fresh(row) else row.attempts + 1
-            won = conn.execute(
-                sa.update(tenants)
-                .where(c.id == row.id, _lease_free(now))
-                .values(
-                    lease_owner=owner,
-                    lease_expires_at=expires,
-                    heartbeat_at=now,
-                    attempts=attempt,
-                    attempt_generation=row.generation,
-                    version=c.version + 1,
-                    updated_at=now,
-                )
-            ).rowcount
-            if won != 1:
-                continue
             held[row.region] += 1
-            claims.append(_to_claim(row, attempt, owner))
+            claims.append(_to_claim(row, 1 if _is_fresh(row) else row.attempts + 1, owner))
+        claims = _take(conn, claims, {r.slug: r.id for r in rows}, now, expires)
         if claims:
             conn.execute(
                 sa.insert(tenant_events),
@@ -201,6 +218,48 @@ def claim(
                 ],
             )
         return claims
+
+
+def _take(
+    conn: sa.Connection,
+    claims: list[Claim],
+    ids: dict[str, int],
+    now: datetime,
+    expires: datetime,
+) -> list[Claim]:
+    """Set the leases of `claims` in one conditional UPDATE; returns the claims it won.
+
+    The condition (lease free) is what makes a SQLite claim atomic; on PostgreSQL the rows are
+    already locked by FOR UPDATE. Either way all are won unless something is badly wrong, which
+    the re-read below would show rather than hide.
+    """
+    if not claims:
+        return []
+    owner = claims[0].owner
+    wanted = [ids[cl.slug] for cl in claims]
+    won = conn.execute(
+        sa.update(tenants)
+        .where(c.id.in_(wanted), _lease_free(now))
+        .values(
+            lease_owner=owner,
+            lease_expires_at=expires,
+            heartbeat_at=now,
+            attempts=sa.case((_fresh(), 1), else_=c.attempts + 1),
+            attempt_generation=c.generation,
+            version=c.version + 1,
+            updated_at=now,
+        )
+    ).rowcount
+    if won == len(wanted):
+        return claims
+    mine = set(
+        conn.execute(
+            sa.select(c.slug).where(
+                c.id.in_(wanted), c.lease_owner == owner, c.lease_expires_at == expires
+            )
+        ).scalars()
+    )
+    return [cl for cl in claims if cl.slug in mine]
 
 
 def _is_fresh(row: Any) -> bool:

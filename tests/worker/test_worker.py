@@ -223,3 +223,28 @@ def test_a_late_result_after_a_takeover_is_dropped(
     )
     assert done is not None and done.observed_state == "active"
     assert kinds(registry, "acme").count("observed") == 1
+
+
+def test_claims_find_unsettled_tenants_through_the_partial_index(tmp_path: Path) -> None:
+    """Without the index every claim scanned every settled tenant (25 ms at 10,000)."""
+    import importlib
+
+    import sqlalchemy as sa
+
+    migration = importlib.import_module(
+        "provisioner.registry.migrations.versions.0003_unsettled_index"
+    )
+    assert migration.UNSETTLED == leases.UNSETTLED
+    with Registry.open(f"sqlite:///{tmp_path / 'r.db'}") as registry:
+        now = datetime.now(UTC)
+        query = (
+            sa.select(leases.c.id)
+            .where(sa.text(leases.UNSETTLED), leases._ready(now))
+            .order_by(leases.c.id)
+            .limit(16)
+        )
+        sql = str(query.compile(compile_kwargs={"literal_binds": True}))
+        with registry.read() as conn:
+            steps = [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
+    assert "SCAN tenants" not in steps, steps  # a full table scan
+    assert any("ix_tenants_unsettled" in step for step in steps), steps
