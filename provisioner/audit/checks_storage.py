@@ -95,6 +95,17 @@ def check_db_instance(ctx: Context, db: dict[str, Any], region: str | None = Non
         )
     else:
         report.check("rds.not-public", arn)
+    exports = sorted(db.get("EnabledCloudwatchLogsExports") or [])
+    if "error" in exports:
+        report.check("rds.log-exports", arn)
+    else:
+        report.fail(
+            "logging",
+            "rds.log-exports",
+            arn,
+            where,
+            f"database logs exported to CloudWatch: {exports or 'none'}; the error log at least",
+        )
     groups = [g["DBParameterGroupName"] for g in db.get("DBParameterGroups", [])]
     values = {g: parameter_value(ctx, g, TLS_PARAMETER, where) for g in groups}
     if groups and all(str(v).strip().upper() in {"1", "ON", "TRUE"} for v in values.values()):
@@ -149,3 +160,18 @@ def check_log_groups(ctx: Context) -> None:
                 )
             else:
                 ctx.report.check("logs.encrypted-with-tenant-key", arn)
+
+
+def check_flow_logs(ctx: Context) -> None:
+    """Every tenant VPC has an active flow log (the network half of the logging promise)."""
+    ec2: Any = ctx.client("ec2")
+    for vpc in ctx.of_kind("ec2:vpc"):
+        logs = ec2.describe_flow_logs(
+            Filters=[{"Name": "resource-id", "Values": [vpc.resource_id]}]
+        ).get("FlowLogs", [])
+        if any(f.get("FlowLogStatus", "ACTIVE") == "ACTIVE" for f in logs):
+            ctx.report.check("vpc.flow-logs", vpc.arn)
+        else:
+            ctx.report.fail(
+                "logging", "vpc.flow-logs", vpc.arn, ctx.target.region, "the VPC has no flow log"
+            )

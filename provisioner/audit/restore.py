@@ -95,6 +95,8 @@ def _db_options(source: dict[str, Any], ctx: Context, scratch: bool) -> dict[str
     }
     if ctx.tenant_key_arn:
         options["MasterUserSecretKmsKeyId"] = ctx.tenant_key_arn
+    if source.get("EnabledCloudwatchLogsExports"):
+        options["EnableCloudwatchLogsExports"] = source["EnabledCloudwatchLogsExports"]
     if source.get("DBSubnetGroup", {}).get("DBSubnetGroupName"):
         options["DBSubnetGroupName"] = source["DBSubnetGroup"]["DBSubnetGroupName"]
     groups = [g["VpcSecurityGroupId"] for g in source.get("VpcSecurityGroups", [])]

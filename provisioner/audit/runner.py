@@ -118,6 +118,7 @@ def audit_tenant(
         checks_storage.check_volumes(ctx)
         checks_storage.check_databases(ctx)
         checks_storage.check_log_groups(ctx)
+        checks_storage.check_flow_logs(ctx)
         checks_lb.check_load_balancers(ctx)
         checks_backup.check_vaults(ctx)
         checks_backup.check_plans(ctx)

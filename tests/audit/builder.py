@@ -44,6 +44,8 @@ class Built:
     dest_vault_arn: str
     plan_id: str
     plan_arn: str
+    flow_log_id: str = ""
+    vpc_id: str = ""
     subnet_ids: list[str] = field(default_factory=list)
     sg_id: str = ""
     stubs: BackupStubs | None = None  # set by stub_selection: more plans can register there
@@ -89,7 +91,9 @@ def build_tenant(slug: str = "acme", location: str = "de", replica: bool = True)
     key_arn, replica_arn = _key(slug, loc, tags, replica)
 
     ec2 = client("ec2", region)
-    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    vpc = ec2.create_vpc(
+        CidrBlock="10.8.0.0/16", TagSpecifications=[{"ResourceType": "vpc", "Tags": tags}]
+    )["Vpc"]["VpcId"]
     subnets = [
         ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.8.{i}.0/24", AvailabilityZone=zone)["Subnet"][
             "SubnetId"
@@ -139,6 +143,7 @@ def build_tenant(slug: str = "acme", location: str = "de", replica: bool = True)
         DBSubnetGroupName=f"t-{slug}-db",
         VpcSecurityGroupIds=[sg],
         BackupRetentionPeriod=7,
+        EnableCloudwatchLogsExports=["error", "general", "slowquery"],
         Tags=tags,
     )["DBInstance"]
 
@@ -222,10 +227,21 @@ def build_tenant(slug: str = "acme", location: str = "de", replica: bool = True)
     )["Listeners"][0]["ListenerArn"]
 
     logs = client("logs", region)
-    log_group = f"/provisioner/t-{slug}/app"
+    log_group = f"/tenant/{slug}/app"
     logs.create_log_group(
         logGroupName=log_group, kmsKeyId=key_arn, tags={t["Key"]: t["Value"] for t in tags}
     )
+    flow_group = f"/tenant/{slug}/vpc-flow-logs"
+    logs.create_log_group(
+        logGroupName=flow_group, kmsKeyId=key_arn, tags={t["Key"]: t["Value"] for t in tags}
+    )
+    flow_log = ec2.create_flow_logs(
+        ResourceIds=[vpc],
+        ResourceType="VPC",
+        TrafficType="ALL",
+        LogGroupName=flow_group,
+        DeliverLogsPermissionArn=f"arn:aws:iam::{account}:role/t-{slug}-flow-logs",
+    )["FlowLogIds"][0]
 
     backup = client("backup", region)
     vault = f"t-{slug}-vault"
@@ -282,6 +298,8 @@ def build_tenant(slug: str = "acme", location: str = "de", replica: bool = True)
         plan_arn=plan["BackupPlanArn"],
         subnet_ids=subnets,
         sg_id=sg,
+        flow_log_id=flow_log,
+        vpc_id=vpc,
     )
 
 
@@ -357,7 +375,14 @@ def destroy_tenant(b: Built, keep: tuple[str, ...] = ()) -> None:
     elb.delete_target_group(TargetGroupArn=b.target_group_arn)
     s3 = client("s3", region)
     s3.delete_bucket(Bucket=b.bucket)
-    client("logs", region).delete_log_group(logGroupName=b.log_group)
+    logs = client("logs", region)
+    logs.delete_log_group(logGroupName=b.log_group)
+    logs.delete_log_group(logGroupName=f"/tenant/{b.slug}/vpc-flow-logs")
+    ec2.delete_flow_logs(FlowLogIds=[b.flow_log_id])
+    for subnet in b.subnet_ids:
+        ec2.delete_subnet(SubnetId=subnet)
+    ec2.delete_security_group(GroupId=b.sg_id)
+    ec2.delete_vpc(VpcId=b.vpc_id)
     backup = client("backup", region)
     backup.delete_backup_plan(BackupPlanId=b.plan_id)
     backup.delete_backup_vault(BackupVaultName=b.vault_name)

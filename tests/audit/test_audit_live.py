@@ -13,6 +13,7 @@ import pytest
 
 from provisioner.audit.clients import Clients
 from provisioner.audit.model import Report, Target
+from provisioner.promises import PROMISES
 
 from .builder import Built, build_tenant, client, stub_selection
 from .stubs import BackupStubs
@@ -85,6 +86,19 @@ def _database_without_tls(b: Built) -> str:
         ],
     )
     return b.db_arn
+
+
+def _database_logs_not_exported(b: Built) -> str:
+    client("rds", b.region).modify_db_instance(
+        DBInstanceIdentifier=f"t-{b.slug}-db",
+        CloudwatchLogsExportConfiguration={"DisableLogTypes": ["error", "general", "slowquery"]},
+    )
+    return b.db_arn
+
+
+def _no_flow_logs(b: Built) -> str:
+    client("ec2", b.region).delete_flow_logs(FlowLogIds=[b.flow_log_id])
+    return f"arn:aws:ec2:{b.region}:{b.account}:vpc/{b.vpc_id}"
 
 
 def _old_tls_policy(b: Built) -> str:
@@ -228,10 +242,12 @@ VIOLATIONS: dict[str, list[Violation]] = {
         (_volume_other_key, "ebs.encrypted-with-tenant-key", "at-rest"),
         (_unencrypted_log_group, "logs.encrypted-with-tenant-key", "logging"),
         (_missing_tags, "tags.required", "tagging"),
+        (_no_flow_logs, "vpc.flow-logs", "logging"),
     ],
     "database": [
         (_public_database, "rds.not-public", "isolation"),
         (_database_without_tls, "rds.require-tls", "in-transit"),
+        (_database_logs_not_exported, "rds.log-exports", "logging"),
     ],
     "web": [
         (_old_tls_policy, "alb.tls-policy", "in-transit"),
@@ -260,6 +276,7 @@ def test_each_violation_is_a_finding_naming_rule_promise_and_arn(
     report = audit(clients, tenant)
     assert findings(report) == expected, report.to_dict()["findings"]
     assert not report.passed
+    assert {f.promise for f in report.findings} <= set(PROMISES)  # published promises only
 
 
 def test_missing_selection_is_a_finding(
