@@ -89,7 +89,12 @@ def _load_fleets(repo: Repository, base: Revision, options: FleetOptions) -> _Fl
     if tenants_path is None:
         fleet = sources.registry_fleet(options.registry_url)
         return _Fleets(fleet, fleet, {"kind": "registry"}, notices)
-    path = tenants_path if tenants_path.is_absolute() else Path.cwd() / tenants_path
+    path = tenants_path
+    if not path.is_absolute():
+        # Relative to where the command runs, else to the repository root (CI runs at the root,
+        # a person with --repo may not).
+        here = Path.cwd() / path
+        path = here if here.exists() or not (repo.root / path).exists() else repo.root / path
     try:
         rel = repo.relative(path)
     except ValueError as exc:

@@ -116,8 +116,9 @@ def test_a_policy_breaking_change_is_dangerous_even_as_a_plain_update(
 
 def test_a_warm_rerun_reads_outcomes_from_the_cache(repo: Path, run_fleet: Run) -> None:
     run_fleet(repo)
-    code, _, stderr = run_fleet(repo)
-    assert code == 0
+    # --tenants relative to the repository root when it is not under the current directory.
+    code, report, stderr = run_fleet(repo, "--tenants", "tenants.yaml")
+    assert code == 0 and report["source"] == {"kind": "file", "path": "tenants.yaml"}
     assert "5 from cache, 0 plan(s) run" in stderr
 
 
