@@ -80,3 +80,34 @@ def test_botocore_errors_become_one_line_errors(
 ) -> None:
     with pytest.raises(expected, match=text), aws_errors():
         raise raised
+
+
+def test_retry_config_follows_the_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from provisioner.audit.clients import retry_config
+
+    monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
+    monkeypatch.delenv("AWS_RETRY_MODE", raising=False)
+    assert retry_config().retries == {"mode": "standard", "total_max_attempts": 5}
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    monkeypatch.setenv("AWS_RETRY_MODE", "adaptive")
+    assert retry_config().retries == {"mode": "adaptive", "total_max_attempts": 2}
+
+
+def test_clients_are_cached_per_thread_and_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from provisioner.audit.clients import Clients
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    made: list[tuple[str, str]] = []
+    clients = Clients(on_new_client=lambda service, region, _: made.append((service, region)))
+    first = clients.client("kms", "eu-central-1")
+    assert clients.client("kms", "eu-central-1") is first
+    assert clients.client("kms", "eu-west-1").meta.region_name == "eu-west-1"
+    other: list[object] = []
+    worker = threading.Thread(target=lambda: other.append(clients.client("kms", "eu-central-1")))
+    worker.start()
+    worker.join()
+    assert other[0] is not first  # another thread, another session and client
+    assert made == [("kms", "eu-central-1"), ("kms", "eu-west-1"), ("kms", "eu-central-1")]
