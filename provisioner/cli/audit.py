@@ -91,9 +91,7 @@ def _print_proof(proof: dict[str, Any]) -> None:
     typer.echo(f"{proof['tenant']}: {verdict}; keys: {keys or 'none left'}")
 
 
-def _audit_one(
-    target: Target, deleted: bool, tenant: Any, sweep: list[str] | None
-) -> dict[str, Any]:
+def _audit_one(target: Target, deleted: bool, sweep: list[str] | None) -> dict[str, Any]:
     from provisioner.audit import default_clients
 
     clients = default_clients()
@@ -103,16 +101,26 @@ def _audit_one(
         return audit_tenant(clients, target, regions=sweep).to_dict()
     from provisioner.audit.deletion import prove_deletion
 
-    proof = prove_deletion(clients, target, parse_at(None)).to_dict()
-    if proof["passed"] and tenant is not None and tenant.desired_state == "deleted":
+    return prove_deletion(clients, target, parse_at(None)).to_dict()
+
+
+def _store_evidence(proofs: list[tuple[dict[str, Any], Any]]) -> None:
+    """Store each passing proof of a tenant the registry has decided to delete (a tombstone);
+    mark every proof with whether it was stored. Done after the audits, from one thread."""
+    storable = [
+        (proof, tenant)
+        for proof, tenant in proofs
+        if proof["passed"] and tenant is not None and tenant.desired_state == "deleted"
+    ]
+    if storable:
         from provisioner.cli._registry import actor, open_registry
 
         with open_registry() as reg:
-            reg.record_deletion_evidence(target.slug, proof, actor=actor())
-        proof["stored"] = True
-    else:
-        proof["stored"] = False
-    return proof
+            for proof, tenant in storable:
+                reg.record_deletion_evidence(tenant.slug, dict(proof), actor=actor())
+    stored = {id(proof) for proof, _ in storable}
+    for proof, _ in proofs:
+        proof["stored"] = id(proof) in stored
 
 
 def audit(
@@ -131,6 +139,9 @@ def audit(
         help="Limit the residency sweep to this region (repeatable). Default: every region"
         " enabled on the account.",
     ),
+    jobs: int = typer.Option(
+        4, "--jobs", "-j", min=1, max=32, help="Tenants audited at once with --all."
+    ),
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Audit a tenant's live AWS resources against the promises (exit 1 on any finding)."""
@@ -143,21 +154,27 @@ def audit(
     for region in sweep or []:
         if not _REGION_RE.match(region):
             raise UsageError(f"--residency-region {region!r} is not an AWS region name")
-    results: list[dict[str, Any]] = []
     if slug is not None:
         target, tenant = resolve_target(slug, location)
-        results.append(_audit_one(target, deleted, tenant, sweep or None))
+        work = [(target, tenant)]
     else:
         from provisioner.audit.model import Target
         from provisioner.cli._registry import open_registry
 
         with open_registry() as reg:
             tenants = reg.list_tenants()
-        for tenant in tenants:
-            if (tenant.desired_state == "deleted") != deleted:
-                continue  # live tenants are audited, tombstones proven deleted
-            target = Target(tenant.slug, catalogue().resolve(tenant.location))
-            results.append(_audit_one(target, deleted, tenant, sweep or None))
+        work = [
+            (Target(t.slug, catalogue().resolve(t.location)), t)
+            for t in tenants
+            if (t.desired_state == "deleted") == deleted  # live: audit; tombstones: prove
+        ]
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Tenants are independent; each audit sweeps regions on its own small pool.
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = list(pool.map(lambda item: _audit_one(item[0], deleted, sweep or None), work))
+    if deleted:
+        _store_evidence([(r, tenant) for r, (_, tenant) in zip(results, work, strict=True)])
     passed = all(r["passed"] for r in results)
     if output is OutputFormat.json:
         emit_json(results[0] if slug is not None else {"passed": passed, "tenants": results})

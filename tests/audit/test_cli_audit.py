@@ -142,4 +142,5 @@ def test_deleted_stores_evidence_only_when_nothing_remains(
         evidence = reg.get_tenant(tenant.slug).deletion_evidence
     assert evidence is not None
     assert evidence["passed"] is True
+    assert evidence == {k: v for k, v in proof.items() if k != "stored"}  # the report, as is
     assert {k["state"] for k in evidence["keys"]} == {"PendingDeletion"}
