@@ -89,6 +89,8 @@ def restore(
     if (to is None) == (snapshot is None):
         raise UsageError("give --to ISO or --snapshot ID, not both or neither")
     when = parse_at(to, "--to") if to is not None else None
+    if when is not None and when > parse_at(None):
+        raise UsageError(f"--to {to!r} is in the future: give a past instant (UTC if no zone)")
     if as_slug is not None:
         from provisioner.spec import validate_slug
 

@@ -303,5 +303,8 @@ def test_cli_restore_usage_errors() -> None:
     bad_date = runner.invoke(app, ["restore", "acme", "--to", "yesterday", "-l", "de"])
     assert bad_date.exit_code == 2
     assert "--to 'yesterday'" in bad_date.stderr
+    future = runner.invoke(app, ["restore", "acme", "--to", "2999-01-01", "-l", "de"])
+    assert future.exit_code == 2
+    assert "in the future" in future.stderr
     drill_with_to = runner.invoke(app, ["restore", "drill", "acme", "--to", "2026-11-01"])
     assert drill_with_to.exit_code == 2
