@@ -12,12 +12,12 @@ import sys
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
 
 # Typer (>= 0.29, pinned in pyproject) vendors its own copy of click: its usage errors are these
 # classes, not the `click` package's.
 from typer._click import exceptions as click_exceptions
 from typer._click.utils import echo
+from typer.core import TyperGroup
 
 from provisioner.errors import EXIT_USAGE, ProvisionerError
 
