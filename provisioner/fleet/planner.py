@@ -26,13 +26,9 @@ from typing import Any
 from provisioner.errors import UsageError
 from provisioner.fleet import sources
 from provisioner.fleet.cache import PlanCache, digest, planner_environment, spec_key
+from provisioner.fleet.compute import OutcomeWork, compute_outcomes
 from provisioner.fleet.gitrepo import Repository, Revision, program_hash
-from provisioner.fleet.outcome import (
-    evaluate_policy,
-    group_outcomes,
-    tenant_outcome,
-    unchanged_outcome,
-)
+from provisioner.fleet.outcome import group_outcomes, unchanged_outcome
 from provisioner.fleet.pool import PlanPool, PlanResult, Site
 from provisioner.fleet.template import ClassPlan, classes, instantiate
 
@@ -141,7 +137,6 @@ class _SidePlans:
         self.results: dict[SpecKey, PlanResult] = {}
         self.templates: dict[tuple[str, str], ClassPlan] = {}
         self.pending: list[ClassPlan] = []
-        self.templated = 0
 
     def first_round(self) -> list[tuple[Site, dict[str, str]]]:
         requests: list[tuple[Site, dict[str, str]]] = []
@@ -182,7 +177,6 @@ class _SidePlans:
             return self.results[key]
         cls = self.templates[(key[1], key[2])]
         assert cls.template is not None
-        self.templated += 1
         return {"plan": instantiate(cls.template, key[0])}
 
 
@@ -273,33 +267,21 @@ def plan_fleet(
         if invalid:
             where = fleets.source.get("path", "the registry")
             raise UsageError(f"{where}: invalid tenant(s): {'; '.join(invalid)}")
-        def verdict(side: str, spec: dict[str, str], plan: dict[str, Any]) -> Any:
-            """The policy verdict of one plan, cached by program hash, spec and rule code."""
-            key = verdict_key(side, spec)
-            cached = cache.get("policy", key)
-            if cached is None:
-                cached = list(evaluate_policy(plan))
-                cache.put("policy", key, cached)
-            return cached
-
-        for slug in missing:
-            b_spec, h_spec = fleets.base.get(slug), fleets.head.get(slug)
-            b_res = base_side.get(b_spec) if b_spec else None
-            h_res = head_side.get(h_spec) if h_spec else None
-
-            def policy_of(side: str, plan: dict[str, Any], b: Any = b_spec, h: Any = h_spec) -> Any:
-                return verdict(side, h if side == "head" else b, plan)
-
-            outcome = tenant_outcome(slug, b_spec, h_spec, b_res, h_res, policy_of)
-            outcomes[slug] = outcome
-            if not any(r is not None and r.get("kind") == "failed" for r in (b_res, h_res)):
-                cache.put("outcomes", outcome_keys[slug], outcome)
+        work = OutcomeWork(fleets.base, fleets.head, base_side, head_side, cache,
+                           verdict_key, outcome_keys)
+        templated = sum(
+            1
+            for side, fleet in ((base_side, fleets.base), (head_side, fleets.head))
+            for slug in missing
+            if slug in fleet and _key(fleet[slug]) not in side.results
+        )
+        outcomes.update(compute_outcomes(work, missing, options.jobs))
         for site in {id(s): s for s in (base_site, head_site)}.values():
             notices += site.notices
         stats.update(
             outcome_seconds=round(time.perf_counter() - outcomes_started, 2),
             plans_run=pool.planned,
-            plans_templated=sum(side.templated for side in sides.values()),
+            plans_templated=templated,
             worktree=base_site is not head_site and base_site._root is not None,
         )
     report = build_report(
