@@ -7,6 +7,7 @@
 Modules: `sources` (tenants.yaml or the registry), `gitrepo` (refs, worktrees, program hashes),
 `batch` (the per-revision batch entry point), `pool` (parallel planning processes), `cache`,
 `template` (verified per-class templates), `diff` + `replace_rules`, `outcome` (danger, policy,
-groups), `planner` (the whole run), `render` (markdown), `preview` (real `pulumi preview`).
+groups), `compute` (outcomes in forked workers), `planner` (the whole run), `render`
+(markdown), `preview` (real `pulumi preview`).
 Nothing is imported here: `python -m provisioner.fleet.batch` must stay light.
 """
