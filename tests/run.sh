@@ -36,7 +36,7 @@ fi
 PG_DIR=""
 stop_pg() {
   if [ -n "$PG_DIR" ] && [ -d "$PG_DIR" ]; then
-    $AS_PG "$PGBIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+    (cd "$PG_DIR" && $AS_PG "$PGBIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1) || true
     rm -rf "$PG_DIR"
   fi
 }
@@ -51,9 +51,11 @@ if [ -z "${PROVISIONER_TEST_POSTGRES_URL:-}" ] && PGBIN=$(pg_bin); then
   fi
   PG_PORT=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   trap stop_pg EXIT
-  $AS_PG "$PGBIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust >/dev/null
-  $AS_PG "$PGBIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w \
-    -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" start >/dev/null
+  # From the cluster's own directory: the postgres user may not enter the checkout.
+  (cd "$PG_DIR" && $AS_PG "$PGBIN/initdb" -D "$PG_DIR/data" -U postgres --auth=trust >/dev/null)
+  (cd "$PG_DIR" && $AS_PG "$PGBIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w \
+    -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off" \
+    start >/dev/null)
   export PROVISIONER_TEST_POSTGRES_URL="postgresql+psycopg://postgres@127.0.0.1:$PG_PORT/postgres"
   echo "tests/run.sh: PostgreSQL on 127.0.0.1:$PG_PORT" >&2
 else
