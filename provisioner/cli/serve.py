@@ -32,6 +32,12 @@ def serve(
         16 * 1024, "--max-body-bytes", min=256, help="Larger request bodies get 413."
     ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+    reuse_port: bool = typer.Option(
+        False,
+        "--reuse-port",
+        help="Let several `provisioner serve` processes share the port (SO_REUSEPORT; the"
+        " kernel spreads connections): the API is stateless, one process uses one core.",
+    ),
 ) -> None:
     """Serve the signup API (POST /v1/tenants, ...; OpenAPI at /openapi.json)."""
     import socket
@@ -48,6 +54,8 @@ def serve(
     # ~40 ms to every keep-alive response.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
         sock.listen(2048)  # connections queue from now on, before uvicorn's loop starts

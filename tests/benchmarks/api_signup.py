@@ -5,7 +5,8 @@ GET /healthz at the same rate as the baseline (HTTP, uvicorn and the event loop,
     PROVISIONER_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:55432/postgres \\
         .venv/bin/python tests/benchmarks/api_signup.py [--runs 3] [--seconds 5] [--rate 200]
 
-`provisioner serve` runs as its own process (access log off), the load comes from this one.
+`provisioner serve` runs as its own process(es) (access log off; `--servers N` starts N sharing
+the port with --reuse-port), the load comes from this one.
 Target: p99 under 50 ms at 200 requests/s. Prints medians over the runs.
 """
 
@@ -33,26 +34,33 @@ TOKEN = "bench-" + "t" * 40
 PROVISIONER = str(Path(sys.executable).parent / "provisioner")
 
 
-def start_server(url: str) -> tuple[subprocess.Popen[str], str]:
+def start_servers(url: str, count: int) -> tuple[list[subprocess.Popen[str]], str]:
+    """`count` serve processes sharing one port (--reuse-port)."""
     env = {
         **os.environ,
         "PROVISIONER_API_TOKENS": f"bench:{TOKEN}:*",
         "PROVISIONER_DATABASE_URL": url,
     }
-    proc = subprocess.Popen(
-        [PROVISIONER, "serve", "--port", "0", "--log-level", "warning"],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    while True:
-        line = proc.stderr.readline()
-        found = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
-        if found:
-            return proc, found.group(1)
-        if not line:
-            raise SystemExit("provisioner serve did not start")
+    port, procs = "0", []
+    for _ in range(count):
+        proc = subprocess.Popen(
+            [PROVISIONER, "serve", "--port", port, "--log-level", "warning", "--reuse-port"],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        procs.append(proc)
+        assert proc.stderr is not None
+        while True:
+            line = proc.stderr.readline()
+            found = re.search(r"on (http://127\.0\.0\.1:(\d+))", line)
+            if found:
+                base, port = found.group(1), found.group(2)
+                break
+            if not line:
+                raise SystemExit("provisioner serve did not start")
+    time.sleep(0.5)  # let every process reach its accept loop
+    return procs, base
 
 
 class Pool:
@@ -170,15 +178,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--servers", type=int, default=1, help="serve processes, one port")
     args = parser.parse_args()
-    print(f"{args.rate:.0f} requests/s for {args.seconds:.0f} s, {args.runs} runs; medians")
+    print(
+        f"{args.rate:.0f} requests/s for {args.seconds:.0f} s, {args.runs} runs, {args.servers}"
+        " serve process(es); medians"
+    )
     print(f"{'backend':<11}{'request':<18}{'rps':>8}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
     for backend in backends():
         rows: dict[str, list[dict[str, float]]] = {"GET /healthz": [], "POST /v1/tenants": []}
         throughput: list[float] = []
         for _ in range(args.runs):
             with database(backend) as url:
-                server, base = start_server(url)
+                servers, base = start_servers(url, args.servers)
                 try:
                     rows["GET /healthz"].append(
                         asyncio.run(open_loop(base, args.rate, args.seconds, "healthz"))
@@ -188,8 +200,9 @@ def main() -> None:
                     )
                     throughput.append(asyncio.run(closed_loop(base, args.seconds)))
                 finally:
-                    server.send_signal(signal.SIGTERM)
-                    server.wait(15)
+                    for server in servers:
+                        server.send_signal(signal.SIGTERM)
+                        server.wait(15)
         for name, runs in rows.items():
             med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
             print(
