@@ -35,7 +35,7 @@ from typing import Any, Protocol
 from provisioner import reconcile
 from provisioner.errors import EngineError, ProvisionerError, StackNotFound
 from provisioner.reconcile import Action
-from provisioner.registry import Registry, Tenant, leases
+from provisioner.registry import Registry, Tenant, leases, outcomes
 from provisioner.retention import iso
 from provisioner.spec import TenantSpec
 
@@ -292,7 +292,7 @@ class Worker:
             return self._failed(claim, action, exc)
         self._add_engine_time(started)
         now = self._clock()
-        tenant = leases.complete(
+        tenant = outcomes.complete(
             self.registry,
             claim,
             now=now,
@@ -364,7 +364,7 @@ class Worker:
             message,
             f"; retry at {iso(retry_at)}" if retry_at else "; giving up",
         )
-        tenant = leases.fail(
+        tenant = outcomes.fail(
             self.registry,
             claim,
             now=now,

@@ -18,7 +18,7 @@ after our lease expired, our late result is dropped (theirs is the one that coun
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,8 +27,6 @@ import sqlalchemy as sa
 from provisioner.registry.bound import bound
 from provisioner.registry.facade import Registry
 from provisioner.registry.models import tenant_events, tenants
-from provisioner.registry.records import Tenant
-from provisioner.registry.work_models import signups
 
 FAILED = "failed"  # the observed state of a tenant the workers gave up on
 _REGION_LOCK_SPACE = 6_000_006  # first key of pg_try_advisory_xact_lock(int, int) for regions
@@ -341,13 +339,6 @@ def heartbeat(
         )
 
 
-def _holds(conn: sa.Connection, claim: Claim) -> bool:
-    owner = conn.execute(
-        sa.select(c.lease_owner).where(c.slug == claim.slug).with_for_update()
-    ).scalar_one_or_none()
-    return owner == claim.owner
-
-
 def _release(conn: sa.Connection, slug: str, now: datetime, **values: Any) -> None:
     conn.execute(
         sa.update(tenants)
@@ -360,134 +351,3 @@ def _release(conn: sa.Connection, slug: str, now: datetime, **values: Any) -> No
             **values,
         )
     )
-
-
-def complete(
-    registry: Registry,
-    claim: Claim,
-    *,
-    now: datetime,
-    observed_state: str,
-    program_version: str | None,
-    outputs: dict[str, Any] | None = None,
-    deletion_evidence: dict[str, Any] | None = None,
-    after: Callable[[sa.Connection, Tenant], None] | None = None,
-) -> Tenant | None:
-    """Record success and release the lease. None if the lease was lost (nothing recorded)."""
-    with registry.write() as conn:
-        if not _holds(conn, claim):
-            return None
-        reg = bound(registry, conn)
-        observed = reg.set_observed_state(
-            claim.slug,
-            observed_state,
-            actor=f"worker:{claim.owner}",
-            at=now,
-            generation=claim.generation,
-            outputs=outputs,
-            program_version=program_version,
-        )
-        if deletion_evidence is not None:
-            reg.record_deletion_evidence(
-                claim.slug, deletion_evidence, actor=f"worker:{claim.owner}", at=now
-            )
-            # The admin's e-mail is tenant data: it goes with the rest.
-            conn.execute(
-                sa.update(signups).where(signups.c.slug == claim.slug).values(admin_email=None)
-            )
-        _release(
-            conn,
-            claim.slug,
-            now,
-            attempts=0,
-            next_attempt_at=None,
-            last_error=None,
-            observed_plan=claim.plan,
-        )
-        tenant = replace(
-            observed,
-            lease_owner=None,
-            lease_expires_at=None,
-            attempts=0,
-            next_attempt_at=None,
-            last_error=None,
-            version=observed.version + 1,
-        )  # what the release above wrote, without reading the row again
-        if after is not None:
-            after(conn, tenant)
-        return tenant
-
-
-def fail(
-    registry: Registry,
-    claim: Claim,
-    *,
-    now: datetime,
-    error: str,
-    retry_at: datetime | None,
-    after: Callable[[sa.Connection, Tenant], None] | None = None,
-) -> Tenant | None:
-    """Record a failed attempt and release the lease: retried at `retry_at`, or (None) given up
-    on (observed state `failed`, the reason in `last_error`). None if the lease was lost."""
-    with registry.write() as conn:
-        if not _holds(conn, claim):
-            return None
-        reg = bound(registry, conn)
-        actor = f"worker:{claim.owner}"
-        if retry_at is None:
-            reason = f"gave up after {claim.attempt} attempt(s): {error}"
-            reg.set_observed_state(claim.slug, FAILED, actor=actor, at=now, error=reason)
-            _release(conn, claim.slug, now, next_attempt_at=None, last_error=reason)
-        else:
-            reg.record_event(
-                claim.slug,
-                "reconcile.retry",
-                actor=actor,
-                reason=error,
-                at=now,
-                data={"attempt": claim.attempt, "next_attempt_at": retry_at.isoformat()},
-            )
-            _release(conn, claim.slug, now, next_attempt_at=retry_at, last_error=error)
-        tenant = reg.get_tenant(claim.slug)
-        if after is not None and retry_at is None:
-            after(conn, tenant)
-        return tenant
-
-
-def retry(registry: Registry, slug: str, *, actor: str, now: datetime) -> Tenant:
-    """An operator asks for fresh attempts (after fixing what made the tenant fail)."""
-    with registry.write() as conn:
-        reg = bound(registry, conn)
-        tenant = reg.get_tenant(slug)
-        conn.execute(
-            sa.update(tenants)
-            .where(c.slug == slug)
-            .values(
-                attempts=0,
-                attempt_generation=None,
-                next_attempt_at=None,
-                version=c.version + 1,
-                updated_at=now,
-            )
-        )
-        reg.record_event(
-            slug,
-            "reconcile.retry-requested",
-            actor=actor,
-            at=now,
-            data={"attempts": tenant.attempts, "last_error": tenant.last_error},
-        )
-        return reg.get_tenant(slug)
-
-
-def pending_count(registry: Registry, *, program_version: str) -> int:
-    """Tenants that still need work (claimable now or not)."""
-    with registry.read() as conn:
-        return int(
-            conn.execute(
-                sa.select(sa.func.count()).where(
-                    needs_work(program_version),
-                    sa.or_(_fresh(), c.observed_state.is_distinct_from(FAILED)),
-                )
-            ).scalar_one()
-        )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.registry import Registry, leases
+from provisioner.registry import Registry, leases, outcomes
 from provisioner.worker import Worker, WorkerSettings
 from tests.worker.conftest import PROGRAM, Clock, add_tenants
 from tests.worker.engine_double import DoubleEngine
@@ -113,7 +113,7 @@ def test_operator_retry_gives_fresh_attempts(
     worker.run(once=True)
     assert registry.get_tenant("acme").observed_state == "failed"
     engine.always_fail = set()
-    leases.retry(registry, "acme", actor="test", now=clock())
+    outcomes.retry(registry, "acme", actor="test", now=clock())
     worker.run(once=True)
     tenant = registry.get_tenant("acme")
     assert tenant.observed_state == "active" and engine.state("acme")["creates"] == 1
@@ -214,11 +214,11 @@ def test_a_late_result_after_a_takeover_is_dropped(
     clock.advance(11)  # worker-a went silent: its lease expired
     (second,) = leases.claim(registry, "worker-b", now=clock(), **args)  # type: ignore[arg-type]
     assert second.attempt == 2
-    late = leases.complete(
+    late = outcomes.complete(
         registry, first, now=clock(), observed_state="active", program_version=PROGRAM
     )
     assert late is None and registry.get_tenant("acme").observed_state is None
-    done = leases.complete(
+    done = outcomes.complete(
         registry, second, now=clock(), observed_state="active", program_version=PROGRAM
     )
     assert done is not None and done.observed_state == "active"
