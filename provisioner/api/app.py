@@ -43,7 +43,7 @@ from provisioner.api.models import (
     event_view,
     tenant_view,
 )
-from provisioner.errors import UsageError
+from provisioner.errors import IllegalTransition, UsageError
 
 API_VERSION = "1.0.0"
 SLUG_PATH = Path(min_length=1, max_length=64, description="The tenant's slug.")
@@ -272,5 +272,13 @@ def _offboard(registry: Any, slug: str, actor: str) -> tuple[Any, str]:
         return result.tenant, result.note
     if tenant.desired_state == lifecycle.SUSPENDED:
         return tenant, "already suspended; its data is deleted when the retention rules say so"
-    tenant = registry.suspend(slug, actor=actor, reason="offboarding requested")
+    try:
+        tenant = registry.suspend(slug, actor=actor, reason="offboarding requested")
+    except IllegalTransition:
+        # The retention clock got there first (the registry applies what is due before a
+        # change): the tenant is already closed or deleted, which is what was asked for.
+        tenant = registry.get_tenant(slug)
+        if tenant.desired_state not in (lifecycle.CLOSED, lifecycle.DELETED):
+            raise
+        return tenant, f"already offboarded ({tenant.desired_state})"
     return tenant, f"suspended; the {tenant.plan} plan's data is deleted by the retention rules"

@@ -11,8 +11,8 @@ work, are due (`next_attempt_at`) and whose lease is free or expired, and counts
 - SQLite: the write transaction is `BEGIN IMMEDIATE` (one writer at a time) and each row is taken
   with a conditional UPDATE (`... WHERE lease free`), whose row count says whether it was won.
 
-Completing or failing checks the lease is still ours: if another worker took the tenant over
-after our lease expired, our late result is dropped (theirs is the one that counts).
+Reporting the outcome (provisioner.registry.outcomes) checks the lease is still ours: if another
+worker took the tenant over after our lease expired, our late result is dropped.
 """
 
 from __future__ import annotations
