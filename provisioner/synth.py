@@ -207,7 +207,9 @@ def _close_event_loop_at_exit() -> None:
     atexit.register(close)
 
 
-def _run(spec: TenantSpec, regions: Catalogue, app_zone: str | None) -> list[_Recorded]:
+def _run(
+    spec: TenantSpec, regions: Catalogue, app_zone: str | None, suspended: bool
+) -> list[_Recorded]:
     import pulumi
     from pulumi.runtime.settings import ROOT
     from pulumi.runtime.stack import run_pulumi_func
@@ -223,7 +225,7 @@ def _run(spec: TenantSpec, regions: Catalogue, app_zone: str | None) -> list[_Re
     )
 
     def program() -> None:
-        tenant_program(spec, regions, app_zone=app_zone)
+        tenant_program(spec, regions, app_zone=app_zone, suspended=suspended)
 
     _sync_await(run_pulumi_func(program))
     _close_event_loop_at_exit()
@@ -231,13 +233,17 @@ def _run(spec: TenantSpec, regions: Catalogue, app_zone: str | None) -> list[_Re
 
 
 def synth_plan(
-    spec: TenantSpec, regions: Catalogue | None = None, app_zone: str | None = None
+    spec: TenantSpec,
+    regions: Catalogue | None = None,
+    app_zone: str | None = None,
+    suspended: bool = False,
 ) -> dict[str, Any]:
     """The plan JSON of one tenant (DESIGN.md, "Contracts worth keeping stable").
 
-    `app_zone` is the engine's zone override (another zone of the same region)."""
+    `app_zone` is the engine's zone override (another zone of the same region); `suspended`
+    plans the tenant as the engine suspends it."""
     regions = regions or catalogue()
-    recorded = _run(spec, regions, app_zone)
+    recorded = _run(spec, regions, app_zone, suspended)
     resources = [
         {
             "urn": rec.urn,

@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from provisioner import reconcile
-from provisioner.errors import EngineError, ProvisionerError, StackNotFound
+from provisioner.errors import ProvisionerError, StackNotFound
 from provisioner.reconcile import Action
 from provisioner.registry import Registry, Tenant, leases, outcomes
 from provisioner.retention import iso
@@ -65,13 +65,8 @@ class PulumiStackEngine:
         return self._engine.up(spec)
 
     def suspend(self, spec: TenantSpec) -> Any:
-        # The tenant program has no stopped mode yet (stacks/tenant takes no `suspended` config),
-        # so there is nothing true to run: fail visibly rather than report a suspension that did
-        # not happen.
-        raise EngineError(
-            f"cannot suspend {spec.stack_name}: the tenant program has no stopped mode yet; its"
-            " resources keep running: stop them by hand, or destroy the tenant"
-        )
+        # The program's suspended shape: app server stopped, HTTPS answering 503, data kept.
+        return self._engine.suspend(spec)
 
     def destroy(self, spec: TenantSpec) -> Any:
         return self._engine.destroy(spec)

@@ -25,7 +25,7 @@ from stacks.components.observability import Observability
 
 # Bumped whenever the program changes what it creates; recorded per tenant by the registry so
 # workers know which tenants still run an older program.
-PROGRAM_VERSION = "2026.11.1"
+PROGRAM_VERSION = "2026.11.2"
 
 
 def hostname_for(spec: TenantSpec, regions: Catalogue) -> str:
@@ -41,6 +41,7 @@ class TenantStack(TenantPart):
         spec: TenantSpec,
         regions: Catalogue | None = None,
         app_zone: str | None = None,
+        suspended: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         zones = spec.location.zones[:2]  # the zones the subnets cover
@@ -81,6 +82,7 @@ class TenantStack(TenantPart):
             db_secret_arn=database.instance.master_user_secrets[0].secret_arn,
             log_group_name=logs.app.name,
             hostname=hostname,
+            suspended=suspended,
             opts=child,
         )
         edge = Edge(
@@ -93,6 +95,7 @@ class TenantStack(TenantPart):
             security_group_id=network.lb_sg.id,
             instance_id=compute.instance.id,
             account_id=account_id,
+            suspended=suspended,
             opts=child,
         )
         backup = Backup(
@@ -113,15 +116,22 @@ class TenantStack(TenantPart):
             "backup_vault": backup.vault.name,
             "backup_copy_vault_arn": backup.copy_vault.arn,
             "program_version": PROGRAM_VERSION,
+            "suspended": "true" if suspended else "false",
         }
         self.register_outputs(self.outputs)
 
 
 def tenant_program(
-    spec: TenantSpec, regions: Catalogue | None = None, app_zone: str | None = None
+    spec: TenantSpec,
+    regions: Catalogue | None = None,
+    app_zone: str | None = None,
+    suspended: bool = False,
 ) -> TenantStack:
-    """The Pulumi program for one tenant: the component plus its stack outputs."""
-    stack = TenantStack(spec.stack_name, spec, regions, app_zone=app_zone)
+    """The Pulumi program for one tenant: the component plus its stack outputs.
+
+    `suspended` keeps every byte of data and every promise, but stops the app server and makes
+    the load balancer answer 503 over HTTPS (with HSTS) instead of forwarding."""
+    stack = TenantStack(spec.stack_name, spec, regions, app_zone=app_zone, suspended=suspended)
     for key, value in stack.outputs.items():
         pulumi.export(key, value)
     return stack

@@ -126,7 +126,13 @@ class Engine:
     def up(
         self, spec: TenantSpec, on_event: OnEvent | None = None, expected_total: int | None = None
     ) -> OperationResult:
+        """Create or update the stack with the service running (this also resumes it)."""
         return self._operate("up", spec, on_event, expected_total)
+
+    def suspend(self, spec: TenantSpec, on_event: OnEvent | None = None) -> OperationResult:
+        """Update the stack to its suspended shape: app server stopped, HTTPS answering 503,
+        every byte of data kept. `up` resumes it."""
+        return self._operate("up", spec, on_event, None, suspended=True)
 
     def refresh(self, spec: TenantSpec, on_event: OnEvent | None = None) -> OperationResult:
         return self._operate("refresh", spec, on_event, None)
@@ -154,7 +160,12 @@ class Engine:
     # -- the operation loop ----------------------------------------------------------------------
 
     def _operate(
-        self, verb: str, spec: TenantSpec, on_event: OnEvent | None, expected: int | None
+        self,
+        verb: str,
+        spec: TenantSpec,
+        on_event: OnEvent | None,
+        expected: int | None,
+        suspended: bool = False,
     ) -> OperationResult:
         emit = self._emitter(verb, on_event, expected)
         start = self._clock()
@@ -167,7 +178,7 @@ class Engine:
         while True:
             attempts += 1
             try:
-                with self._stack(spec, mode, zone) as (stack, _created):
+                with self._stack(spec, mode, zone, suspended) as (stack, _created):
                     if verb != "preview" and not recovered:
                         cleared = self._clear_pending(stack, spec, emit)
                         recovered = bool(cleared.cleared)
@@ -327,7 +338,7 @@ class Engine:
 
     @contextlib.contextmanager
     def _stack(
-        self, spec: TenantSpec, mode: str, zone: str | None = None
+        self, spec: TenantSpec, mode: str, zone: str | None = None, suspended: bool = False
     ) -> Iterator[tuple[Any, bool]]:
         """A Stack in a fresh work directory, removed afterwards. mode: create, select, preview.
 
@@ -381,7 +392,10 @@ class Engine:
                 created = True
             try:
                 if mode != "select":
-                    config = {k: auto.ConfigValue(v) for k, v in stack_config(spec, zone).items()}
+                    config = {
+                        k: auto.ConfigValue(v)
+                        for k, v in stack_config(spec, zone, suspended).items()
+                    }
                     self._call("config set", spec, lambda: stack.set_all_config(config))
                 yield stack, created
             finally:

@@ -191,17 +191,22 @@ def workspace_env(settings: EngineSettings) -> dict[str, str]:
     return dict(sorted(env.items()))
 
 
-def stack_config(spec: TenantSpec, zone: str | None = None) -> dict[str, str]:
+def stack_config(
+    spec: TenantSpec, zone: str | None = None, suspended: bool = False
+) -> dict[str, str]:
     """The stack configuration: a pure function of the spec (and a zone after a capacity retry).
 
     `tenant:zone` is only set when AWS refused capacity in the program's default zone; the
-    program places its single-zone resources (app server, single-AZ database) there.
+    program places its single-zone resources (app server and its data volume) there.
+    `tenant:suspended` is always set, so every `up` states whether the service runs: a suspended
+    tenant's app server is stopped and its load balancer answers 503; its data stays.
     """
     config = {
         "aws:region": spec.region,
         f"{CONFIG_NAMESPACE}:slug": spec.slug,
         f"{CONFIG_NAMESPACE}:location": spec.location.code,
         f"{CONFIG_NAMESPACE}:plan": spec.plan.name,
+        f"{CONFIG_NAMESPACE}:suspended": "true" if suspended else "false",
     }
     if zone is not None:
         config[f"{CONFIG_NAMESPACE}:zone"] = zone

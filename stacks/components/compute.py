@@ -58,6 +58,7 @@ class Compute(TenantPart):
         db_secret_arn: pulumi.Input[str],
         log_group_name: pulumi.Input[str],
         hostname: str,
+        suspended: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("Compute", name, spec, opts)
@@ -159,6 +160,15 @@ class Compute(TenantPart):
             device_name=f"/dev/{DATA_DEVICE}",
             instance_id=self.instance.id,
             volume_id=self.data_volume.id,
+            region=self.region,
+            opts=self.child(),
+        )
+        # Always present, so suspending and resuming are updates of one resource. (pulumi-aws
+        # files this EC2 resource under ec2transitgateway.)
+        aws.ec2transitgateway.InstanceState(
+            f"{name}-power",
+            instance_id=self.instance.id,
+            state="stopped" if suspended else "running",
             region=self.region,
             opts=self.child(),
         )

@@ -23,6 +23,15 @@ from stacks.components.base import TenantPart
 from stacks.components.network import APP_PORT, HTTP_PORT, HTTPS_PORT
 
 ACCESS_LOG_PREFIX = "alb"
+# What a suspended tenant's HTTPS listener answers instead of forwarding to the app.
+SUSPENDED_RESPONSE: aws.lb.ListenerDefaultActionArgsDict = {
+    "type": "fixed-response",
+    "fixed_response": {
+        "content_type": "text/plain",
+        "message_body": "This instance is suspended. Contact your administrator.",
+        "status_code": "503",
+    },
+}
 
 
 class Edge(TenantPart):
@@ -39,6 +48,7 @@ class Edge(TenantPart):
         security_group_id: pulumi.Input[str],
         instance_id: pulumi.Input[str],
         account_id: pulumi.Input[str],
+        suspended: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("Edge", name, spec, opts)
@@ -86,7 +96,11 @@ class Edge(TenantPart):
             ssl_policy=TLS_POLICY,
             certificate_arn=certificate.certificate_arn,
             routing_http_response_strict_transport_security_header_value=HSTS_HEADER,
-            default_actions=[{"type": "forward", "target_group_arn": target_group.arn}],
+            default_actions=[
+                SUSPENDED_RESPONSE
+                if suspended
+                else {"type": "forward", "target_group_arn": target_group.arn}
+            ],
             region=self.region,
             tags=self.tags(),
             opts=self.child(),

@@ -5,7 +5,8 @@
     pulumi config set tenant:plan trial
     pulumi up
 
-Optional: `tenant:zone` places the app server in another zone of the same region.
+Optional: `tenant:zone` places the app server in another zone of the same region;
+`tenant:suspended true` stops the service and keeps the data.
 
 The same program the orchestrator runs (stacks.tenant_stack.tenant_program).
 """
@@ -30,4 +31,6 @@ tenant_program(
     ),
     # Set by the engine only when AWS had no capacity in the default zone.
     app_zone=config.get("zone"),
+    # Set by the engine while the tenant is suspended: data kept, service stopped.
+    suspended=config.get_bool("suspended") or False,
 )

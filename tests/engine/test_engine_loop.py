@@ -92,6 +92,7 @@ class ScriptedEngine(Engine):
     def __init__(self, home: Path, stack: ScriptedStack, **kwargs: Any) -> None:
         self.sleeps: list[float] = []
         self.zones: list[str | None] = []
+        self.suspended: list[bool] = []
         self.stack = stack
         ticks = iter(range(0, 10_000, 7))
         super().__init__(
@@ -105,8 +106,11 @@ class ScriptedEngine(Engine):
         return PulumiCli(path=Path("/opt/pulumi/bin/pulumi"), version=MIN_CLI_VERSION)
 
     @contextlib.contextmanager
-    def _stack(self, spec: TenantSpec, mode: str, zone: str | None = None) -> Iterator[Any]:
+    def _stack(
+        self, spec: TenantSpec, mode: str, zone: str | None = None, suspended: bool = False
+    ) -> Iterator[Any]:
         self.zones.append(zone)
+        self.suspended.append(suspended)
         yield self.stack, False
 
 
@@ -307,3 +311,12 @@ def test_zone_retries_end_even_if_the_program_ignores_the_zone(
     with pytest.raises(CapacityUnavailable, match="tried eu-central-1a, eu-central-1b"):
         engine.up(spec)
     assert engine.zones == [None, "eu-central-1b"]
+
+
+def test_suspend_is_an_up_of_the_suspended_shape_and_up_resumes(
+    tmp_path: Path, spec: TenantSpec
+) -> None:
+    engine = ScriptedEngine(tmp_path, ScriptedStack([up_ok(update=2), up_ok(update=2)]))
+    assert engine.suspend(spec).verb == "up"
+    engine.up(spec)
+    assert engine.suspended == [True, False]

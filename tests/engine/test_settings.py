@@ -147,8 +147,10 @@ def test_stack_config_is_a_function_of_the_spec(spec: TenantSpec) -> None:
         "tenant:location": "de",
         "tenant:plan": "trial",
         "tenant:slug": "demo",
+        "tenant:suspended": "false",
     }
     assert stack_config(spec, zone="eu-central-1b")["tenant:zone"] == "eu-central-1b"
+    assert stack_config(spec, suspended=True)["tenant:suspended"] == "true"
 
 
 def test_passphrase_file_is_private_and_stable(tmp_path: Path) -> None:

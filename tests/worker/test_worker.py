@@ -248,3 +248,30 @@ def test_claims_find_unsettled_tenants_through_the_partial_index(tmp_path: Path)
             steps = [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
     assert "SCAN tenants" not in steps, steps  # a full table scan
     assert any("ix_tenants_unsettled" in step for step in steps), steps
+
+
+def test_the_real_adapter_suspends_through_the_engines_suspended_shape() -> None:
+    """PulumiStackEngine maps the worker's verbs onto provisioner.engine.Engine's."""
+    from provisioner.spec import TenantSpec
+    from provisioner.worker import PulumiStackEngine
+
+    calls: list[tuple[str, str]] = []
+
+    class RecordingEngine:
+        def up(self, spec: TenantSpec) -> str:
+            calls.append(("up", spec.slug))
+            return "up"
+
+        def suspend(self, spec: TenantSpec) -> str:
+            calls.append(("suspend", spec.slug))
+            return "suspended"
+
+        def destroy(self, spec: TenantSpec) -> str:
+            calls.append(("destroy", spec.slug))
+            return "destroyed"
+
+    adapter = PulumiStackEngine(RecordingEngine())
+    spec = TenantSpec.create("acme", "de", "trial")
+    assert adapter.suspend(spec) == "suspended"
+    assert adapter.up(spec) == "up"
+    assert calls == [("suspend", "acme"), ("up", "acme")]
