@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from provisioner.registry.core import insert_skipping_conflicts
 from provisioner.registry.facade import Registry
 
 
@@ -45,13 +46,6 @@ def insert_ignoring_conflicts(conn: sa.Connection, table: sa.Table, values: dict
     wait for that transaction, so exactly one of many concurrent inserts of one key wins. (The
     RETURNING row, not `rowcount`, says whether it did: drivers disagree on the latter here.)
     """
-    key = next(iter(table.primary_key.columns))
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt: Any = pg_insert(table).values(**values).on_conflict_do_nothing()
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
-    return conn.execute(stmt.returning(key)).first() is not None
+    key = next(iter(table.primary_key.columns)).name
+    stmt = insert_skipping_conflicts(conn.dialect.name, table, (key,))
+    return conn.execute(stmt, values).first() is not None

@@ -14,10 +14,12 @@ import sqlalchemy as sa
 from provisioner import lifecycle, retention
 from provisioner.errors import IllegalTransition, TenantExists, TenantNotFound, UsageError
 from provisioner.registry.billing import BillingOps
-from provisioner.registry.core import _aware, to_event, to_tenant
+from provisioner.registry.core import _aware, insert_skipping_conflicts, to_event, to_tenant
 from provisioner.registry.models import tenant_events, tenants
 from provisioner.registry.records import FACT_FIELDS, Tenant, TenantEvent
 from provisioner.registry.sweep import SweepOps
+
+_TENANT_COLUMNS = tuple(tenants.c.keys())
 
 
 class Registry(BillingOps, SweepOps):
@@ -37,26 +39,31 @@ class Registry(BillingOps, SweepOps):
         """Register a tenant from a validated TenantSpec; desired state `active`."""
         when = _aware(at) if at else self._clock()
         facts = lifecycle.new_tenant(spec.slug, spec.plan.name, when, trial_days)
+        values: dict[str, Any] = {name: getattr(facts, name) for name in FACT_FIELDS}
+        values.update(
+            location=spec.location.code,
+            region=spec.region,
+            desired_state=facts.state,
+            generation=1,
+            attempts=0,
+            version=1,
+            updated_at=self._clock(),
+        )
         with self.write() as conn:
-            taken = conn.execute(
-                sa.select(tenants.c.desired_state).where(tenants.c.slug == spec.slug)
-            ).scalar_one_or_none()
-            if taken is not None:
+            # One statement inserts the row and hands it back (the new row is ours until
+            # commit); a taken slug inserts nothing. PostgreSQL makes a concurrent insert of
+            # the same slug wait for the first to commit, then skip.
+            row = conn.execute(
+                insert_skipping_conflicts(conn.dialect.name, tenants, _TENANT_COLUMNS, "slug"),
+                values,
+            ).first()
+            if row is None:
+                taken = conn.execute(
+                    sa.select(tenants.c.desired_state).where(tenants.c.slug == spec.slug)
+                ).scalar_one_or_none()
                 raise TenantExists(
                     f"tenant {spec.slug!r} already exists ({taken}): slugs are never reused"
                 )
-            values: dict[str, Any] = {name: getattr(facts, name) for name in FACT_FIELDS}
-            values.update(
-                location=spec.location.code,
-                region=spec.region,
-                desired_state=facts.state,
-                generation=1,
-                attempts=0,
-                version=1,
-                updated_at=self._clock(),
-            )
-            conn.execute(sa.insert(tenants).values(**values))
-            row = self._lock(conn, spec.slug)
             self._event(
                 conn,
                 row,

@@ -22,6 +22,16 @@ from provisioner.registry.records import Tenant
 from provisioner.registry.work_models import idempotency_keys, signups
 
 _RACE_RETRIES = 5  # a lost race on the slug's unique index is retried; the retry sees the winner
+# Built once, executed with parameters (see core._LOCK_TENANT for why).
+_INSERT_SIGNUP = sa.insert(signups)
+_ANSWER_KEY = (
+    sa.update(idempotency_keys)
+    .where(idempotency_keys.c.key == sa.bindparam("answered_key"))
+    .values(
+        status_code=sa.bindparam("answer_status", type_=idempotency_keys.c.status_code.type),
+        response=sa.bindparam("answer_body", type_=idempotency_keys.c.response.type),
+    )
+)
 
 
 class IdempotencyKeyReused(UsageError):
@@ -100,20 +110,19 @@ def _signup_once(
             status, body = 409, conflict(exc)
         else:
             conn.execute(
-                sa.insert(signups).values(
-                    slug=spec.slug,
-                    admin_email=admin_email,
-                    idempotency_key=key,
-                    actor=actor,
-                    created_at=now,
-                )
+                _INSERT_SIGNUP,
+                {
+                    "slug": spec.slug,
+                    "admin_email": admin_email,
+                    "idempotency_key": key,
+                    "actor": actor,
+                    "created_at": now,
+                },
             )
             status, body = 202, render(tenant)
         if key is not None:
             conn.execute(
-                sa.update(idempotency_keys)
-                .where(idempotency_keys.c.key == key)
-                .values(status_code=status, response=body)
+                _ANSWER_KEY, {"answered_key": key, "answer_status": status, "answer_body": body}
             )
         return SignupAnswer(status, body, replayed=False)
 
