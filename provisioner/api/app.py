@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -90,10 +90,11 @@ def create_app(
     metrics.watch_registry(registry)
     bearer = HTTPBearer(auto_error=False, description="A token from PROVISIONER_API_TOKENS.")
 
-    def need(scope: str) -> Callable[..., Caller]:
+    def need(scope: str) -> Callable[..., Awaitable[Caller]]:
         # A default, not Annotated[...]: these annotations are strings (PEP 563) and `bearer`
-        # is local, so FastAPI could not resolve it from the module.
-        def check(
+        # is local, so FastAPI could not resolve it from the module. `async`: a hash and a
+        # constant-time compare belong on the event loop, not in a thread-pool hop of its own.
+        async def check(
             credentials: HTTPAuthorizationCredentials | None = Security(bearer),
         ) -> Caller:
             challenge = {"WWW-Authenticate": "Bearer"}
