@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import functools
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -220,17 +219,30 @@ def _without_source_positions() -> Iterator[None]:
         sdk_resource._get_stack_trace = original
 
 
-@functools.cache
-def _close_event_loop_at_exit() -> None:
-    """The mock runtime leaves its event loop open for the next run; close it before the
-    interpreter tears down its sockets, or Python prints "Exception ignored ... __del__"."""
+_LOOPS: list[asyncio.AbstractEventLoop] = []  # the loops plans ran on, closed at exit
 
-    def close() -> None:
-        loop = asyncio.get_event_loop_policy().get_event_loop()
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """This thread's event loop for the mock runtime, made on first use (a worker's planning
+    thread has none), and closed before the interpreter tears down its sockets, or Python prints
+    "Exception ignored ... __del__"."""
+    policy = asyncio.get_event_loop_policy()
+    try:
+        loop = policy.get_event_loop()
+    except RuntimeError:  # not the main thread, and no loop yet
+        loop = policy.new_event_loop()
+        policy.set_event_loop(loop)
+    if loop not in _LOOPS:
+        if not _LOOPS:
+            atexit.register(_close_loops)
+        _LOOPS.append(loop)
+    return loop
+
+
+def _close_loops() -> None:
+    for loop in _LOOPS:
         if not loop.is_running() and not loop.is_closed():
             loop.close()
-
-    atexit.register(close)
 
 
 def _run(
@@ -243,6 +255,7 @@ def _run(
 
     from stacks.tenant_stack import tenant_program
 
+    _event_loop()
     mocks, monitor = _make_mocks(spec, regions)
     # Without this every run after the first reuses the first run's root stack resource.
     ROOT.set(None)
@@ -255,7 +268,6 @@ def _run(
 
     with _without_source_positions():
         _sync_await(run_pulumi_func(program))
-    _close_event_loop_at_exit()
     return list(monitor.recorded)
 
 

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from provisioner import reconcile
 from provisioner.errors import ProvisionerError, StackNotFound
+from provisioner.policy.gate import policy_gate
 from provisioner.reconcile import Action
 from provisioner.registry import Registry, Tenant, leases, outcomes
 from provisioner.retention import iso
@@ -58,14 +59,19 @@ class StackEngine(Protocol):
 class PulumiStackEngine:
     """The real engine (provisioner.engine.Engine) behind the worker's StackEngine verbs."""
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Any, check: Callable[[TenantSpec], Any] | None = None) -> None:
         self._engine = engine
+        self._check = check  # the policy check; None: the real one (offline plan + rules)
 
     def up(self, spec: TenantSpec) -> Any:
+        # The same gate as `tenants up`: a stack that breaks a promise is never deployed by a
+        # worker (there is no --force-policy here; an operator forces from the CLI).
+        policy_gate(spec, force=False, check=self._check)
         return self._engine.up(spec)
 
     def suspend(self, spec: TenantSpec) -> Any:
         # The program's suspended shape: app server stopped, HTTPS answering 503, data kept.
+        policy_gate(spec, force=False, check=self._check)
         return self._engine.suspend(spec)
 
     def destroy(self, spec: TenantSpec) -> Any:

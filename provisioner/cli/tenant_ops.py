@@ -15,7 +15,8 @@ import typer
 
 from provisioner.cli.common import OUTPUT_OPTION, OutputFormat, emit_json
 from provisioner.cli.tenants import app
-from provisioner.errors import CheckFailed, ProvisionerError, UsageError
+from provisioner.errors import ProvisionerError, UsageError
+from provisioner.policy.gate import policy_gate
 from provisioner.spec import TenantSpec, validate_slug
 
 log = logging.getLogger("provisioner.tenants")
@@ -86,35 +87,6 @@ def _engine(backend: str | None, secrets_provider: str | None) -> Any:
     from provisioner.engine import Engine
 
     return Engine(backend=backend, secrets_provider=secrets_provider)
-
-
-def policy_gate(spec: TenantSpec, force: bool, emit: Any = None, check: Any = None) -> int:
-    """Run the policy check (issue 3) before `up`; refuse on a mandatory failure unless forced.
-
-    `check` defaults to provisioner.policy.check_spec (the offline plan under the mock runtime).
-    Returns how many resources the plan has, which sizes the progress bar.
-    """
-    if check is None:
-        from provisioner.policy import check_spec as check
-
-    report = check(spec)
-    mandatory = report.mandatory_failures
-    if mandatory:
-        listed = "; ".join(f"{f.rule_id} ({f.urn}): {f.message}" for f in mandatory)
-        if not force:
-            raise CheckFailed(
-                f"policy check failed for tenant {spec.slug}, nothing was deployed: {listed}"
-                " (fix the program, or pass --force-policy to deploy anyway)"
-            )
-        message = (
-            f"--force-policy: deploying tenant {spec.slug} despite {len(mandatory)} failure(s)"
-        )
-        log.warning("%s: %s", message, listed)
-        if emit is not None:
-            from provisioner.engine.progress import notice
-
-            emit(notice(f"{message}: {listed}"))
-    return int(report.resources_checked)
 
 
 def _run(

@@ -6,10 +6,10 @@ import logging
 
 import pytest
 
-from provisioner.cli.tenant_ops import policy_gate
 from provisioner.engine.progress import EventRecord
 from provisioner.errors import CheckFailed
 from provisioner.policy import Finding, PolicyReport, Severity
+from provisioner.policy.gate import policy_gate
 from provisioner.spec import TenantSpec
 
 TLS = Finding(

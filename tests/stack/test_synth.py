@@ -20,3 +20,16 @@ def test_runs_in_one_process_do_not_leak_into_each_other() -> None:
     again = synth_plan(TenantSpec.create("first", "de", "trial"))
     assert first == again
     assert all("other" not in r["urn"] for r in again["resources"])
+
+
+def test_a_plan_runs_in_a_thread_without_an_event_loop_of_its_own() -> None:
+    """Workers plan (for the policy gate) in their reconcile threads."""
+    import threading
+
+    results: list[dict] = []
+    thread = threading.Thread(
+        target=lambda: results.append(synth_plan(TenantSpec.create("acme", "de", "trial")))
+    )
+    thread.start()
+    thread.join()
+    assert results == [synth_plan(TenantSpec.create("acme", "de", "trial"))]

@@ -270,8 +270,28 @@ def test_the_real_adapter_suspends_through_the_engines_suspended_shape() -> None
             calls.append(("destroy", spec.slug))
             return "destroyed"
 
-    adapter = PulumiStackEngine(RecordingEngine())
+    adapter = PulumiStackEngine(RecordingEngine())  # with the real policy check
     spec = TenantSpec.create("acme", "de", "trial")
     assert adapter.suspend(spec) == "suspended"
     assert adapter.up(spec) == "up"
     assert calls == [("suspend", "acme"), ("up", "acme")]
+
+    # A program that breaks a promise is never deployed by a worker.
+    from provisioner.errors import CheckFailed
+    from provisioner.policy import evaluate
+    from provisioner.synth import synth_plan
+
+    def broken_check(spec: TenantSpec) -> object:
+        plan = synth_plan(spec)
+        for res in plan["resources"]:
+            if res["type"] == "aws:rds/instance:Instance":
+                res["inputs"]["publiclyAccessible"] = True
+        return evaluate(plan)
+
+    calls.clear()
+    gated = PulumiStackEngine(RecordingEngine(), check=broken_check)
+    with pytest.raises(CheckFailed, match="nothing was deployed"):
+        gated.up(spec)
+    with pytest.raises(CheckFailed):
+        gated.suspend(spec)
+    assert calls == []
