@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -296,10 +295,3 @@ def synth_plan(
     ]
     resources.sort(key=lambda r: str(r["urn"]))
     return {"tenant": spec.to_dict(), "resources": resources}
-
-
-def timed_synth(spec: TenantSpec) -> tuple[dict[str, Any], float]:
-    """synth_plan and its wall time in seconds (for progress and benchmarks)."""
-    start = time.perf_counter()
-    plan = synth_plan(spec)
-    return plan, time.perf_counter() - start

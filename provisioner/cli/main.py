@@ -38,9 +38,7 @@ class OneLineErrors(TyperGroup):
         **extra: Any,
     ) -> Any:
         try:
-            result = super().main(
-                args, prog_name, complete_var, standalone_mode=False, **extra
-            )
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except typer.Abort:
             echo("error: aborted", err=True)
             code = 130
@@ -80,35 +78,32 @@ def _root() -> None:
 
 def _register() -> None:
     """Attach every command and sub-app. Each module imports its heavy dependencies lazily."""
-    # One import and one call per noun; each helper module keeps its heavy imports lazy.
-    from provisioner.cli import billing, retention, tenant_records, tenants
+    # One import and one call per noun; each module keeps its heavy imports lazy.
+    from provisioner.cli import (
+        audit,
+        backups,
+        billing,
+        check,
+        doctor,
+        fleet,
+        plan,
+        policy,
+        restore,
+        retention,
+        serve,
+        tenant_ops,  # noqa: F401  (adds its commands to the tenants sub-app)
+        tenant_records,
+        tenants,
+        worker,
+    )
 
     tenant_records.register(tenants.app)
     app.add_typer(tenants.app, name="tenants")
     app.add_typer(billing.app, name="billing")
     app.add_typer(retention.app, name="retention")
-    from provisioner.cli import plan
-
-    plan.register(app)
-    from provisioner.cli import check, policy
-
-    check.register(app)
-    policy.register(app)
-    from provisioner.cli import doctor, tenant_ops  # noqa: F401  (tenant_ops adds to tenants)
-
-    doctor.register(app)
-    from provisioner.cli import serve, worker
-
-    serve.register(app)
-    worker.register(app)  # also adds `tenants retry`
-    from provisioner.cli import audit, backups, restore
-
-    audit.register(app)
-    backups.register(app)
-    restore.register(app)
-    from provisioner.cli import fleet
-
     app.add_typer(fleet.app, name="fleet")
+    for module in (plan, check, policy, doctor, serve, worker, audit, backups, restore):
+        module.register(app)  # worker also adds `tenants retry`
 
 
 _register()

@@ -7,7 +7,6 @@ engine's pulumi, rich, SQLAlchemy) happen inside the commands.
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
@@ -18,8 +17,6 @@ from provisioner.cli.tenants import app
 from provisioner.errors import ProvisionerError, UsageError
 from provisioner.policy.gate import policy_gate
 from provisioner.spec import TenantSpec, validate_slug
-
-log = logging.getLogger("provisioner.tenants")
 
 SLUG_ARG = typer.Argument(..., help="The tenant's slug, e.g. acme.")
 LOCATION_OPTION = typer.Option(

@@ -25,15 +25,12 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import sqlalchemy as sa
 
@@ -43,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from provisioner import lifecycle, retention  # noqa: E402
 from provisioner.registry import Registry  # noqa: E402
 from provisioner.registry.models import billing_records, tenants  # noqa: E402
+from tests.benchmarks._databases import backends, database  # noqa: E402
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 AT = datetime(2027, 1, 1, tzinfo=UTC)  # the instant planned for
@@ -154,25 +152,6 @@ def measure(url: str, runs: int) -> dict[str, Any]:
             "scan": scanned, "plan": planned, "plan_cpu": plan_cpu, "cli": cli_s}  # fmt: skip
 
 
-def pg_schema_url(base: str) -> tuple[str, Callable[[], None]]:
-    admin_url = sa.make_url(base)
-    if admin_url.drivername == "postgresql":
-        admin_url = admin_url.set(drivername="postgresql+psycopg")
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(admin_url)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    plain = admin_url.render_as_string(hide_password=False)
-    sep = "&" if "?" in plain else "?"
-
-    def drop() -> None:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
-
-    return f"{plain}{sep}options={quote(f'-csearch_path={schema}')}", drop
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, default=100_000)
@@ -180,19 +159,11 @@ def main() -> None:
     args = parser.parse_args()
     rows, bills = fleet(args.tenants)
     results: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'registry.db'}"
-        load(url, rows, bills)
-        results["sqlite"] = measure(url, args.runs)
-    pg = os.environ.get("PROVISIONER_TEST_POSTGRES_URL", "").strip()
-    if pg:
-        url, drop = pg_schema_url(pg)
-        try:
+    for backend in backends():  # sqlite, and postgresql when PROVISIONER_TEST_POSTGRES_URL is set
+        with database(backend) as url:
             load(url, rows, bills)
-            results["postgresql"] = measure(url, args.runs)
-        finally:
-            drop()
-    else:
+            results[backend] = measure(url, args.runs)
+    if "postgresql" not in results:
         print("PROVISIONER_TEST_POSTGRES_URL is not set: PostgreSQL skipped", file=sys.stderr)
     print(f"retention plan at {AT.date()}, {args.tenants} tenants, {len(bills)} billing records,"
           f" medians of {args.runs} runs (cli: of {max(3, args.runs // 2)})")  # fmt: skip
