@@ -102,7 +102,8 @@ class Estimate:
 
     @property
     def monthly_usd(self) -> float:
-        return round(sum(line.monthly_usd for line in self.lines), 2)
+        # The sum of the lines as shown (cents), so the total adds up for whoever checks it.
+        return round(sum(round(line.monthly_usd, 2) for line in self.lines), 2)
 
     @property
     def complete(self) -> bool:

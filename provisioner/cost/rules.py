@@ -296,7 +296,10 @@ def secret(res: Resource, p: Pricer) -> None:
 
 
 def bucket(res: Resource, p: Pricer) -> None:
-    p.unpriced(res, "S3 Standard storage", "no usage figure for bucket contents yet (access logs)")
+    stored = p.figure("bucket_gb_stored", res)
+    p.charge(
+        res, "S3 Standard storage (usage assumption)", "s3.standard_gb_month", stored, "GB-month"
+    )
 
 
 def hosted_zone(res: Resource, p: Pricer) -> None:

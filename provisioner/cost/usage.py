@@ -29,6 +29,7 @@ KEYS = (
     "data_used_fraction",
     "daily_change_fraction",
     "dns_queries_per_month",
+    "bucket_gb_stored",
 )
 
 
