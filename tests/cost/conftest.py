@@ -67,7 +67,6 @@ def make_snapshot(
     return build_snapshot(prices, regions, "2026-01-01", "test data")
 
 
-
 ALL_REGIONS = [
     "us-east-1", "us-west-2", "eu-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2",
     "ap-southeast-4", "ap-southeast-1", "ap-northeast-1", "ap-northeast-3", "ap-south-1",

@@ -126,7 +126,7 @@ def test_a_resource_type_without_a_rule_is_listed_unpriced(usage_book: UsageBook
     plan = {
         "resources": [
             {"type": "aws:sns/topic:Topic", "name": "alerts", "region": "us-east-1", "inputs": {}},
-            {"type": "provisioner:tenant:Edge", "name": "edge", "region": "us-east-1", "inputs": {}},
+            {"type": "provisioner:tenant:Edge", "name": "edge", "region": "us-east-1"},
             {"type": "aws:iam/role:Role", "name": "role", "region": "global", "inputs": {}},
         ]
     }
