@@ -201,7 +201,7 @@ def load_balancer(res: Resource, p: Pricer) -> None:
         addresses = len(res.inputs.get("subnets") or res.inputs.get("subnetMappings") or []) or 1
         p.charge(
             res,
-            f"{addresses} public IPv4 address(es), one per zone",
+            f"{addresses} public IPv4 address(es), at least one per zone",
             "vpc.public_ipv4_hour",
             addresses * p.hours,
             "address-hour",
