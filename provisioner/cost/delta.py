@@ -118,3 +118,25 @@ def margin_breach(cost: TenantCost | None, plan: str, margins: Mapping[str, floa
         f"estimated cost {bound}${cost['after_usd']:,.2f}/month exceeds the {plan} plan's limit"
         f" of ${limit:,.2f}/month (--max-monthly-usd)"
     )
+
+
+def apply_margin_gate(outcomes: Iterable[dict[str, Any]], margins: Mapping[str, float]) -> None:
+    """Add a danger reason to each tenant the change touches whose estimate after it is over its
+    plan's limit. Unchanged tenants are left alone: this change does not make them cost more."""
+    for outcome in outcomes:
+        if outcome.get("status") == "unchanged":
+            continue
+        reason = margin_breach(outcome.get("cost"), outcome.get("plan", ""), margins)
+        if reason is not None and reason not in outcome["danger"]:
+            outcome["danger"] = [*outcome["danger"], reason]
+
+
+def annotate_costs(
+    groups: Iterable[dict[str, Any]], outcomes: Iterable[dict[str, Any]]
+) -> dict[str, Any]:
+    """Each change group's cost delta (`group["cost"]`), and the fleet's (returned)."""
+    # Unchanged tenants cost what they cost before: they are not "across N tenants" of a change.
+    costs = {o["slug"]: o.get("cost") if o.get("status") != "unchanged" else None for o in outcomes}
+    for group in groups:
+        group["cost"] = group_cost(costs.get(slug) for slug in group["tenants"])
+    return group_cost(costs.values())

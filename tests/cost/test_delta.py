@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from provisioner.cost.delta import (
+    annotate_costs,
+    apply_margin_gate,
     delta_text,
     group_cost,
     margin_breach,
@@ -115,3 +117,19 @@ def test_the_margin_gate_flags_only_estimates_above_the_plan_limit() -> None:
     assert margin_breach(None, "standard", {"standard": 1.0}) is None  # unchanged tenant
     removed = {**cost, "after_usd": None}
     assert margin_breach(removed, "standard", {"standard": 1.0}) is None
+
+
+def test_the_gate_and_the_sums_leave_unchanged_tenants_out() -> None:
+    over = {"before_usd": 500.0, "after_usd": 500.0, "delta_usd": 0.0, "complete": True,
+            "new_unpriced": []}  # fmt: skip
+    up = {**over, "before_usd": 100.0, "delta_usd": 400.0}
+    outcomes = [
+        {"slug": "a", "plan": "standard", "status": "unchanged", "danger": [], "cost": over},
+        {"slug": "b", "plan": "standard", "status": "changed", "danger": [], "cost": up},
+    ]
+    apply_margin_gate(outcomes, {"standard": 400.0})
+    assert outcomes[0]["danger"] == [] and len(outcomes[1]["danger"]) == 1
+    groups = [{"tenants": ["b"]}]
+    fleet = annotate_costs(groups, outcomes)
+    assert fleet["tenants"] == 1 and fleet["delta_usd"] == 400.0
+    assert groups[0]["cost"]["text"] == "+$400/month across 1 tenant"
