@@ -16,7 +16,7 @@ Every resource ends up in exactly one of three places, so nothing is ever droppe
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from provisioner.cost.snapshot import PriceSnapshot
@@ -59,15 +59,9 @@ class Line:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "resource": self.resource,
-            "type": self.type,
-            "what": self.what,
-            "region": self.region,
+            **asdict(self),
             "quantity": round(self.quantity, 4),
-            "unit": self.unit,
-            "unit_usd": self.unit_usd,
             "monthly_usd": round(self.monthly_usd, 2),
-            "source": self.source,
         }
 
 
@@ -82,15 +76,8 @@ class Unpriced:
     reason: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "resource": self.resource,
-            "type": self.type,
-            "what": self.what,
-            "region": self.region,
-            "quantity": None if self.quantity is None else round(self.quantity, 4),
-            "unit": self.unit,
-            "reason": self.reason,
-        }
+        quantity = None if self.quantity is None else round(self.quantity, 4)
+        return {**asdict(self), "quantity": quantity}
 
 
 @dataclass
