@@ -280,7 +280,14 @@ def prices_refresh(
     from provisioner.cost.snapshot import DEFAULT_PRICES, load_snapshot, write_snapshot
 
     old = load_snapshot(prices)
-    regions = region or snapshot_regions()
+    known = snapshot_regions()
+    unknown = sorted(set(region) - set(known) - set(old.regions))
+    if unknown:
+        raise UsageError(
+            f"--region {', '.join(unknown)}: not a region of the locations or the snapshot"
+            f" ({', '.join(known)})"
+        )
+    regions = region or known
     console = stderr_console()
     snapshot, report = refresh_snapshot(
         old, regions, on_query=lambda r, k: console.print(f"{r}: {k}", highlight=False)

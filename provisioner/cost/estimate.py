@@ -141,8 +141,9 @@ class Pricer:
         `basis` cites what the quantity rests on when it is not the plain resource (a rule of
         AWS's billing), and is appended to the line's source."""
         where = region or res.region
-        if quantity <= 0:
-            return  # nothing used, nothing billed (e.g. backups inside the free allowance)
+        if quantity <= 0:  # nothing used, nothing billed; still accounted for
+            self.free(res, f"{what}: none used under the usage assumptions")
+            return
         price = self.snapshot.lookup(where, key, variant)
         if price is None:
             label = f"{key}[{variant}]" if variant else key

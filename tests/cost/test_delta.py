@@ -123,13 +123,13 @@ def test_the_gate_and_the_sums_leave_unchanged_tenants_out() -> None:
     over = {"before_usd": 500.0, "after_usd": 500.0, "delta_usd": 0.0, "complete": True,
             "new_unpriced": []}  # fmt: skip
     up = {**over, "before_usd": 100.0, "delta_usd": 400.0}
-    outcomes = [
+    outcomes: list[dict[str, Any]] = [
         {"slug": "a", "plan": "standard", "status": "unchanged", "danger": [], "cost": over},
         {"slug": "b", "plan": "standard", "status": "changed", "danger": [], "cost": up},
     ]
     apply_margin_gate(outcomes, {"standard": 400.0})
     assert outcomes[0]["danger"] == [] and len(outcomes[1]["danger"]) == 1
-    groups = [{"tenants": ["b"]}]
+    groups: list[dict[str, Any]] = [{"tenants": ["b"]}]
     fleet = annotate_costs(groups, outcomes)
     assert fleet["tenants"] == 1 and fleet["delta_usd"] == 400.0
     assert groups[0]["cost"]["text"] == "+$400/month across 1 tenant"

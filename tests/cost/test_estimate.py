@@ -191,3 +191,15 @@ def test_longer_retention_keeps_more_backups(
     backup["inputs"]["rules"][0]["lifecycle"]["deleteAfter"] = 35.0
     long = _lines(estimate_plan(plan, full_prices, usage).to_dict(), "backup-plan", "recovery")
     assert long[0]["quantity"] > short[0]["quantity"]
+
+
+def test_a_charge_with_nothing_used_is_accounted_for_as_free(usage_book: UsageBook) -> None:
+    plan = {
+        "resources": [
+            {"type": "aws:route53/record:Record", "name": "txt", "region": "global",
+             "inputs": {"type": "TXT"}},
+        ]
+    }  # fmt: skip
+    estimate = estimate_plan(plan, make_snapshot(ALL_REGIONS), usage_book.for_plan("trial"))
+    assert estimate.lines == [] and estimate.unpriced == []
+    assert [f["resource"] for f in estimate.free] == ["txt"]

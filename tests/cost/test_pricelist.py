@@ -192,3 +192,8 @@ def test_the_cli_refresh_writes_the_file_through_the_shared_client_factory(
     summary = json.loads(result.stdout)
     assert summary["missing"] == len(queries("global")) and summary["file"] == str(out)
     assert len(load_snapshot(out).prices) == len(load_snapshot().prices)
+
+
+def test_the_cli_refuses_a_region_it_does_not_know() -> None:
+    result = CliRunner().invoke(app, ["prices", "refresh", "--region", "mars-1"])
+    assert result.exit_code == 2 and "--region mars-1: not a region" in result.output
