@@ -51,12 +51,17 @@ EXACT_OPTION = typer.Option(
     False, "--exact", help="Plan every tenant on its own (no verified per-class templates)."
 )
 REPO_OPTION = typer.Option(None, "--repo", help="The git checkout (default: current directory).")
+MARGIN_OPTION = typer.Option(
+    [], "--max-monthly-usd", help="PLAN=USD: a tenant of PLAN estimated above USD a month after"
+    " the change makes it dangerous; repeatable."
+)
 
 
 def _options(
     base: str, tenants: Path | None, registry: bool, jobs: int | None, cache_dir: Path | None,
-    no_cache: bool, exact: bool, repo: Path | None,
+    no_cache: bool, exact: bool, repo: Path | None, margins: list[str] | None = None,
 ) -> Any:
+    from provisioner.cost.delta import parse_margins
     from provisioner.fleet.planner import FleetOptions
     from provisioner.paths import data_dir
 
@@ -70,6 +75,7 @@ def _options(
     return FleetOptions(
         repo=(repo or Path.cwd()).resolve(), base=base, tenants=tenants, registry=registry,
         jobs=jobs or os.cpu_count() or 1, cache_dir=cache, exact=exact,
+        max_monthly_usd=parse_margins(margins or []),
     )
 
 
@@ -114,12 +120,14 @@ def plan(
     no_cache: bool = NO_CACHE_OPTION,
     exact: bool = EXACT_OPTION,
     repo: Path | None = REPO_OPTION,
+    max_monthly_usd: list[str] = MARGIN_OPTION,
 ) -> None:
     """Plan every tenant offline at --base and in the working tree; report the differences."""
     from provisioner.fleet.planner import plan_fleet
 
     start = time.perf_counter()
-    options = _options(base, tenants, registry, jobs, cache_dir, no_cache, exact, repo)
+    options = _options(base, tenants, registry, jobs, cache_dir, no_cache, exact, repo,
+                       max_monthly_usd)
     report, stats = plan_fleet(options, _progress())
     _stats_line(stats, time.perf_counter() - start)
     _finish(report, output, detailed_exitcode)
@@ -137,6 +145,7 @@ def preview(
     no_cache: bool = NO_CACHE_OPTION,
     exact: bool = EXACT_OPTION,
     repo: Path | None = REPO_OPTION,
+    max_monthly_usd: list[str] = MARGIN_OPTION,
     concurrency: int = typer.Option(
         4, "--concurrency", help="Real previews running at once (each runs the Pulumi CLI)."
     ),
@@ -150,7 +159,8 @@ def preview(
     """fleet plan, then a real `pulumi preview` of each changed tenant, folded into the report."""
     if concurrency < 1:
         raise UsageError(f"--concurrency {concurrency}: use 1 or more")
-    options = _options(base, tenants, registry, jobs, cache_dir, no_cache, exact, repo)
+    options = _options(base, tenants, registry, jobs, cache_dir, no_cache, exact, repo,
+                       max_monthly_usd)
     from provisioner.engine import Engine
 
     engine = Engine(backend=backend, secrets_provider=secrets_provider)

@@ -84,6 +84,7 @@ def _register() -> None:
         backups,
         billing,
         check,
+        cost,
         doctor,
         fleet,
         plan,
@@ -102,7 +103,7 @@ def _register() -> None:
     app.add_typer(billing.app, name="billing")
     app.add_typer(retention.app, name="retention")
     app.add_typer(fleet.app, name="fleet")
-    for module in (plan, check, policy, doctor, serve, worker, audit, backups, restore):
+    for module in (plan, check, policy, doctor, serve, worker, audit, backups, restore, cost):
         module.register(app)  # worker also adds `tenants retry`
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from provisioner.cost.delta import tenant_cost
 from provisioner.fleet.cache import digest
 from provisioner.fleet.diff import counts, data_losses, diff_plans
 
@@ -55,6 +56,7 @@ def tenant_outcome(
         "policy": {"failures": [], "warnings": 0},
         "error": None,
         "notes": notes,
+        "cost": None,
     }
     if head is not None and "plan" not in head:
         outcome.update(status="error", error=f"planning fails: {head.get('error')}")
@@ -75,6 +77,8 @@ def tenant_outcome(
     else:
         status = "changed" if any(outcome["counts"].values()) else "unchanged"
     outcome["status"] = status
+    outcome["cost"] = tenant_cost(base_plan, head_plan, (base_spec or spec).get("plan", ""),
+                                  spec.get("plan", ""))
     danger = data_losses(changes)
     if head_plan is not None:
         failures, warnings = policy_of("head", head_plan)
@@ -109,6 +113,7 @@ def unchanged_outcome(slug: str, spec: dict[str, str], verdict: Verdict) -> dict
         "policy": {"failures": failures, "warnings": verdict[1]},
         "error": None,
         "notes": [],
+        "cost": None,
     }
 
 

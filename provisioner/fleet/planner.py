@@ -18,11 +18,12 @@ import contextlib
 import hashlib
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from provisioner.cost.delta import annotate_costs, apply_margin_gate
 from provisioner.errors import UsageError
 from provisioner.fleet import sources
 from provisioner.fleet.cache import PlanCache, digest, planner_environment, spec_key
@@ -46,6 +47,7 @@ class FleetOptions:
     jobs: int = os.cpu_count() or 1
     cache_dir: Path | None = None  # None: no cache at all
     exact: bool = False  # plan every tenant, no templates
+    max_monthly_usd: Mapping[str, float] = field(default_factory=dict)  # plan -> cost limit
 
 
 def reporting_code_hash() -> str:
@@ -54,7 +56,7 @@ def reporting_code_hash() -> str:
     package = Path(__file__).resolve().parent.parent
     files = sorted(
         [*package.joinpath("fleet").glob("*.py"), *package.joinpath("policy").rglob("*.py"),
-         package / "promises.py"]
+         package / "promises.py", *package.joinpath("cost").glob("*.*")]
     )
     sha = hashlib.sha256()
     for path in files:
@@ -284,6 +286,7 @@ def plan_fleet(
             plans_templated=templated,
             worktree=base_site is not head_site and base_site._root is not None,
         )
+    apply_margin_gate(outcomes.values(), options.max_monthly_usd)
     report = build_report(
         base, repo, fleets.source, base_hash, head_hash, list(outcomes.values()), notices
     )
@@ -300,6 +303,7 @@ def build_report(
     notices: list[str],
 ) -> dict[str, Any]:
     groups = group_outcomes(outcomes)
+    cost = annotate_costs(groups, outcomes)
     group_of = {slug: g["id"] for g in groups for slug in g["tenants"]}
     statuses = {s: 0 for s in ("unchanged", "changed", "added", "removed", "error")}
     resources = {a: 0 for a in ("create", "update", "replace", "delete")}
@@ -317,6 +321,7 @@ def build_report(
         "summary": {
             "tenants": {"total": len(outcomes), **statuses, "dangerous": len(dangerous)},
             "resources": resources,
+            "cost": cost,
         },
         "changed": any(o["status"] != "unchanged" for o in outcomes),
         "dangerous": bool(dangerous),
