@@ -86,6 +86,7 @@ def _register() -> None:
         check,
         doctor,
         fleet,
+        incident,
         plan,
         policy,
         restore,
@@ -102,6 +103,7 @@ def _register() -> None:
     app.add_typer(billing.app, name="billing")
     app.add_typer(retention.app, name="retention")
     app.add_typer(fleet.app, name="fleet")
+    app.add_typer(incident.app, name="incident")
     for module in (plan, check, policy, doctor, serve, worker, audit, backups, restore):
         module.register(app)  # worker also adds `tenants retry`
 

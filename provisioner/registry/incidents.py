@@ -205,7 +205,7 @@ def _hold(
             incident_id=incident_id, slug=slug, held_at=when, released_at=None
         )
     )
-    reason = f"incident {incident_id}: scheduled deletion paused while the incident is open"
+    reason = f"{slug}: scheduled deletion paused while incident {incident_id} is open"
     bound(registry, conn).record_event(
         slug, "incident.hold", actor=actor, reason=reason, at=when,
         data={"incident": incident_id},
@@ -285,7 +285,7 @@ def close_incident(
             conn.execute(
                 sa.update(incident_holds).where(h.id == hold_id).values(released_at=when)
             )
-            reason = f"incident {incident_id} closed: scheduled deletion resumes"
+            reason = f"{slug}: incident {incident_id} closed, scheduled deletion resumes"
             reg.record_event(
                 slug, "incident.release", actor=actor, reason=reason, at=when,
                 data={"incident": incident_id},
