@@ -51,13 +51,15 @@ def apply(
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Record the due actions as desired states (the reconciler carries them out). Idempotent."""
+    from provisioner.registry.incidents import purge_notice_contacts
     from provisioner.retention import iso
 
     when = parse_at(at)
     with open_registry() as reg:
         result = reg.retention_apply(when, actor=actor())
+        purged = purge_notice_contacts(reg, when)  # deleted tenants' contacts past their keep
     if output == OutputFormat.json:
-        emit_json(result.to_dict())
+        emit_json({**result.to_dict(), "notice_contacts_purged": purged})
         return
     rows = ((iso(a.due), a.tenant, a.action, a.rule) for a in result.applied)
     print_table(f"applied at {iso(when)}", ("due", "tenant", "action", "rule"), rows)
