@@ -405,7 +405,11 @@ def _show_drafts(drafts: list[Any], output: OutputFormat) -> None:
         emit_json({"drafts": [n.to_dict() for n in drafts]})
         return
     for notice in drafts:
-        typer.echo(f"--- {notice.audience} / {notice.recipient} -> {notice.to or '(routed)'}")
+        to = notice.to or (
+            "(routed by the mail service)" if notice.audience != "customers"
+            else "(NO CONTACT ON RECORD)"
+        )  # fmt: skip
+        typer.echo(f"--- {notice.audience} / {notice.recipient} -> {to}")
         typer.echo(f"Subject: {notice.subject}\n\n{notice.body}")
     typer.echo("review the text above, then send it with --send")
 

@@ -41,7 +41,11 @@ def plan(
     if output == OutputFormat.json:
         emit_json({"at": iso(when), "actions": [a.to_dict() for a in actions]})
         return
-    rows = ((iso(a.due), a.tenant, a.action, a.rule, a.reason) for a in actions)
+    rows = (
+        (iso(a.due), a.tenant, a.action + (f" (held: incident {a.held_by})" if a.held_by else ""),
+         a.rule, a.reason)
+        for a in actions
+    )  # fmt: skip
     print_table(f"retention at {iso(when)}", ("due", "tenant", "action", "rule", "reason"), rows)
 
 
