@@ -124,10 +124,12 @@ def _lock_incident(conn: sa.Connection, incident_id: int) -> Any:
         sa.select(incidents).where(i.id == incident_id).with_for_update()
     ).one_or_none()
     if row is None:
-        raise IncidentNotFound(
-            f"no incident {incident_id}: `provisioner incident list` shows them"
-        )
+        raise _not_found(incident_id)
     return row
+
+
+def _not_found(incident_id: int) -> IncidentNotFound:
+    return IncidentNotFound(f"no incident {incident_id}: `provisioner incident list` shows them")
 
 
 def _append(
@@ -206,12 +208,20 @@ def _hold(
         )
     )
     reason = f"{slug}: scheduled deletion paused while incident {incident_id} is open"
+    _record_both(registry, conn, incident_id, slug, tl.HOLD, when, actor, reason)
+
+
+def _record_both(
+    registry: Registry, conn: sa.Connection, incident_id: int, slug: str, kind: str,
+    when: datetime, actor: str, reason: str,
+) -> None:  # fmt: skip
+    """A hold or a release: an event in the tenant's audit trail and an entry on the timeline."""
     bound(registry, conn).record_event(
-        slug, "incident.hold", actor=actor, reason=reason, at=when,
+        slug, f"incident.{kind}", actor=actor, reason=reason, at=when,
         data={"incident": incident_id},
     )  # fmt: skip
     _append(
-        registry, conn, incident_id, tl.HOLD, at=when, actor=actor, text=reason,
+        registry, conn, incident_id, kind, at=when, actor=actor, text=reason,
         data={"tenant": slug},
     )  # fmt: skip
 
@@ -220,9 +230,7 @@ def get_incident(registry: Registry, incident_id: int) -> Incident:
     with registry.read() as conn:
         row = conn.execute(sa.select(incidents).where(i.id == incident_id)).one_or_none()
     if row is None:
-        raise IncidentNotFound(
-            f"no incident {incident_id}: `provisioner incident list` shows them"
-        )
+        raise _not_found(incident_id)
     return _incident(row)
 
 
@@ -280,20 +288,12 @@ def close_incident(
             .where(h.incident_id == incident_id, h.released_at.is_(None))
             .order_by(h.slug)
         ).all()
-        reg = bound(registry, conn)
         for hold_id, slug in held:
             conn.execute(
                 sa.update(incident_holds).where(h.id == hold_id).values(released_at=when)
             )
             reason = f"{slug}: incident {incident_id} closed, scheduled deletion resumes"
-            reg.record_event(
-                slug, "incident.release", actor=actor, reason=reason, at=when,
-                data={"incident": incident_id},
-            )  # fmt: skip
-            _append(
-                registry, conn, incident_id, tl.RELEASE, at=when, actor=actor, text=reason,
-                data={"tenant": slug},
-            )  # fmt: skip
+            _record_both(registry, conn, incident_id, slug, tl.RELEASE, when, actor, reason)
         _append(registry, conn, incident_id, tl.CLOSED, at=when, actor=actor, text=root_cause)
         conn.execute(
             sa.update(incidents)
