@@ -33,7 +33,7 @@ from provisioner.registry.models import (
     notice_contacts,
     tenants,
 )
-from provisioner.registry.work_models import signups
+from provisioner.registry.work_models import signups, webhook_deliveries
 from provisioner.retention import iso
 
 OPEN, CLOSED = "open", "closed"
@@ -165,14 +165,12 @@ def open_incident(
     `hold`) pause their scheduled deletions; one transaction."""
     when = _aware(at) if at else registry._clock()
     with registry.write() as conn:
-        known = {row.slug for row in histories(conn)}
-        unknown = sorted(set(new.listed) - known)
+        history = histories(conn)
+        unknown = sorted(set(new.listed) - {row.slug for row in history})
         if unknown:
             raise UsageError(f"no tenant {', '.join(map(repr, unknown))} in the registry")
         window = affected_mod.Window(new.window_start, new.window_end)
-        found = affected_mod.affected(
-            histories(conn), catalogue, new.regions, window, new.listed
-        )
+        found = affected_mod.affected(history, catalogue, new.regions, window, new.listed)
         result = conn.execute(
             sa.insert(incidents).values(
                 title=new.title, kind=new.kind, status=OPEN, discovered_at=new.discovered_at,
@@ -378,4 +376,23 @@ def purge_notice_contacts(registry: Registry, at: datetime) -> int:
         ]
         if expired:
             conn.execute(sa.delete(notice_contacts).where(notice_contacts.c.slug.in_(expired)))
+            _scrub_sent_notices(conn, set(expired))
         return len(expired)
+
+
+def _scrub_sent_notices(conn: sa.Connection, slugs: set[str]) -> None:
+    """The address also sits in the payloads of notices already sent to it (the delivery log):
+    it goes from there too; the log keeps that a notice went, when, and its outcome."""
+    rows = conn.execute(
+        sa.select(webhook_deliveries.c.id, webhook_deliveries.c.payload).where(
+            webhook_deliveries.c.event == "incident.notice",
+            webhook_deliveries.c.status != "pending",  # never under a delivery still retrying
+        )
+    ).all()
+    for delivery_id, payload in rows:
+        if payload.get("recipient") in slugs and payload.get("audience") == tl.CUSTOMERS:
+            conn.execute(
+                sa.update(webhook_deliveries)
+                .where(webhook_deliveries.c.id == delivery_id)
+                .values(payload={**payload, "to": None})
+            )

@@ -150,7 +150,7 @@ def test_without_the_mail_service_configured_nothing_is_sent(registry: Registry)
 
 
 def test_kept_contact_lasts_its_keep_period_and_then_goes(
-    registry: Registry, tmp_path: Any
+    registry: Registry, tmp_path: Any, mail: Receiver
 ) -> None:
     _signup(registry, "oldco", "ie", "boss@oldco.example")
     deleted_at = _delete_through_the_worker(registry, "oldco", tmp_path)
@@ -160,9 +160,17 @@ def test_kept_contact_lasts_its_keep_period_and_then_goes(
     # An open incident that affects it keeps it past the date; closing lets it go.
     incident = ok_json("incident", "open", "--title", "x", "--discovered-at", at(deleted_at),
                        "--tenants", "oldco")["id"]  # fmt: skip
+    ok_json("incident", "notify", str(incident), "--audience", "customers")
+    ok_json("incident", "notify", str(incident), "--audience", "customers", "--send")
+    assert [r["body"]["to"] for r in mail.received] == ["boss@oldco.example"]
     late = keep_until + timedelta(days=1)
     assert ok_json("retention", "apply", "--at", at(late))["notice_contacts_purged"] == 0
     ok_json("incident", "close", str(incident), "--root-cause", "misconfigured ACL")
     assert ok_json("retention", "apply", "--at", at(late))["notice_contacts_purged"] == 1
     with registry.read() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM notice_contacts")).scalar() == 0
+        payloads = conn.execute(sa.text("SELECT payload FROM webhook_deliveries")).scalars()
+        assert "boss@oldco.example" not in json.dumps([p for p in payloads], default=str)
+    # The delivery itself stays on record: who was told, when, with what result.
+    kinds = [e["kind"] for e in ok_json("incident", "show", str(incident))["timeline"]]
+    assert "notice.delivered" in kinds
