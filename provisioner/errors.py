@@ -5,7 +5,8 @@
     │   ├── ConfigError              a configuration file (regions.yaml, ...) is invalid: exit 2
     │   ├── TenantNotFound           no tenant registered under that slug
     │   ├── TenantExists             the slug is taken (slugs are never reused)
-    │   └── IllegalTransition        the lifecycle refuses the change from the current state
+    │   ├── IllegalTransition        the lifecycle refuses the change from the current state
+    │   └── IncidentNotFound         no incident with that id
     ├── EnvironmentProblem           the machine lacks a CLI, credentials or a server: exit 3
     │   ├── PulumiCliMissing         no `pulumi` on PATH: says how to install it
     │   ├── PulumiCliTooOld          `pulumi` older than the engine needs: says how to upgrade
@@ -136,3 +137,7 @@ class TenantExists(UsageError):
 
 class IllegalTransition(UsageError):
     """The lifecycle does not allow this change from the tenant's current state; nothing changed."""
+
+
+class IncidentNotFound(UsageError):
+    """No incident with that id; `provisioner incident list` shows those that exist."""

@@ -68,6 +68,7 @@ class Action:
     rule: str  # lifecycle.RULE_*
     basis: datetime  # the instant the rule counts from (trial end, cancellation, ...)
     count: int = 0  # purge-billing: how many records
+    held_by: int | None = None  # delete: the open incident that pauses it (not applied)
 
     @property
     def reason(self) -> str:
@@ -76,13 +77,16 @@ class Action:
         return template.format(basis=iso(self.basis), count=self.count)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "tenant": self.tenant,
             "action": self.action,
             "due": iso(self.due),
             "rule": self.rule,
             "reason": self.reason,
         }
+        if self.held_by is not None:
+            out["held_by"] = f"incident {self.held_by}"
+        return out
 
 
 def iso(value: datetime) -> str:
@@ -222,15 +226,16 @@ def apply(facts: Facts, action: Action, at: datetime) -> Facts:
     return replace(facts, state=target, deleted_at=at, deleted_by=action.rule, last_event_at=stamp)
 
 
-def settle(facts: Facts, at: datetime) -> tuple[Facts, list[Action]]:
+def settle(facts: Facts, at: datetime, *, held: bool = False) -> tuple[Facts, list[Action]]:
     """Apply every action due at `at`, one after another; returns the facts and what was applied.
+    `held`: an open incident holds the tenant, so its deletion (and nothing else) waits.
 
     Idempotent: settling the result again at the same instant applies nothing.
     """
     applied: list[Action] = []
     while True:
         pending = due(facts, at)
-        if not pending:
+        if not pending or (held and pending[0].action == DELETE):
             return facts, applied
         facts = apply(facts, pending[0], at)
         applied.append(pending[0])

@@ -82,19 +82,22 @@ class WebhookConfig:
     lease_seconds: float = 60.0
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> WebhookConfig | None:
-        """PROVISIONER_WEBHOOK_URL and PROVISIONER_WEBHOOK_SECRET; None when no URL is set."""
+    def from_env(
+        cls, env: dict[str, str] | None = None, prefix: str = "PROVISIONER_WEBHOOK"
+    ) -> WebhookConfig | None:
+        """{prefix}_URL and {prefix}_SECRET (the signup service's by default; incident notices
+        use PROVISIONER_MAIL for the mail service); None when no URL is set."""
         env = dict(os.environ if env is None else env)
-        url = env.get("PROVISIONER_WEBHOOK_URL", "").strip()
+        url = env.get(f"{prefix}_URL", "").strip()
         if not url:
             return None
         if not url.startswith(("https://", "http://")):
-            raise UsageError(f"PROVISIONER_WEBHOOK_URL {url!r} must be an http(s) URL")
-        secret = env.get("PROVISIONER_WEBHOOK_SECRET", "")
+            raise UsageError(f"{prefix}_URL {url!r} must be an http(s) URL")
+        secret = env.get(f"{prefix}_SECRET", "")
         if len(secret) < 16:
             raise UsageError(
-                "PROVISIONER_WEBHOOK_SECRET must be set (16+ characters) when"
-                " PROVISIONER_WEBHOOK_URL is: the signup service verifies signatures with it"
+                f"{prefix}_SECRET must be set (16+ characters) when {prefix}_URL is: the"
+                " receiver verifies signatures with it"
             )
         return cls(url=url, secret=secret)
 
@@ -162,12 +165,14 @@ class Dispatcher:
         from provisioner.registry import webhooks as log_table
 
         try:
+            # Only what was addressed to this endpoint: it is signed with this endpoint's secret.
             due = log_table.claim_due(
                 self.registry,
                 self.owner,
                 now=self._clock(),
                 limit=self._batch,
                 lease_seconds=self.config.lease_seconds,
+                url=self.config.url,
             )
         except Exception as exc:  # the registry is unreachable: the next round tries again
             log.warning("cannot read due webhooks: %s", exc)

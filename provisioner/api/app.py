@@ -224,6 +224,12 @@ def create_app(
         tenant, note = _offboard(registry, slug, f"api:{caller.name}")
         return {"tenant": tenant_view(tenant, clock()), "note": note}
 
+    from provisioner.api import incidents
+
+    incidents.install(
+        app, registry, Depends(need(incidents.SCOPE)), clock, _responses(401, 403, 404, 422)
+    )
+
     @app.get("/healthz", response_model=Health, summary="The process is alive.")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}

@@ -10,9 +10,9 @@ Tokens come from `PROVISIONER_API_TOKENS` or a file (`PROVISIONER_API_TOKENS_FIL
 
 NAME identifies the caller in the audit trail (`api:signup`); TOKEN is 32+ characters (e.g.
 `python -c "import secrets; print(secrets.token_urlsafe(32))"`). Scopes: `tenants:read`,
-`tenants:write`, `billing:write`, or `*` for all. Presented tokens are compared with every
-configured token in constant time (`hmac.compare_digest` over SHA-256 digests, so lengths do not
-leak either); tokens are never logged, and never appear in an error message.
+`tenants:write`, `billing:write`, `incidents:read`, or `*` for all. Presented tokens are compared
+with every configured token in constant time (`hmac.compare_digest` over SHA-256 digests, so
+lengths do not leak either); tokens are never logged, and never appear in an error message.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from provisioner.errors import UsageError
 
-SCOPES = ("tenants:read", "tenants:write", "billing:write")
+SCOPES = ("tenants:read", "tenants:write", "billing:write", "incidents:read")
 MIN_TOKEN_LENGTH = 32
 
 

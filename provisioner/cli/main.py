@@ -87,6 +87,7 @@ def _register() -> None:
         cost,
         doctor,
         fleet,
+        incident,
         plan,
         policy,
         restore,
@@ -103,6 +104,7 @@ def _register() -> None:
     app.add_typer(billing.app, name="billing")
     app.add_typer(retention.app, name="retention")
     app.add_typer(fleet.app, name="fleet")
+    app.add_typer(incident.app, name="incident")
     for module in (plan, check, policy, doctor, serve, worker, audit, backups, restore, cost):
         module.register(app)  # worker also adds `tenants retry`
 

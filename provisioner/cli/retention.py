@@ -41,7 +41,11 @@ def plan(
     if output == OutputFormat.json:
         emit_json({"at": iso(when), "actions": [a.to_dict() for a in actions]})
         return
-    rows = ((iso(a.due), a.tenant, a.action, a.rule, a.reason) for a in actions)
+    rows = (
+        (iso(a.due), a.tenant, a.action + (f" (held: incident {a.held_by})" if a.held_by else ""),
+         a.rule, a.reason)
+        for a in actions
+    )  # fmt: skip
     print_table(f"retention at {iso(when)}", ("due", "tenant", "action", "rule", "reason"), rows)
 
 
@@ -51,13 +55,15 @@ def apply(
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Record the due actions as desired states (the reconciler carries them out). Idempotent."""
+    from provisioner.registry.incidents import purge_notice_contacts
     from provisioner.retention import iso
 
     when = parse_at(at)
     with open_registry() as reg:
         result = reg.retention_apply(when, actor=actor())
+        purged = purge_notice_contacts(reg, when)  # deleted tenants' contacts past their keep
     if output == OutputFormat.json:
-        emit_json(result.to_dict())
+        emit_json({**result.to_dict(), "notice_contacts_purged": purged})
         return
     rows = ((iso(a.due), a.tenant, a.action, a.rule) for a in result.applied)
     print_table(f"applied at {iso(when)}", ("due", "tenant", "action", "rule"), rows)

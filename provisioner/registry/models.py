@@ -173,3 +173,74 @@ class BillingRecordRow(Base):
 tenants = cast(sa.Table, TenantRow.__table__)
 tenant_events = cast(sa.Table, TenantEventRow.__table__)
 billing_records = cast(sa.Table, BillingRecordRow.__table__)
+
+
+# --- incidents (issue 18; migration 0007) ---------------------------------------------------------
+# `incidents`: one row per incident; only `status`, `closed_at` and `root_cause` change after it
+# is opened. `incident_entries`: its append-only, hash-chained timeline (database triggers refuse
+# UPDATE and DELETE; provisioner/incidents/chain.py). `incident_holds`: the tenants whose
+# scheduled deletion an open incident pauses (released when the incident closes).
+# `notice_contacts`: the one contact kept for a deleted tenant so a breach notice can still reach
+# it, until `keep_until` (README "Incidents").
+
+
+class IncidentRow(Base):
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    title: Mapped[str] = mapped_column(sa.Text)
+    kind: Mapped[str] = mapped_column(sa.String(16))  # breach, outage, other
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)  # open, closed
+    discovered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    regions: Mapped[list[str]] = mapped_column(JSONType)
+    listed: Mapped[list[str]] = mapped_column(JSONType)  # tenants named on the incident
+    hold: Mapped[bool] = mapped_column(sa.Boolean)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    opened_by: Mapped[str] = mapped_column(sa.String(128))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    root_cause: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class IncidentEntryRow(Base):
+    __tablename__ = "incident_entries"
+    __table_args__ = (sa.UniqueConstraint("incident_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(sa.ForeignKey("incidents.id"))
+    seq: Mapped[int] = mapped_column(sa.Integer)
+    kind: Mapped[str] = mapped_column(sa.String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(sa.String(128))
+    text: Mapped[str] = mapped_column(sa.Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class IncidentHoldRow(Base):
+    __tablename__ = "incident_holds"
+    __table_args__ = (sa.UniqueConstraint("incident_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(sa.ForeignKey("incidents.id"))
+    slug: Mapped[str] = mapped_column(sa.String(64), index=True)
+    held_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class NoticeContactRow(Base):
+    __tablename__ = "notice_contacts"
+
+    slug: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254))
+    deleted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    keep_until: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+incidents = cast(sa.Table, IncidentRow.__table__)
+incident_entries = cast(sa.Table, IncidentEntryRow.__table__)
+incident_holds = cast(sa.Table, IncidentHoldRow.__table__)
+notice_contacts = cast(sa.Table, NoticeContactRow.__table__)

@@ -13,12 +13,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from provisioner.incidents.rules import rulebook
 from provisioner.registry.bound import bound
 from provisioner.registry.facade import Registry
+from provisioner.registry.incidents import keep_notice_contact
 from provisioner.registry.leases import FAILED, Claim, _release, c
 from provisioner.registry.models import tenants
 from provisioner.registry.records import Tenant
-from provisioner.registry.work_models import signups
 
 
 def _holds(conn: sa.Connection, claim: Claim) -> bool:
@@ -57,10 +58,9 @@ def complete(
             reg.record_deletion_evidence(
                 claim.slug, deletion_evidence, actor=f"worker:{claim.owner}", at=now
             )
-            # The admin's e-mail is tenant data: it goes with the rest.
-            conn.execute(
-                sa.update(signups).where(signups.c.slug == claim.slug).values(admin_email=None)
-            )
+            # The admin's e-mail is tenant data: it goes with the rest, but for a breach notice
+            # about data held before the deletion (README "Incidents").
+            keep_notice_contact(conn, claim.slug, now, rulebook().contact_keep_days)
         _release(
             conn,
             claim.slug,

@@ -10,6 +10,7 @@ per action. Billing records past 7 years are deleted by id under the same discip
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any
@@ -63,6 +64,21 @@ def _plan_facts(row: Any) -> Facts:
                  recovered, activity, None, None, row[10], row[11])  # fmt: skip
 
 
+def _mark_held(conn: sa.Connection, actions: list[Action]) -> list[Action]:
+    """Mark the deletions an open incident pauses (`incident open --hold`): `apply` skips them."""
+    from provisioner.registry.incidents import held_slugs
+
+    held = held_slugs(conn) if actions else {}
+    if not held:
+        return actions
+    return [
+        replace(a, held_by=held[a.tenant])
+        if a.action == retention.DELETE and a.tenant in held
+        else a
+        for a in actions
+    ]
+
+
 def _sort_key(action: Action) -> tuple[datetime, str, int]:
     return (action.due, action.tenant, _ACTION_ORDER[action.action])
 
@@ -80,6 +96,7 @@ class SweepOps(RegistryCore):
             for row in rows:
                 actions.extend(due(_plan_facts(row), at, until))
             actions.extend(self._purges(conn, until))
+            actions = _mark_held(conn, actions)
         # Stable sort on C-level keys: a tenant's actions come out of the rules in order already.
         actions.sort(key=attrgetter("due", "tenant"))
         return actions
@@ -107,6 +124,7 @@ class SweepOps(RegistryCore):
         at = _aware(at)
         planned = self.retention_plan(at)
         slugs = sorted({a.tenant for a in planned if a.action != retention.PURGE_BILLING})
+        held = {a.tenant for a in planned if a.held_by is not None}
         applied: list[Action] = []
         for start in range(0, len(slugs), _BATCH):
             with self.write() as conn:
@@ -117,7 +135,7 @@ class SweepOps(RegistryCore):
                     .with_for_update()
                 ).all()
                 for row in rows:
-                    facts, done = retention.settle(facts_from(row), at)
+                    facts, done = retention.settle(facts_from(row), at, held=row.slug in held)
                     if not done:
                         continue  # another sweep (or a billing event) got there first
                     self._save_facts(conn, row, facts)

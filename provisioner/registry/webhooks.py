@@ -52,9 +52,15 @@ def enqueue(
 
 
 def claim_due(
-    registry: Registry, owner: str, *, now: datetime, limit: int, lease_seconds: float
+    registry: Registry,
+    owner: str,
+    *,
+    now: datetime,
+    limit: int,
+    lease_seconds: float,
+    url: str | None = None,
 ) -> list[Delivery]:
-    """Lease up to `limit` pending deliveries that are due."""
+    """Lease up to `limit` pending deliveries that are due (only those to `url`, if given)."""
     free = sa.or_(w.lease_expires_at.is_(None), w.lease_expires_at <= now)
     query = (
         sa.select(w.id, w.slug, w.event, w.url, w.payload, w.attempts)
@@ -62,6 +68,8 @@ def claim_due(
         .order_by(w.next_attempt_at, w.id)
         .limit(limit)
     )
+    if url is not None:
+        query = query.where(w.url == url)
     with registry.write() as conn:
         if conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)

@@ -45,8 +45,10 @@ class Live:
         return httpx.Client(base_url=self.url, timeout=30, **kwargs)  # type: ignore[arg-type]
 
 
-def start(registry: Registry, max_body_bytes: int = 16 * 1024) -> tuple[Live, threading.Thread]:
-    app = create_app(registry, Tokens.parse(TOKEN_CONFIG, "test"), max_body_bytes=max_body_bytes)
+def start(
+    registry: Registry, max_body_bytes: int = 16 * 1024, token_config: str = TOKEN_CONFIG
+) -> tuple[Live, threading.Thread]:
+    app = create_app(registry, Tokens.parse(token_config, "test"), max_body_bytes=max_body_bytes)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
