@@ -1,7 +1,8 @@
 """The resource graph a plan describes, and how rules read it.
 
-A plan (see DESIGN.md, "Contracts worth keeping stable") lists resources with the inputs the
-provider receives. One resource points at another through a value: an ARN, an id, a name, or (in
+A plan (`provisioner plan --output json`: `{"tenant": ..., "resources": [...]}`, each resource
+`{"urn", "type", "name", "region", "parent", "inputs"}`, sorted) lists resources with the inputs
+the provider receives. One resource points at another through a value: an ARN, an id, a name, or (in
 a CrossGuard preview, where outputs are not known yet) an `Unknown` marker that lists the urns
 the value depends on. `Graph.referents` turns such a value back into the resources of the plan it
 can mean, so rules ask questions like "is this key one of the tenant's own keys?" without
