@@ -29,6 +29,7 @@ from provisioner.plans import PLANS
 
 ACTIVE, SUSPENDED, CLOSED, DELETED = "active", "suspended", "closed", "deleted"
 STATES: tuple[str, ...] = (ACTIVE, SUSPENDED, CLOSED, DELETED)
+FAILED = "failed"  # an observed state only: the workers gave up on the tenant
 
 # Billing events the CLI and `billing import` accept.
 CONVERTED = "converted"

@@ -21,8 +21,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-ACTIVE, SUSPENDED, CLOSED, DELETED = "active", "suspended", "closed", "deleted"
-FAILED = "failed"  # observed state of a tenant the workers gave up on
+from provisioner.lifecycle import ACTIVE, CLOSED, DELETED, FAILED, SUSPENDED
+
 _STOPPED = {SUSPENDED, CLOSED}
 
 
@@ -88,7 +88,7 @@ def status_of(tenant: Any, now: datetime) -> str:
     deleting, deleted or failed."""
     observed, desired = tenant.observed_state, tenant.desired_state
     if observed == FAILED:
-        return "failed"
+        return FAILED
     settled = observed == desired and tenant.observed_generation == tenant.generation
     if desired == DELETED:
         return "deleted" if observed == DELETED else "deleting"

@@ -19,7 +19,10 @@ down_revision = "0002_signup_workers"
 branch_labels = None
 depends_on = None
 
-# Kept in step with provisioner.registry.leases.UNSETTLED (a test checks the plan uses it).
+# A copy, not an import of provisioner.registry.leases.UNSETTLED: a migration is a frozen
+# snapshot of revision 0003, so a later edit of the claim query must not rewrite what this
+# revision created (it would need a migration of its own). tests/worker/test_worker.py checks
+# the two still agree, so the claim query keeps using the index.
 UNSETTLED = (
     "(observed_state IS NULL OR observed_state <> desired_state"
     " OR observed_generation IS NULL OR observed_generation <> generation)"
