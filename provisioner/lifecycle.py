@@ -126,7 +126,9 @@ def _check_time(facts: Facts, at: datetime, what: str) -> None:
 
 
 def _refuse(facts: Facts, what: str, why: str) -> IllegalTransition:
-    return IllegalTransition(f"cannot {what} tenant {facts.slug!r} ({facts.state}): {why}")
+    return IllegalTransition(
+        f"cannot {what} tenant {facts.slug!r} ({facts.state}): {why}", tenant=facts.slug
+    )
 
 
 def _check_alive(facts: Facts, what: str) -> None:

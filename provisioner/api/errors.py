@@ -8,14 +8,22 @@ import json
 import logging
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from provisioner.errors import IllegalTransition, TenantExists, TenantNotFound, UsageError
+from provisioner.errors import (
+    IdempotencyKeyReused,
+    IllegalTransition,
+    NotAuthenticated,
+    RegistryUnavailable,
+    ScopeMissing,
+    TenantExists,
+    TenantNotFound,
+    UsageError,
+)
 
 log = logging.getLogger("provisioner.api")
 
@@ -47,14 +55,6 @@ class SortedJSONResponse(JSONResponse):
         ).encode("utf-8")
 
 
-class ApiError(Exception):
-    def __init__(
-        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.headers = status, code, message, headers
-
-
 def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
@@ -76,9 +76,17 @@ def _validation_message(exc: RequestValidationError) -> str:
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every failure into the error body."""
 
-    @app.exception_handler(ApiError)
-    async def _api(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.headers)
+    @app.exception_handler(NotAuthenticated)
+    async def _unauthenticated(_: Request, exc: NotAuthenticated) -> JSONResponse:
+        return error_response(401, "unauthorized", str(exc), {"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(ScopeMissing)
+    async def _forbidden(_: Request, exc: ScopeMissing) -> JSONResponse:
+        return error_response(403, "forbidden", str(exc))
+
+    @app.exception_handler(IdempotencyKeyReused)
+    async def _key_reused(_: Request, exc: IdempotencyKeyReused) -> JSONResponse:
+        return error_response(409, "idempotency_key_reused", str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -106,21 +114,17 @@ def install(app: FastAPI) -> None:
     async def _illegal(_: Request, exc: IllegalTransition) -> JSONResponse:
         return error_response(409, "illegal_transition", str(exc))
 
-    @app.exception_handler(UsageError)
+    @app.exception_handler(UsageError)  # UnstorableValue too: the registry's DataError
     async def _usage(_: Request, exc: UsageError) -> JSONResponse:
         return error_response(422, "validation_error", str(exc))
-
-    @app.exception_handler(sa.exc.DataError)
-    async def _unstorable(_: Request, exc: sa.exc.DataError) -> JSONResponse:
-        return error_response(422, "validation_error", "a value cannot be stored as given")
 
     @app.exception_handler(OverflowError)
     async def _overflow(_: Request, exc: OverflowError) -> JSONResponse:
         return error_response(422, "validation_error", "a date or number is out of range")
 
-    @app.exception_handler(sa.exc.OperationalError)
-    async def _unavailable(_: Request, exc: sa.exc.OperationalError) -> JSONResponse:
-        log.error("registry unavailable: %s", str(exc.orig or exc).strip().splitlines()[0])
+    @app.exception_handler(RegistryUnavailable)
+    async def _unavailable(_: Request, exc: RegistryUnavailable) -> JSONResponse:
+        log.error("registry unavailable: %s", exc.reason)
         return error_response(
             503, "not_ready", "the registry is unavailable; retry shortly", {"Retry-After": "5"}
         )

@@ -41,10 +41,7 @@ class _RegistryCollector:
         return []  # collected lazily; nothing to describe up front
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        import sqlalchemy as sa
-
-        from provisioner.registry.models import tenants
-        from provisioner.registry.work_models import webhook_deliveries
+        from provisioner.registry import webhooks
 
         states = GaugeMetricFamily(
             "provisioner_tenants",
@@ -55,21 +52,14 @@ class _RegistryCollector:
             "provisioner_webhook_deliveries", "Webhook deliveries by status.", labels=("status",)
         )
         try:
-            with self._registry.read() as conn:
-                for desired, observed, count in conn.execute(
-                    sa.select(
-                        tenants.c.desired_state, tenants.c.observed_state, sa.func.count()
-                    ).group_by(tenants.c.desired_state, tenants.c.observed_state)
-                ):
-                    states.add_metric((desired, observed or "none"), count)
-                for status, count in conn.execute(
-                    sa.select(webhook_deliveries.c.status, sa.func.count()).group_by(
-                        webhook_deliveries.c.status
-                    )
-                ):
-                    hooks.add_metric((status,), count)
+            tenant_counts = self._registry.state_counts()
+            delivery_counts = webhooks.status_counts(self._registry)
         except Exception:  # a scrape must not fail because the registry is down; /readyz says so
             return
+        for (desired, observed), count in tenant_counts.items():
+            states.add_metric((desired, observed or "none"), count)
+        for status, count in delivery_counts.items():
+            hooks.add_metric((status,), count)
         yield states
         yield hooks
 

@@ -7,7 +7,6 @@ engine's pulumi, rich, SQLAlchemy) happen inside the commands.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import typer
@@ -40,13 +39,14 @@ YES_OPTION = typer.Option(False, "--yes", "-y", help="Confirm a destructive oper
 
 def _registered(slug: str) -> Any:
     """The registry's record of `slug`, or None. Never creates a registry that does not exist."""
-    from provisioner.paths import data_dir
+    from provisioner.paths import existing_database_url
 
-    if not os.environ.get("PROVISIONER_DATABASE_URL") and not (data_dir() / "registry.db").exists():
+    url = existing_database_url()
+    if url is None:
         return None
     from provisioner.registry import Registry
 
-    with Registry.open() as registry:
+    with Registry.open(url) as registry:
         return registry.find_tenant(slug)
 
 

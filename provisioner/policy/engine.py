@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from provisioner.policy.graph import Graph, Undetermined
+from provisioner.errors import Undetermined
+from provisioner.policy.graph import Graph
 from provisioner.policy.model import Finding, PolicyReport, Rule, Severity
 from provisioner.policy.plan_file import validate_plan
 

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from provisioner.errors import Undetermined
+
 # Types whose resources have no region: AWS's global services.
 GLOBAL_TYPE_PREFIXES = ("aws:iam/", "aws:route53/", "aws:cloudfront/", "aws:organizations/")
 # Inputs whose value is the physical name of the resource (what `.name`/`.bucket` outputs give).
@@ -24,10 +26,6 @@ GLOBAL_TYPE_PREFIXES = ("aws:iam/", "aws:route53/", "aws:cloudfront/", "aws:orga
 _NAME_INPUTS = ("name", "identifier", "namePrefix")
 _BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 _TOKEN_SPLIT = re.compile(r"[:/]")
-
-
-class Undetermined(Exception):
-    """A rule needed a value that is not known yet (CrossGuard during preview)."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +70,7 @@ class Resource:
         """A list-of-objects input (rules, actions, parameters), skipping malformed entries."""
         value = self.inputs.get(key)
         if isinstance(value, Unknown):
-            raise Undetermined(f"{self.name}.{key} is not known yet")
+            raise Undetermined(f"{self.name}.{key} is not known yet", resource=self.name, field=key)
         if isinstance(value, Mapping):
             value = [value]
         if not isinstance(value, list):

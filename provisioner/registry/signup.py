@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from provisioner.errors import TenantExists, UsageError
+from provisioner.errors import IdempotencyKeyReused, TenantExists
 from provisioner.registry.bound import bound, insert_ignoring_conflicts
 from provisioner.registry.facade import Registry
 from provisioner.registry.records import Tenant
@@ -32,10 +32,6 @@ _ANSWER_KEY = (
         response=sa.bindparam("answer_body", type_=idempotency_keys.c.response.type),
     )
 )
-
-
-class IdempotencyKeyReused(UsageError):
-    """The Idempotency-Key was first used with another request body."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +62,9 @@ def signup(
             )
         except sa.exc.IntegrityError:
             continue  # another transaction created the slug first; the next pass sees it
-    raise TenantExists(f"tenant {spec.slug!r} is being created by another request: retry")
+    raise TenantExists(
+        f"tenant {spec.slug!r} is being created by another request: retry", tenant=spec.slug
+    )
 
 
 def _signup_once(
@@ -101,7 +99,9 @@ def _signup_once(
                 if seen.request_hash != request_hash:
                     raise IdempotencyKeyReused(
                         "this Idempotency-Key was used with another request body: send a new"
-                        " key for a new request, or the original body to get its answer again"
+                        " key for a new request, or the original body to get its answer again",
+                        key=key,
+                        tenant=seen.slug,
                     )
                 return SignupAnswer(seen.status_code, dict(seen.response), replayed=True)
         try:
