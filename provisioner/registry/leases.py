@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from provisioner.lifecycle import ACTIVE, FAILED
 from provisioner.registry.bound import bound
 from provisioner.registry.facade import Registry
-from provisioner.registry.models import tenant_events, tenants
+from provisioner.registry.models import UNSETTLED, tenant_events, tenants
 
 _REGION_LOCK_SPACE = 6_000_006  # first key of pg_try_advisory_xact_lock(int, int) for regions
 _CANDIDATE_FACTOR = 4  # rows looked at per claimed row (some are skipped by region caps)
@@ -52,14 +52,6 @@ class Claim:
     observed_plan: str | None
     attempt: int  # 1 for the first attempt at this generation
     owner: str
-
-
-# Observed state or generation differs from desired: the partial index ix_tenants_unsettled
-# (migration 0003) has exactly this predicate, so claims find these without a scan.
-UNSETTLED = (
-    "(observed_state IS NULL OR observed_state <> desired_state"
-    " OR observed_generation IS NULL OR observed_generation <> generation)"
-)
 
 
 def _drifted(program_version: str) -> sa.ColumnElement[bool]:
