@@ -18,7 +18,7 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -50,6 +50,9 @@ from provisioner.errors import (
     ScopeMissing,
 )
 
+if TYPE_CHECKING:
+    from provisioner.registry import Registry, Tenant
+
 API_VERSION = "1.0.0"
 SLUG_PATH = Path(min_length=1, max_length=64, description="The tenant's slug.")
 
@@ -73,7 +76,7 @@ def _utcnow() -> datetime:
 
 
 def create_app(
-    registry: Any,
+    registry: Registry,
     tokens: Tokens,
     *,
     max_body_bytes: int = errors.DEFAULT_MAX_BODY_BYTES,
@@ -254,7 +257,7 @@ def create_app(
     return app
 
 
-def _offboard(registry: Any, slug: str, actor: str) -> tuple[Any, str]:
+def _offboard(registry: Registry, slug: str, actor: str) -> tuple[Tenant, str]:
     """A customer leaves: paid accounts are cancelled (closed; deleted 90 days later), trial and
     free accounts are suspended (deleted when their trial or inactivity clock says so). Asking
     twice changes nothing."""

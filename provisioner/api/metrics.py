@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from provisioner.registry import Registry
 
 
 class Metrics:
@@ -29,12 +32,12 @@ class Metrics:
             registry=self.registry,
         )
 
-    def watch_registry(self, registry: Any) -> None:
+    def watch_registry(self, registry: Registry) -> None:
         self.registry.register(_RegistryCollector(registry))
 
 
 class _RegistryCollector:
-    def __init__(self, registry: Any) -> None:
+    def __init__(self, registry: Registry) -> None:
         self._registry = registry
 
     def describe(self) -> list[Any]:

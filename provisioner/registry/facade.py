@@ -7,7 +7,7 @@ and imports), `sweep` (the retention plan and its application).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -25,6 +25,9 @@ from provisioner.registry.models import tenant_events, tenants
 from provisioner.registry.records import FACT_FIELDS, Tenant, TenantEvent
 from provisioner.registry.sweep import SweepOps
 
+if TYPE_CHECKING:
+    from provisioner.spec import TenantSpec
+
 _TENANT_COLUMNS = tuple(tenants.c.keys())
 
 
@@ -35,7 +38,7 @@ class Registry(BillingOps, SweepOps):
 
     def create_tenant(
         self,
-        spec: Any,
+        spec: TenantSpec,
         *,
         actor: str,
         at: datetime | None = None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -20,6 +20,9 @@ from provisioner.registry.bound import bound, insert_ignoring_conflicts
 from provisioner.registry.facade import Registry
 from provisioner.registry.records import Tenant
 from provisioner.registry.work_models import idempotency_keys, signups
+
+if TYPE_CHECKING:
+    from provisioner.spec import TenantSpec
 
 _RACE_RETRIES = 5  # a lost race on the slug's unique index is retried; the retry sees the winner
 # Built once, executed with parameters (see core._LOCK_TENANT for why).
@@ -45,7 +48,7 @@ class SignupAnswer:
 
 def signup(
     registry: Registry,
-    spec: Any,
+    spec: TenantSpec,
     admin_email: str,
     *,
     actor: str,
@@ -69,7 +72,7 @@ def signup(
 
 def _signup_once(
     registry: Registry,
-    spec: Any,
+    spec: TenantSpec,
     admin_email: str,
     actor: str,
     key: str | None,
