@@ -18,6 +18,7 @@ from provisioner.errors import (
     IdempotencyKeyReused,
     IllegalTransition,
     NotAuthenticated,
+    ProvisionerError,
     RegistryUnavailable,
     ScopeMissing,
     TenantExists,
@@ -73,20 +74,30 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "the request is not valid"
 
 
+# The project's errors as HTTP answers: status, code and extra headers. The nearest class in an
+# error's MRO decides, so UsageError answers for its other subclasses (UnstorableValue: a value
+# the database cannot store).
+_ANSWERS: dict[type[ProvisionerError], tuple[int, str, dict[str, str] | None]] = {
+    NotAuthenticated: (401, "unauthorized", {"WWW-Authenticate": "Bearer"}),
+    ScopeMissing: (403, "forbidden", None),
+    TenantNotFound: (404, "tenant_not_found", None),
+    TenantExists: (409, "tenant_exists", None),
+    IllegalTransition: (409, "illegal_transition", None),
+    IdempotencyKeyReused: (409, "idempotency_key_reused", None),
+    UsageError: (422, "validation_error", None),
+}
+
+
+async def _answer(_: Request, exc: Exception) -> JSONResponse:
+    answer = next(_ANSWERS[cls] for cls in type(exc).__mro__ if cls in _ANSWERS)
+    status, code, headers = answer
+    return error_response(status, code, str(exc), headers)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every failure into the error body."""
-
-    @app.exception_handler(NotAuthenticated)
-    async def _unauthenticated(_: Request, exc: NotAuthenticated) -> JSONResponse:
-        return error_response(401, "unauthorized", str(exc), {"WWW-Authenticate": "Bearer"})
-
-    @app.exception_handler(ScopeMissing)
-    async def _forbidden(_: Request, exc: ScopeMissing) -> JSONResponse:
-        return error_response(403, "forbidden", str(exc))
-
-    @app.exception_handler(IdempotencyKeyReused)
-    async def _key_reused(_: Request, exc: IdempotencyKeyReused) -> JSONResponse:
-        return error_response(409, "idempotency_key_reused", str(exc))
+    for error in _ANSWERS:
+        app.add_exception_handler(error, _answer)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -101,22 +112,6 @@ def install(app: FastAPI) -> None:
             exc.status_code, str(exc.detail)
         )
         return error_response(exc.status_code, code, message, dict(exc.headers or {}))
-
-    @app.exception_handler(TenantNotFound)
-    async def _not_found(_: Request, exc: TenantNotFound) -> JSONResponse:
-        return error_response(404, "tenant_not_found", str(exc))
-
-    @app.exception_handler(TenantExists)
-    async def _exists(_: Request, exc: TenantExists) -> JSONResponse:
-        return error_response(409, "tenant_exists", str(exc))
-
-    @app.exception_handler(IllegalTransition)
-    async def _illegal(_: Request, exc: IllegalTransition) -> JSONResponse:
-        return error_response(409, "illegal_transition", str(exc))
-
-    @app.exception_handler(UsageError)  # UnstorableValue too: the registry's DataError
-    async def _usage(_: Request, exc: UsageError) -> JSONResponse:
-        return error_response(422, "validation_error", str(exc))
 
     @app.exception_handler(OverflowError)
     async def _overflow(_: Request, exc: OverflowError) -> JSONResponse:
