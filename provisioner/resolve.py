@@ -68,5 +68,6 @@ def resolve(
     if not need_plan and "--plan" in missing:
         missing.remove("--plan")
     if missing or loc is None:
-        raise UsageError(f"tenant {slug} is not registered: give {' and '.join(missing)}")
+        where = f" ({', '.join(regions.locations)})" if loc is None else ""
+        raise UsageError(f"tenant {slug} is not registered: give {' and '.join(missing)}{where}")
     return Resolved(slug, loc, plan, tenant)

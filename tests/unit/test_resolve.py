@@ -30,8 +30,11 @@ def test_an_unregistered_tenant_needs_the_flags_and_no_registry_is_created(home:
     assert (resolved.location.code, resolved.plan, resolved.tenant) == ("de", None, None)
     with pytest.raises(UsageError, match="not registered: give --location and --plan"):
         resolve("acme", None, None)
-    with pytest.raises(UsageError, match=r"not registered: give --location$"):
+    every = r"\(us, uk, ie, de, au, sg, jp, in\)$"
+    with pytest.raises(UsageError, match=rf"not registered: give --location {every}"):
         resolve("acme", None, need_plan=False)
+    with pytest.raises(UsageError, match=r"not registered: give --plan$"):
+        resolve("acme", "de", None)
     with pytest.raises(UsageError, match="unknown location 'mars'"):
         resolve("acme", "mars", "trial")
     assert not home.exists()  # looking up created nothing
