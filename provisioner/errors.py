@@ -6,13 +6,20 @@
     │   ├── TenantNotFound           no tenant registered under that slug
     │   ├── TenantExists             the slug is taken (slugs are never reused)
     │   ├── IllegalTransition        the lifecycle refuses the change from the current state
+    │   ├── UnstorableValue          the database cannot store a value as given (API: 422)
+    │   ├── IdempotencyKeyReused     an Idempotency-Key first used with another body (API: 409)
+    │   ├── NotAuthenticated         API: no bearer token, or not a valid one (401)
+    │   ├── ScopeMissing             API: the token lacks the scope the operation needs (403)
     │   └── IncidentNotFound         no incident with that id
     ├── EnvironmentProblem           the machine lacks a CLI, credentials or a server: exit 3
     │   ├── PulumiCliMissing         no `pulumi` on PATH: says how to install it
     │   ├── PulumiCliTooOld          `pulumi` older than the engine needs: says how to upgrade
     │   ├── CredentialsMissing       no usable AWS credentials reached the provider or the backend
-    │   └── SecretsUnavailable       the stack's passphrase / KMS key is missing or wrong
+    │   ├── SecretsUnavailable       the stack's passphrase / KMS key is missing or wrong
+    │   └── RegistryUnavailable      the registry database does not answer (API: 503)
     ├── CheckFailed                  a check ran and found a problem (policy, audit): exit 1
+    ├── AwsRefused                   AWS refused a request (exists already, invalid, limit): exit 1
+    ├── Undetermined                 a policy rule needs a value not known yet (preview): advisory
     └── EngineError                  a Pulumi operation failed; `.detail` keeps its output: exit 1
         ├── StackLocked              another update holds the stack's lock (after waiting)
         ├── PendingOperations        a crashed update left operations in an unknown state
@@ -23,6 +30,11 @@
 Every message is one line that says what is wrong and how to fix it. Lower-level errors are
 mapped at the boundary (`raise UsageError(...) from exc`), so a traceback is only ever shown with
 PROVISIONER_DEBUG=1.
+
+Context travels as attributes, not only in the message: every error has `tenant` (a slug),
+`resource` (a resource's name or urn) and `rule` (a policy or audit rule id), each None when it
+does not apply, and some classes add their own (`EngineError.detail`, `ScopeMissing.scope`, ...).
+Callers that show or route an error read these, never the message's words.
 """
 
 from __future__ import annotations
@@ -37,6 +49,19 @@ class ProvisionerError(Exception):
     """Base of every error provisioner raises on purpose."""
 
     exit_code: int = EXIT_FAILED
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        tenant: str | None = None,
+        resource: str | None = None,
+        rule: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.tenant = tenant  # the tenant's slug the error is about
+        self.resource = resource  # the resource (name or urn) the error is about
+        self.rule = rule  # the rule id (policy, audit) that refused
 
 
 class UsageError(ProvisionerError):
@@ -87,8 +112,8 @@ class EngineError(ProvisionerError):
 
     exit_code = EXIT_FAILED
 
-    def __init__(self, message: str, detail: str = "") -> None:
-        super().__init__(message)
+    def __init__(self, message: str, detail: str = "", *, tenant: str | None = None) -> None:
+        super().__init__(message, tenant=tenant)
         self.detail = detail  # the CLI's stdout and stderr as it printed them
 
 
@@ -141,3 +166,73 @@ class IllegalTransition(UsageError):
 
 class IncidentNotFound(UsageError):
     """No incident with that id; `provisioner incident list` shows those that exist."""
+
+
+class IdempotencyKeyReused(UsageError):
+    """The Idempotency-Key was first used with another request body (`key`)."""
+
+    def __init__(self, message: str, *, key: str, tenant: str | None = None) -> None:
+        super().__init__(message, tenant=tenant)
+        self.key = key
+
+
+# --- the signup API (provisioner/api): who may call it ----------------------------------------
+
+
+class NotAuthenticated(UsageError):
+    """No bearer token came with the request, or it is not one of the configured tokens."""
+
+
+class ScopeMissing(UsageError):
+    """The caller's token is valid but lacks `scope` (tenants:read, tenants:write, ...)."""
+
+    def __init__(self, message: str, *, scope: str) -> None:
+        super().__init__(message)
+        self.scope = scope
+
+
+# --- checks against AWS and plans (provisioner/audit, provisioner/policy) -----------------------
+
+
+class AwsRefused(ProvisionerError):
+    """AWS refused a request (exists already, invalid parameter, limit): exit 1, AWS's words.
+
+    `operation` is the API call (CreateVolume), `code` AWS's error code."""
+
+    def __init__(self, message: str, *, operation: str = "", code: str = "") -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.code = code
+
+
+class Undetermined(ProvisionerError):
+    """A policy rule needed a value that is not known yet (CrossGuard during preview): the
+    finding is advisory, not a failure. `resource` and `field` name the value when known."""
+
+    def __init__(
+        self, message: str, *, resource: str | None = None, field: str | None = None
+    ) -> None:
+        super().__init__(message, resource=resource)
+        self.field = field
+
+
+# --- the registry (provisioner/registry): its database, seen from outside ------------------------
+
+
+class UnstorableValue(UsageError):
+    """The database refused a value as given (a NUL in a string, a number out of its range)."""
+
+
+class RegistryUnavailable(EnvironmentProblem):
+    """The registry's database cannot be reached or refused the connection; nothing changed.
+
+    `reason` is the driver's first line (it may name the server); `url` the database, password
+    hidden. Neither belongs in an answer to an unauthenticated caller."""
+
+    def __init__(self, reason: str, url: str = "") -> None:
+        super().__init__(
+            f"the registry database is unavailable: {reason}; check PROVISIONER_DATABASE_URL"
+            " or that the server is running"
+        )
+        self.reason = reason
+        self.url = url

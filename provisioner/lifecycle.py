@@ -29,6 +29,7 @@ from provisioner.plans import PLANS
 
 ACTIVE, SUSPENDED, CLOSED, DELETED = "active", "suspended", "closed", "deleted"
 STATES: tuple[str, ...] = (ACTIVE, SUSPENDED, CLOSED, DELETED)
+FAILED = "failed"  # an observed state only: the workers gave up on the tenant
 
 # Billing events the CLI and `billing import` accept.
 CONVERTED = "converted"
@@ -125,7 +126,9 @@ def _check_time(facts: Facts, at: datetime, what: str) -> None:
 
 
 def _refuse(facts: Facts, what: str, why: str) -> IllegalTransition:
-    return IllegalTransition(f"cannot {what} tenant {facts.slug!r} ({facts.state}): {why}")
+    return IllegalTransition(
+        f"cannot {what} tenant {facts.slug!r} ({facts.state}): {why}", tenant=facts.slug
+    )
 
 
 def _check_alive(facts: Facts, what: str) -> None:

@@ -19,10 +19,10 @@ import random
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Protocol
 
-ACTIVE, SUSPENDED, CLOSED, DELETED = "active", "suspended", "closed", "deleted"
-FAILED = "failed"  # observed state of a tenant the workers gave up on
+from provisioner.lifecycle import ACTIVE, CLOSED, DELETED, FAILED, SUSPENDED
+
 _STOPPED = {SUSPENDED, CLOSED}
 
 
@@ -83,12 +83,31 @@ def retry_delay(
     return step / 2 + rand() * step / 2
 
 
-def status_of(tenant: Any, now: datetime) -> str:
+class Reconciled(Protocol):
+    """What status_of reads of a tenant (provisioner.registry.Tenant has it all)."""
+
+    @property
+    def desired_state(self) -> str: ...
+    @property
+    def observed_state(self) -> str | None: ...
+    @property
+    def generation(self) -> int: ...
+    @property
+    def observed_generation(self) -> int | None: ...
+    @property
+    def lease_owner(self) -> str | None: ...
+    @property
+    def lease_expires_at(self) -> datetime | None: ...
+    @property
+    def last_error(self) -> str | None: ...
+
+
+def status_of(tenant: Reconciled, now: datetime) -> str:
     """One word for the signup service: pending, reconciling, retrying, ready, suspended, closed,
     deleting, deleted or failed."""
     observed, desired = tenant.observed_state, tenant.desired_state
     if observed == FAILED:
-        return "failed"
+        return FAILED
     settled = observed == desired and tenant.observed_generation == tenant.generation
     if desired == DELETED:
         return "deleted" if observed == DELETED else "deleting"

@@ -274,6 +274,8 @@ def settle_before(facts: Facts, at: datetime, what: str) -> tuple[Facts, list[Ac
         if action.action == DELETE:
             raise IllegalTransition(
                 f"cannot {what} tenant {facts.slug!r}: its data deletion was due at"
-                f" {iso(action.due)} ({action.rule}); run `provisioner retention apply`"
+                f" {iso(action.due)} ({action.rule}); run `provisioner retention apply`",
+                tenant=facts.slug,
+                rule=action.rule,
             )
     return settled, applied

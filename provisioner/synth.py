@@ -276,7 +276,9 @@ def synth_plan(
     app_zone: str | None = None,
     suspended: bool = False,
 ) -> dict[str, Any]:
-    """The plan JSON of one tenant (DESIGN.md, "Contracts worth keeping stable").
+    """The plan JSON of one tenant: `{"tenant", "resources"}`, each resource `{"urn", "type",
+    "name", "region", "parent", "inputs"}` (camelCase provider inputs, secrets as "[secret]"),
+    sorted so two plans diff cleanly; policy, fleet diff and CI read it, so keep it stable.
 
     `app_zone` is the engine's zone override (another zone of the same region); `suspended`
     plans the tenant as the engine suspends it."""

@@ -24,11 +24,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provisioner import reconcile
 from provisioner.errors import UsageError
 from provisioner.retention import iso
+
+if TYPE_CHECKING:
+    from provisioner.registry import Registry, Tenant
 
 log = logging.getLogger("provisioner.webhooks")
 
@@ -102,7 +105,7 @@ class WebhookConfig:
         return cls(url=url, secret=secret)
 
 
-def payload_for(tenant: Any, now: datetime) -> tuple[str, dict[str, Any]]:
+def payload_for(tenant: Tenant, now: datetime) -> tuple[str, dict[str, Any]]:
     """The event name and body announcing `tenant`'s current state."""
     status = reconcile.status_of(tenant, now)
     event = f"tenant.{status}"
@@ -133,7 +136,7 @@ class Dispatcher:
 
     def __init__(
         self,
-        registry: Any,
+        registry: Registry,
         config: WebhookConfig,
         *,
         owner: str,
@@ -152,7 +155,7 @@ class Dispatcher:
         self._rand = rand
         self._batch = batch
 
-    def enqueue(self, conn: Any, tenant: Any, now: datetime) -> int:
+    def enqueue(self, conn: Any, tenant: Tenant, now: datetime) -> int:
         from provisioner.registry import webhooks as log_table
 
         event, payload = payload_for(tenant, now)

@@ -50,7 +50,8 @@ class StackEngine(Protocol):
         """Create or update the stack; the result has `.outputs` (name -> value or StackOutput)."""
 
     def suspend(self, spec: TenantSpec) -> Any:
-        """Stop the tenant's compute and database; keep every byte of data."""
+        """Stop the tenant's app server and answer 503 at the load balancer. The database keeps
+        running (RDS restarts a stopped instance after seven days); every byte of data is kept."""
 
     def destroy(self, spec: TenantSpec) -> Any:
         """Delete every resource of the stack (StackNotFound if there is none)."""

@@ -18,7 +18,7 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -27,7 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from provisioner import lifecycle
 from provisioner.api import errors
 from provisioner.api.auth import Caller, Tokens
-from provisioner.api.errors import ApiError, BodyLimit
+from provisioner.api.errors import BodyLimit
 from provisioner.api.metrics import Metrics, MetricsMiddleware
 from provisioner.api.models import (
     IDEMPOTENCY_KEY_PATTERN,
@@ -43,7 +43,15 @@ from provisioner.api.models import (
     event_view,
     tenant_view,
 )
-from provisioner.errors import IllegalTransition, UsageError
+from provisioner.errors import (
+    IllegalTransition,
+    NotAuthenticated,
+    RegistryUnavailable,
+    ScopeMissing,
+)
+
+if TYPE_CHECKING:
+    from provisioner.registry import Registry, Tenant
 
 API_VERSION = "1.0.0"
 SLUG_PATH = Path(min_length=1, max_length=64, description="The tenant's slug.")
@@ -68,7 +76,7 @@ def _utcnow() -> datetime:
 
 
 def create_app(
-    registry: Any,
+    registry: Registry,
     tokens: Tokens,
     *,
     max_body_bytes: int = errors.DEFAULT_MAX_BODY_BYTES,
@@ -97,16 +105,13 @@ def create_app(
         async def check(
             credentials: HTTPAuthorizationCredentials | None = Security(bearer),
         ) -> Caller:
-            challenge = {"WWW-Authenticate": "Bearer"}
             if credentials is None:
-                raise ApiError(
-                    401, "unauthorized", "send `Authorization: Bearer <token>`", challenge
-                )
+                raise NotAuthenticated("send `Authorization: Bearer <token>`")
             caller = tokens.authenticate(credentials.credentials)
             if caller is None:
-                raise ApiError(401, "unauthorized", "the bearer token is not valid", challenge)
+                raise NotAuthenticated("the bearer token is not valid")
             if not caller.allows(scope):
-                raise ApiError(403, "forbidden", f"this token lacks the {scope} scope")
+                raise ScopeMissing(f"this token lacks the {scope} scope", scope=scope)
             return caller
 
         return check
@@ -134,24 +139,18 @@ def create_app(
             ),
         ] = None,
     ) -> Response:
-        try:
-            spec = TenantSpec.create(body.slug, body.location, body.plan)
-        except UsageError as exc:
-            raise ApiError(422, "validation_error", str(exc)) from exc
+        spec = TenantSpec.create(body.slug, body.location, body.plan)  # UsageError: 422
         canonical = json.dumps(body.model_dump(), sort_keys=True, separators=(",", ":"))
-        try:
-            answer = signups.signup(
-                registry,
-                spec,
-                body.admin_email,
-                actor=f"api:{caller.name}",
-                key=idempotency_key,
-                request_hash=hashlib.sha256(canonical.encode()).hexdigest(),
-                render=lambda tenant: tenant_view(tenant, clock()),
-                conflict=lambda exc: errors.error_body("tenant_exists", str(exc)),
-            )
-        except signups.IdempotencyKeyReused as exc:
-            raise ApiError(409, "idempotency_key_reused", str(exc)) from exc
+        answer = signups.signup(
+            registry,
+            spec,
+            body.admin_email,
+            actor=f"api:{caller.name}",
+            key=idempotency_key,
+            request_hash=hashlib.sha256(canonical.encode()).hexdigest(),
+            render=lambda tenant: tenant_view(tenant, clock()),
+            conflict=lambda exc: errors.error_body("tenant_exists", str(exc)),
+        )  # IdempotencyKeyReused: 409
         headers = {"Location": f"/v1/tenants/{spec.slug}"} if answer.status_code == 202 else {}
         if answer.replayed:
             headers["Idempotent-Replayed"] = "true"
@@ -241,14 +240,12 @@ def create_app(
         summary="The registry answers.",
     )
     def readyz() -> Any:
-        import sqlalchemy as sa
-
         try:
-            with registry.read() as conn:
-                conn.execute(sa.text("SELECT 1"))
-        except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            return errors.error_response(503, "not_ready", f"the registry is unreachable: {first}")
+            registry.ping()
+        except RegistryUnavailable as exc:
+            return errors.error_response(
+                503, "not_ready", f"the registry is unreachable: {exc.reason}"
+            )
         return {"status": "ok"}
 
     @app.get(
@@ -266,7 +263,7 @@ def create_app(
     return app
 
 
-def _offboard(registry: Any, slug: str, actor: str) -> tuple[Any, str]:
+def _offboard(registry: Registry, slug: str, actor: str) -> tuple[Tenant, str]:
     """A customer leaves: paid accounts are cancelled (closed; deleted 90 days later), trial and
     free accounts are suspended (deleted when their trial or inactivity clock says so). Asking
     twice changes nothing."""

@@ -8,14 +8,23 @@ import json
 import logging
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from provisioner.errors import IllegalTransition, TenantExists, TenantNotFound, UsageError
+from provisioner.errors import (
+    IdempotencyKeyReused,
+    IllegalTransition,
+    NotAuthenticated,
+    ProvisionerError,
+    RegistryUnavailable,
+    ScopeMissing,
+    TenantExists,
+    TenantNotFound,
+    UsageError,
+)
 
 log = logging.getLogger("provisioner.api")
 
@@ -47,14 +56,6 @@ class SortedJSONResponse(JSONResponse):
         ).encode("utf-8")
 
 
-class ApiError(Exception):
-    def __init__(
-        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.headers = status, code, message, headers
-
-
 def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
@@ -73,12 +74,30 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "the request is not valid"
 
 
+# The project's errors as HTTP answers: status, code and extra headers. The nearest class in an
+# error's MRO decides, so UsageError answers for its other subclasses (UnstorableValue: a value
+# the database cannot store).
+_ANSWERS: dict[type[ProvisionerError], tuple[int, str, dict[str, str] | None]] = {
+    NotAuthenticated: (401, "unauthorized", {"WWW-Authenticate": "Bearer"}),
+    ScopeMissing: (403, "forbidden", None),
+    TenantNotFound: (404, "tenant_not_found", None),
+    TenantExists: (409, "tenant_exists", None),
+    IllegalTransition: (409, "illegal_transition", None),
+    IdempotencyKeyReused: (409, "idempotency_key_reused", None),
+    UsageError: (422, "validation_error", None),
+}
+
+
+async def _answer(_: Request, exc: Exception) -> JSONResponse:
+    answer = next(_ANSWERS[cls] for cls in type(exc).__mro__ if cls in _ANSWERS)
+    status, code, headers = answer
+    return error_response(status, code, str(exc), headers)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every failure into the error body."""
-
-    @app.exception_handler(ApiError)
-    async def _api(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.headers)
+    for error in _ANSWERS:
+        app.add_exception_handler(error, _answer)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -94,33 +113,13 @@ def install(app: FastAPI) -> None:
         )
         return error_response(exc.status_code, code, message, dict(exc.headers or {}))
 
-    @app.exception_handler(TenantNotFound)
-    async def _not_found(_: Request, exc: TenantNotFound) -> JSONResponse:
-        return error_response(404, "tenant_not_found", str(exc))
-
-    @app.exception_handler(TenantExists)
-    async def _exists(_: Request, exc: TenantExists) -> JSONResponse:
-        return error_response(409, "tenant_exists", str(exc))
-
-    @app.exception_handler(IllegalTransition)
-    async def _illegal(_: Request, exc: IllegalTransition) -> JSONResponse:
-        return error_response(409, "illegal_transition", str(exc))
-
-    @app.exception_handler(UsageError)
-    async def _usage(_: Request, exc: UsageError) -> JSONResponse:
-        return error_response(422, "validation_error", str(exc))
-
-    @app.exception_handler(sa.exc.DataError)
-    async def _unstorable(_: Request, exc: sa.exc.DataError) -> JSONResponse:
-        return error_response(422, "validation_error", "a value cannot be stored as given")
-
     @app.exception_handler(OverflowError)
     async def _overflow(_: Request, exc: OverflowError) -> JSONResponse:
         return error_response(422, "validation_error", "a date or number is out of range")
 
-    @app.exception_handler(sa.exc.OperationalError)
-    async def _unavailable(_: Request, exc: sa.exc.OperationalError) -> JSONResponse:
-        log.error("registry unavailable: %s", str(exc.orig or exc).strip().splitlines()[0])
+    @app.exception_handler(RegistryUnavailable)
+    async def _unavailable(_: Request, exc: RegistryUnavailable) -> JSONResponse:
+        log.error("registry unavailable: %s", exc.reason)
         return error_response(
             503, "not_ready", "the registry is unavailable; retry shortly", {"Retry-After": "5"}
         )

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from provisioner.registry import Registry
 
 
 class Metrics:
@@ -29,22 +32,19 @@ class Metrics:
             registry=self.registry,
         )
 
-    def watch_registry(self, registry: Any) -> None:
+    def watch_registry(self, registry: Registry) -> None:
         self.registry.register(_RegistryCollector(registry))
 
 
 class _RegistryCollector:
-    def __init__(self, registry: Any) -> None:
+    def __init__(self, registry: Registry) -> None:
         self._registry = registry
 
     def describe(self) -> list[Any]:
         return []  # collected lazily; nothing to describe up front
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        import sqlalchemy as sa
-
-        from provisioner.registry.models import tenants
-        from provisioner.registry.work_models import webhook_deliveries
+        from provisioner.registry import webhooks
 
         states = GaugeMetricFamily(
             "provisioner_tenants",
@@ -55,21 +55,14 @@ class _RegistryCollector:
             "provisioner_webhook_deliveries", "Webhook deliveries by status.", labels=("status",)
         )
         try:
-            with self._registry.read() as conn:
-                for desired, observed, count in conn.execute(
-                    sa.select(
-                        tenants.c.desired_state, tenants.c.observed_state, sa.func.count()
-                    ).group_by(tenants.c.desired_state, tenants.c.observed_state)
-                ):
-                    states.add_metric((desired, observed or "none"), count)
-                for status, count in conn.execute(
-                    sa.select(webhook_deliveries.c.status, sa.func.count()).group_by(
-                        webhook_deliveries.c.status
-                    )
-                ):
-                    hooks.add_metric((status,), count)
+            tenant_counts = self._registry.state_counts()
+            delivery_counts = webhooks.status_counts(self._registry)
         except Exception:  # a scrape must not fail because the registry is down; /readyz says so
             return
+        for (desired, observed), count in tenant_counts.items():
+            states.add_metric((desired, observed or "none"), count)
+        for status, count in delivery_counts.items():
+            hooks.add_metric((status,), count)
         yield states
         yield hooks
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -15,6 +15,9 @@ from provisioner.errors import UsageError
 from provisioner.reconcile import status_of
 from provisioner.retention import iso
 from provisioner.spec import SLUG_MAX, SLUG_MIN, validate_slug
+
+if TYPE_CHECKING:
+    from provisioner.registry import Tenant, TenantEvent
 
 # Deliberately loose (RFC 5322 is not a regular language): one @, no spaces, a dot in the domain.
 _EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -220,7 +223,7 @@ def _iso(value: datetime | None) -> str | None:
     return iso(value) if value is not None else None
 
 
-def tenant_view(tenant: Any, now: datetime) -> dict[str, Any]:
+def tenant_view(tenant: Tenant, now: datetime) -> dict[str, Any]:
     """The API's view of a registry Tenant (JSON-ready, sorted keys when dumped)."""
     base = f"/v1/tenants/{tenant.slug}"
     return {
@@ -250,7 +253,7 @@ def tenant_view(tenant: Any, now: datetime) -> dict[str, Any]:
     }
 
 
-def event_view(event: Any) -> dict[str, Any]:
+def event_view(event: TenantEvent) -> dict[str, Any]:
     return {
         "id": event.id,
         "kind": event.kind,

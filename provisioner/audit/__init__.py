@@ -9,6 +9,7 @@
     deletion.py    prove_deletion(): nothing of a deleted tenant remains -> Proof (evidence)
     backups.py     list recovery points and snapshots, start on-demand backups
     restore.py     restore a database (point in time or snapshot) and volumes; restore drills
+    batch.py       many tenants at once (`audit --all`) and which proofs become evidence
 
 Every finding names the rule, the promise (provisioner.promises.PROMISES) and the ARN.
 """

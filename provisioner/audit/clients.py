@@ -23,7 +23,7 @@ import botocore.exceptions
 import botocore.session
 from botocore.config import Config
 
-from provisioner.errors import EnvironmentProblem, ProvisionerError
+from provisioner.errors import AwsRefused, EnvironmentProblem
 
 _DEFAULT_MAX_ATTEMPTS = 5  # first try + 4 retries
 _CONNECT_TIMEOUT_S = 10
@@ -43,10 +43,6 @@ _CREDENTIAL_CODES = frozenset(
 )
 
 ClientHook = Callable[[str, str, Any], None]
-
-
-class AwsRefused(ProvisionerError):
-    """AWS refused a request (exists already, invalid parameter, limit): exit 1, AWS's words."""
 
 
 def retry_config() -> Config:
@@ -181,5 +177,7 @@ def aws_errors() -> Iterator[None]:
         # One line, however much HTML an endpoint sent back.
         message = " ".join(str(exc.response.get("Error", {}).get("Message", "")).split())[:300]
         raise AwsRefused(
-            f"AWS refused {exc.operation_name}: {error_code(exc)}: {message}".strip()
+            f"AWS refused {exc.operation_name}: {error_code(exc)}: {message}".strip(),
+            operation=exc.operation_name,
+            code=error_code(exc),
         ) from exc

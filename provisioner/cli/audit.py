@@ -17,6 +17,7 @@ from provisioner.errors import EXIT_FAILED, UsageError
 
 if TYPE_CHECKING:
     from provisioner.audit.model import Target
+    from provisioner.registry import Tenant
 
 _REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 LOCATION_OPTION = typer.Option(
@@ -28,31 +29,14 @@ LOCATION_OPTION = typer.Option(
 )
 
 
-def resolve_target(slug: str, location: str | None) -> tuple[Target, Any]:
-    """The tenant to act on and its registry record (None when the registry does not know it)."""
+def resolve_target(slug: str, location: str | None) -> tuple[Target, Tenant | None]:
+    """The tenant to act on and its registry record (None when the registry does not know it);
+    the same rules as the stack commands (provisioner.resolve), without asking for a plan."""
     from provisioner.audit.model import Target
-    from provisioner.regions import catalogue
-    from provisioner.spec import validate_slug
+    from provisioner.resolve import resolve
 
-    validate_slug(slug)
-    loc = catalogue().resolve(location) if location else None  # bad input fails before any I/O
-    from provisioner.cli._registry import open_registry
-
-    with open_registry() as reg:
-        tenant = reg.find_tenant(slug)
-    if tenant is not None:
-        if loc is not None and loc.code != tenant.location:
-            raise UsageError(
-                f"tenant {slug!r} is in location {tenant.location!r} per the registry, not"
-                f" {loc.code!r}: drop --location or fix it"
-            )
-        loc = catalogue().resolve(tenant.location)
-    if loc is None:
-        raise UsageError(
-            f"tenant {slug!r} is not in the registry: give --location LOC (us, uk, ie, de, au,"
-            " sg, jp, in)"
-        )
-    return Target(slug, loc), tenant
+    resolved = resolve(slug, location, need_plan=False)
+    return Target(slug, resolved.location), resolved.tenant
 
 
 def print_table(title: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
@@ -91,38 +75,6 @@ def _print_proof(proof: dict[str, Any]) -> None:
     typer.echo(f"{proof['tenant']}: {verdict}; keys: {keys or 'none left'}")
 
 
-def _audit_one(target: Target, deleted: bool, sweep: list[str] | None) -> dict[str, Any]:
-    from provisioner.audit import default_clients
-
-    clients = default_clients()
-    if not deleted:
-        from provisioner.audit.runner import audit_tenant
-
-        return audit_tenant(clients, target, regions=sweep).to_dict()
-    from provisioner.audit.deletion import prove_deletion
-
-    return prove_deletion(clients, target, parse_at(None)).to_dict()
-
-
-def _store_evidence(proofs: list[tuple[dict[str, Any], Any]]) -> None:
-    """Store each passing proof of a tenant the registry has decided to delete (a tombstone);
-    mark every proof with whether it was stored. Done after the audits, from one thread."""
-    storable = [
-        (proof, tenant)
-        for proof, tenant in proofs
-        if proof["passed"] and tenant is not None and tenant.desired_state == "deleted"
-    ]
-    if storable:
-        from provisioner.cli._registry import actor, open_registry
-
-        with open_registry() as reg:
-            for proof, tenant in storable:
-                reg.record_deletion_evidence(tenant.slug, dict(proof), actor=actor())
-    stored = {id(proof) for proof, _ in storable}
-    for proof, _ in proofs:
-        proof["stored"] = id(proof) in stored
-
-
 def audit(
     slug: str | None = typer.Argument(None, help="Tenant slug (or --all)."),
     location: str | None = LOCATION_OPTION,
@@ -149,32 +101,25 @@ def audit(
         raise UsageError("give a tenant SLUG or --all, not both or neither")
     if all_tenants and location:
         raise UsageError("--location applies to one tenant: drop it with --all")
-    from provisioner.regions import catalogue
-
     for region in sweep or []:
         if not _REGION_RE.match(region):
             raise UsageError(f"--residency-region {region!r} is not an AWS region name")
+    from provisioner.audit import batch
+
     if slug is not None:
-        target, tenant = resolve_target(slug, location)
-        work = [(target, tenant)]
+        work = [resolve_target(slug, location)]
     else:
-        from provisioner.audit.model import Target
         from provisioner.cli._registry import open_registry
 
         with open_registry() as reg:
-            tenants = reg.list_tenants()
-        work = [
-            (Target(t.slug, catalogue().resolve(t.location)), t)
-            for t in tenants
-            if (t.desired_state == "deleted") == deleted  # live: audit; tombstones: prove
-        ]
-    from concurrent.futures import ThreadPoolExecutor
-
-    # Tenants are independent; each audit sweeps regions on its own small pool.
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        results = list(pool.map(lambda item: _audit_one(item[0], deleted, sweep or None), work))
+            work = batch.targets(reg.list_tenants(), deleted=deleted)
+    at = parse_at(None)
+    results = batch.run(work, deleted=deleted, sweep=sweep or None, at=at, jobs=jobs)
     if deleted:
-        _store_evidence([(r, tenant) for r, (_, tenant) in zip(results, work, strict=True)])
+        from provisioner.cli._registry import actor, open_registry
+
+        proofs = [(r, tenant) for r, (_, tenant) in zip(results, work, strict=True)]
+        batch.store_evidence(proofs, open_registry, actor())
     passed = all(r["passed"] for r in results)
     if output is OutputFormat.json:
         emit_json(results[0] if slug is not None else {"passed": passed, "tenants": results})

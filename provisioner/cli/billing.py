@@ -85,3 +85,7 @@ def import_(
         emit_json(summary)
     else:
         typer.echo(f"imported {summary['imported']} event(s), {duplicates} already recorded")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="billing")

@@ -175,4 +175,5 @@ def preview(
     _finish(report, output, detailed_exitcode)
 
 
-
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="fleet")

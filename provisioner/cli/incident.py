@@ -155,8 +155,8 @@ def _snapshot_audits(
 ) -> list[dict[str, Any]]:
     """Each affected tenant's live audit (a deletion proof for a deleted one) onto the timeline;
     stops at the first sign AWS is unreachable and records why."""
+    from provisioner.audit.batch import audit_one
     from provisioner.audit.model import Target
-    from provisioner.cli.audit import _audit_one
     from provisioner.cli.common import stderr_console
     from provisioner.incidents import timeline as tl
     from provisioner.regions import catalogue
@@ -169,7 +169,9 @@ def _snapshot_audits(
         console.print(f"[{index}/{len(found)}] auditing {tenant.tenant}", highlight=False)
         target = Target(tenant.tenant, catalogue().resolve(tenant.location))
         try:
-            report = _audit_one(target, tenant.deleted_at is not None, sweep)
+            report = audit_one(
+                target, deleted=tenant.deleted_at is not None, sweep=sweep, at=parse_at(None)
+            )
         except EnvironmentProblem as exc:
             store.append(reg, incident.id, tl.AUDIT_UNAVAILABLE, actor=who, text=str(exc),
                          data={"tenants": [a.tenant for a in found[index - 1:]]})  # fmt: skip
@@ -483,3 +485,7 @@ def verify(incident_id: int = ID_ARGUMENT, output: OutputFormat = OUTPUT_OPTION)
         )  # fmt: skip
     if not verdict.intact:
         raise typer.Exit(code=EXIT_FAILED)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="incident")

@@ -77,8 +77,9 @@ def _root() -> None:
 
 
 def _register() -> None:
-    """Attach every command and sub-app. Each module imports its heavy dependencies lazily."""
-    # One import and one call per noun; each module keeps its heavy imports lazy.
+    """Attach every command and sub-app: each CLI module has `register(root)`, which adds its
+    commands (or its sub-app) and imports its heavy dependencies lazily. `tenants` first: other
+    modules add commands to its sub-app."""
     from provisioner.cli import (
         audit,
         backups,
@@ -93,19 +94,16 @@ def _register() -> None:
         restore,
         retention,
         serve,
-        tenant_ops,  # noqa: F401  (adds its commands to the tenants sub-app)
+        tenant_ops,
         tenant_records,
         tenants,
         worker,
     )
 
-    tenant_records.register(tenants.app)
-    app.add_typer(tenants.app, name="tenants")
-    app.add_typer(billing.app, name="billing")
-    app.add_typer(retention.app, name="retention")
-    app.add_typer(fleet.app, name="fleet")
-    app.add_typer(incident.app, name="incident")
-    for module in (plan, check, policy, doctor, serve, worker, audit, backups, restore, cost):
+    for module in (
+        tenants, tenant_records, tenant_ops, billing, retention, fleet, incident, plan, check,
+        policy, doctor, serve, worker, audit, backups, restore, cost,
+    ):  # fmt: skip
         module.register(app)  # worker also adds `tenants retry`
 
 

@@ -68,3 +68,7 @@ def apply(
     rows = ((iso(a.due), a.tenant, a.action, a.rule) for a in result.applied)
     print_table(f"applied at {iso(when)}", ("due", "tenant", "action", "rule"), rows)
     typer.echo(f"{len(result.applied)} action(s) applied")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="retention")

@@ -7,16 +7,18 @@ engine's pulumi, rich, SQLAlchemy) happen inside the commands.
 
 from __future__ import annotations
 
-import os
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from provisioner.cli.common import OUTPUT_OPTION, OutputFormat, emit_json
-from provisioner.cli.tenants import app
 from provisioner.errors import ProvisionerError, UsageError
 from provisioner.policy.gate import policy_gate
 from provisioner.spec import TenantSpec, validate_slug
+
+if TYPE_CHECKING:
+    from provisioner.engine import Engine, OnEvent, OperationResult
+    from provisioner.engine.progress import Progress
 
 SLUG_ARG = typer.Argument(..., help="The tenant's slug, e.g. acme.")
 LOCATION_OPTION = typer.Option(
@@ -38,49 +40,17 @@ SECRETS_OPTION = typer.Option(
 YES_OPTION = typer.Option(False, "--yes", "-y", help="Confirm a destructive operation.")
 
 
-def _registered(slug: str) -> Any:
-    """The registry's record of `slug`, or None. Never creates a registry that does not exist."""
-    from provisioner.paths import data_dir
-
-    if not os.environ.get("PROVISIONER_DATABASE_URL") and not (data_dir() / "registry.db").exists():
-        return None
-    from provisioner.registry import Registry
-
-    with Registry.open() as registry:
-        return registry.find_tenant(slug)
-
-
 def resolve_spec(slug: str, location: str | None, plan: str | None) -> TenantSpec:
-    """The spec to run: flags, else the registered values; flags may not contradict the registry.
+    """The spec to run: flags, else the registered values; flags may not contradict the registry
+    (provisioner.resolve: a stack never moves to another region)."""
+    from provisioner.resolve import resolve
 
-    A registered tenant's location is where its customer chose to keep their data, so a
-    different --location is refused rather than moving the stack to another region.
-    """
-    from provisioner.regions import catalogue
-
-    validate_slug(slug)
-    tenant = _registered(slug)
-    if tenant is not None:
-        if location is not None and catalogue().resolve(location).code != tenant.location:
-            raise UsageError(
-                f"tenant {slug} is registered in location {tenant.location}; a stack never moves"
-                " to another region: drop --location"
-            )
-        if plan is not None and plan != tenant.plan:
-            raise UsageError(
-                f"tenant {slug} is registered on plan {tenant.plan}: change the plan in the"
-                " registry (billing), then run without --plan"
-            )
-        location, plan = location or tenant.location, plan or tenant.plan
-    if location is None or plan is None:
-        missing = " and ".join(
-            flag for flag, v in (("--location", location), ("--plan", plan)) if v is None
-        )
-        raise UsageError(f"tenant {slug} is not registered: give {missing}")
-    return TenantSpec.create(slug, location, plan)
+    resolved = resolve(slug, location, plan)
+    assert resolved.plan is not None  # resolve() insists on a plan unless told otherwise
+    return TenantSpec.create(slug, resolved.location.code, resolved.plan)
 
 
-def _engine(backend: str | None, secrets_provider: str | None) -> Any:
+def _engine(backend: str | None, secrets_provider: str | None) -> Engine:
     from provisioner.engine import Engine
 
     return Engine(backend=backend, secrets_provider=secrets_provider)
@@ -119,20 +89,22 @@ def _run(
     _print_result(result)
 
 
-def _invoke(engine: Any, verb: str, spec: TenantSpec, force_policy: bool, sink: Any) -> Any:
+def _invoke(
+    engine: Engine, verb: str, spec: TenantSpec, force_policy: bool, sink: OnEvent
+) -> OperationResult:
     if verb == "up":
         expected = policy_gate(spec, force_policy, emit=lambda r: sink(r, _blank(verb)))
         return engine.up(spec, on_event=sink, expected_total=expected or None)
     return getattr(engine, verb)(spec, on_event=sink)
 
 
-def _blank(verb: str) -> Any:
+def _blank(verb: str) -> Progress:
     from provisioner.engine.progress import Progress
 
     return Progress(verb=verb)
 
 
-def _print_result(result: Any) -> None:
+def _print_result(result: OperationResult) -> None:
     changes = ", ".join(f"{n} {op}" for op, n in sorted(result.changes.items())) or "no changes"
     typer.echo(f"{result.verb} {result.stack}: {changes} in {result.duration_seconds:.0f}s")
     for line in result.notices:
@@ -141,7 +113,6 @@ def _print_result(result: Any) -> None:
         typer.echo(f"  {key} = {value.shown()}")
 
 
-@app.command("preview")
 def preview(
     slug: str = SLUG_ARG,
     location: str | None = LOCATION_OPTION,
@@ -154,7 +125,6 @@ def preview(
     _run("preview", slug, location, plan, backend, secrets_provider, output)
 
 
-@app.command("up")
 def up(
     slug: str = SLUG_ARG,
     location: str | None = LOCATION_OPTION,
@@ -170,7 +140,6 @@ def up(
     _run("up", slug, location, plan, backend, secrets_provider, output, force_policy)
 
 
-@app.command("refresh")
 def refresh(
     slug: str = SLUG_ARG,
     location: str | None = LOCATION_OPTION,
@@ -183,7 +152,6 @@ def refresh(
     _run("refresh", slug, location, plan, backend, secrets_provider, output)
 
 
-@app.command("destroy")
 def destroy(
     slug: str = SLUG_ARG,
     location: str | None = LOCATION_OPTION,
@@ -202,7 +170,6 @@ def destroy(
     _run("destroy", slug, location, plan, backend, secrets_provider, output)
 
 
-@app.command("outputs")
 def outputs(
     slug: str = SLUG_ARG,
     location: str | None = LOCATION_OPTION,
@@ -222,7 +189,6 @@ def outputs(
         typer.echo(f"{key} = {value}")
 
 
-@app.command("cancel")
 def cancel(
     slug: str = SLUG_ARG,
     location: str | None = LOCATION_OPTION,
@@ -252,3 +218,11 @@ def cancel(
         f"cancelled the running update of {spec.stack_name}; now run 'provisioner"
         f" tenants refresh {slug}'"
     )
+
+
+def register(root: typer.Typer) -> None:
+    """Add the stack commands to the shared `tenants` sub-app."""
+    from provisioner.cli.tenants import app as tenants_app
+
+    for command in (preview, up, refresh, destroy, outputs, cancel):
+        tenants_app.command(command.__name__)(command)

@@ -151,8 +151,10 @@ def resume(
     _operator("resume", slug, at, reason, output)
 
 
-def register(tenants_app: typer.Typer) -> None:
+def register(root: typer.Typer) -> None:
     """Add the registry commands to the shared `tenants` sub-app."""
+    from provisioner.cli.tenants import app as tenants_app
+
     tenants_app.command("create")(create)
     tenants_app.command("list")(list_)
     tenants_app.command("show")(show)

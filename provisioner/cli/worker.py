@@ -13,13 +13,16 @@ import os
 import signal
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from provisioner.cli.common import OUTPUT_OPTION, OutputFormat, emit_json
 from provisioner.cli.serve import DATABASE_URL_OPTION
 from provisioner.errors import ProvisionerError, UsageError
+
+if TYPE_CHECKING:
+    from provisioner.worker import StackEngine
 
 log = logging.getLogger("provisioner.worker")
 
@@ -89,7 +92,7 @@ def worker(
 
 
 def run(
-    engine: Any,
+    engine: StackEngine,
     *,
     concurrency: int = 4,
     once: bool = False,
@@ -105,17 +108,13 @@ def run(
     output: OutputFormat = OutputFormat.table,
 ) -> None:
     """Run a worker over `engine` until a signal (or, with `once`, until nothing is due)."""
-    from provisioner.registry import Registry
-    from provisioner.webhooks import Dispatcher, WebhookConfig
-    from provisioner.worker import Worker, WorkerSettings, default_owner
+    from provisioner.webhooks import WebhookConfig
+    from provisioner.worker import WorkerSettings
+    from provisioner.worker_service import default_program_version, serve
 
     _logging()
-    if program_version is None:
-        from stacks.tenant_stack import PROGRAM_VERSION  # ~1 s: imports pulumi
-
-        program_version = PROGRAM_VERSION
     settings = WorkerSettings(
-        program_version=program_version,
+        program_version=program_version or default_program_version(),
         concurrency=concurrency,
         lease_seconds=lease_seconds,
         heartbeat_seconds=heartbeat_seconds or lease_seconds / 4,
@@ -126,7 +125,6 @@ def run(
         default_region_cap=default_region_cap,
     )
     hooks = WebhookConfig.from_env()
-    owner = default_owner()
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -138,19 +136,9 @@ def run(
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    with Registry.open(database_url) as registry:
-        dispatcher = Dispatcher(registry, hooks, owner=owner) if hooks else None
-        log.info(
-            "worker %s: registry %s, concurrency %d, program %s%s",
-            owner,
-            registry.url,
-            concurrency,
-            program_version,
-            f", webhooks to {hooks.url}" if hooks else "",
-        )
-        stats = Worker(registry, engine, settings, owner=owner, webhooks=dispatcher).run(
-            stop, once=once
-        )
+    stats = serve(
+        engine, settings, database_url=database_url, stop=stop, once=once, webhooks=hooks
+    )
     if output is OutputFormat.json:
         emit_json(stats.to_dict())
     else:

@@ -9,7 +9,7 @@ language host that runs the program in a subprocess of its own for every stack. 
 would run inside this process, on a gRPC server and asyncio loop the Automation API starts here:
 parallel inline updates failed with gRPC UNAVAILABLE (pulumi/pulumi#7782), futures got attached
 to the wrong loop (#11529, open), Python's runtime keeps module-level state that made concurrent
-inline programs unsafe (#6052) and FACTS.md saw two threads deadlock under the mock runtime. With
+inline programs unsafe (#6052), and two threads running it deadlocked under the mock runtime. With
 a subprocess per stack the worker can run many tenants at once, a crashing program cannot take
 the worker down, and a platform engineer can run the very same program with plain `pulumi up`.
 Concurrent stack updates against one backend can still race in the service (#8122, 404s under

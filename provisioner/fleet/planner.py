@@ -115,11 +115,9 @@ def _load_fleets(repo: Repository, base: Revision, options: FleetOptions) -> _Fl
 
 
 def _registry_exists(url: str | None) -> bool:
-    from provisioner.paths import data_dir
+    from provisioner.paths import existing_database_url
 
-    return bool(url or os.environ.get("PROVISIONER_DATABASE_URL")) or (
-        data_dir() / "registry.db"
-    ).exists()
+    return existing_database_url(url) is not None
 
 
 SpecKey = tuple[str, str, str]

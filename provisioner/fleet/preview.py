@@ -9,9 +9,13 @@ with exit 3; a failure of one tenant's preview is recorded in the report and the
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provisioner.errors import EnvironmentProblem, ProvisionerError
+
+if TYPE_CHECKING:
+    from provisioner.engine import Engine
+    from provisioner.spec import TenantSpec
 
 PREVIEWED = ("changed", "added")
 _OPS = {"create": "create", "update": "update", "replace": "replace", "delete": "delete",
@@ -26,7 +30,7 @@ def _summary(changes: dict[str, int]) -> dict[str, int]:
     return out
 
 
-def preview_changed(engine: Any, report: dict[str, Any], concurrency: int) -> dict[str, Any]:
+def preview_changed(engine: Engine, report: dict[str, Any], concurrency: int) -> dict[str, Any]:
     """slug -> {"changes": {...}, "error": str | None} for every changed or added tenant."""
     from provisioner.spec import TenantSpec
 
@@ -36,7 +40,7 @@ def preview_changed(engine: Any, report: dict[str, Any], concurrency: int) -> di
         if t["status"] in PREVIEWED
     ]
 
-    def one(spec: Any) -> dict[str, Any]:
+    def one(spec: TenantSpec) -> dict[str, Any]:
         try:
             result = engine.preview(spec)
         except EnvironmentProblem:

@@ -7,11 +7,15 @@ check"): a baseline that silently skips is worse than one that says it could not
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from provisioner.policy.graph import Graph, Undetermined
+from provisioner.errors import Undetermined
+from provisioner.policy.graph import Graph
 from provisioner.policy.model import Finding, PolicyReport, Rule, Severity
 from provisioner.policy.plan_file import validate_plan
+
+if TYPE_CHECKING:
+    from provisioner.spec import TenantSpec
 
 
 def run_rule(rule: Rule, graph: Graph) -> list[Finding]:
@@ -52,7 +56,7 @@ def evaluate(plan: Mapping[str, Any], rules: Iterable[Rule] | None = None) -> Po
     return evaluate_graph(Graph.from_plan(validate_plan(plan)), rules)
 
 
-def check_spec(spec: Any) -> PolicyReport:
+def check_spec(spec: TenantSpec) -> PolicyReport:
     """Plan `spec` (a TenantSpec) offline under the mock runtime, then evaluate the plan."""
     from provisioner.synth import synth_plan
 

@@ -1,7 +1,8 @@
 """The resource graph a plan describes, and how rules read it.
 
-A plan (see DESIGN.md, "Contracts worth keeping stable") lists resources with the inputs the
-provider receives. One resource points at another through a value: an ARN, an id, a name, or (in
+A plan (`provisioner plan --output json`: `{"tenant": ..., "resources": [...]}`, each resource
+`{"urn", "type", "name", "region", "parent", "inputs"}`, sorted) lists resources with the inputs
+the provider receives. One resource points at another through a value: an ARN, an id, a name, or (in
 a CrossGuard preview, where outputs are not known yet) an `Unknown` marker that lists the urns
 the value depends on. `Graph.referents` turns such a value back into the resources of the plan it
 can mean, so rules ask questions like "is this key one of the tenant's own keys?" without
@@ -15,6 +16,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from provisioner.errors import Undetermined
+
 # Types whose resources have no region: AWS's global services.
 GLOBAL_TYPE_PREFIXES = ("aws:iam/", "aws:route53/", "aws:cloudfront/", "aws:organizations/")
 # Inputs whose value is the physical name of the resource (what `.name`/`.bucket` outputs give).
@@ -23,10 +26,6 @@ GLOBAL_TYPE_PREFIXES = ("aws:iam/", "aws:route53/", "aws:cloudfront/", "aws:orga
 _NAME_INPUTS = ("name", "identifier", "namePrefix")
 _BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 _TOKEN_SPLIT = re.compile(r"[:/]")
-
-
-class Undetermined(Exception):
-    """A rule needed a value that is not known yet (CrossGuard during preview)."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,7 @@ class Resource:
         """A list-of-objects input (rules, actions, parameters), skipping malformed entries."""
         value = self.inputs.get(key)
         if isinstance(value, Unknown):
-            raise Undetermined(f"{self.name}.{key} is not known yet")
+            raise Undetermined(f"{self.name}.{key} is not known yet", resource=self.name, field=key)
         if isinstance(value, Mapping):
             value = [value]
         if not isinstance(value, list):

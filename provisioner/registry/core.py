@@ -20,7 +20,7 @@ from typing import Any, Self
 import sqlalchemy as sa
 
 from provisioner import retention
-from provisioner.errors import TenantNotFound, UsageError
+from provisioner.errors import RegistryUnavailable, TenantNotFound, UnstorableValue, UsageError
 from provisioner.lifecycle import Facts
 from provisioner.registry import db
 from provisioner.registry.models import tenant_events, tenants
@@ -76,6 +76,12 @@ def _aware(value: datetime, name: str = "at") -> datetime:
     return value.astimezone(UTC)
 
 
+def not_found(slug: str) -> TenantNotFound:
+    return TenantNotFound(
+        f"no tenant {slug!r} in the registry: `provisioner tenants list` shows them", tenant=slug
+    )
+
+
 def to_tenant(row: Any) -> Tenant:
     return Tenant(**{name: getattr(row, name) for name in _TENANT_FIELDS})
 
@@ -86,6 +92,20 @@ def to_event(row: Any) -> TenantEvent:
 
 def to_billing(row: Any) -> BillingRecord:
     return BillingRecord(**{name: getattr(row, name) for name in _BILLING_FIELDS})
+
+
+@contextmanager
+def _database_errors(registry: RegistryCore) -> Iterator[None]:
+    """The database's failures as the project's errors, so no caller outside the registry needs
+    SQLAlchemy: unreachable or refusing (OperationalError) is RegistryUnavailable (exit 3, the
+    API's 503); a value the database cannot store (DataError) is UnstorableValue (exit 2, 422)."""
+    try:
+        yield
+    except sa.exc.OperationalError as exc:
+        lines = str(exc.orig or exc).strip().splitlines()
+        raise RegistryUnavailable(lines[0] if lines else type(exc).__name__, registry.url) from exc
+    except sa.exc.DataError as exc:
+        raise UnstorableValue("a value cannot be stored as given") from exc
 
 
 class RegistryCore:
@@ -125,33 +145,37 @@ class RegistryCore:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    def ping(self) -> None:
+        """Check the database answers; RegistryUnavailable if it does not."""
+        with self.read() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
     # --- transactions -------------------------------------------------------------------------
 
     @contextmanager
     def write(self) -> Iterator[sa.Connection]:
         """A write transaction (SQLite: BEGIN IMMEDIATE); commits on success, else rolls back."""
-        if self._writers is None:
-            with self.engine.connect().execution_options(write=True) as conn, conn.begin():
+        with _database_errors(self):
+            if self._writers is None:
+                with self.engine.connect().execution_options(write=True) as conn, conn.begin():
+                    yield conn
+                return
+            with (
+                self._writers,
+                self.engine.connect().execution_options(write=True) as conn,
+                conn.begin(),
+            ):
                 yield conn
-            return
-        with (
-            self._writers,
-            self.engine.connect().execution_options(write=True) as conn,
-            conn.begin(),
-        ):
-            yield conn
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
-        with self.engine.connect() as conn, conn.begin():
+        with _database_errors(self), self.engine.connect() as conn, conn.begin():
             yield conn
 
     def _lock(self, conn: sa.Connection, slug: str) -> Any:
         row = conn.execute(_LOCK_TENANT, {"slug": slug}).one_or_none()
         if row is None:
-            raise TenantNotFound(
-                f"no tenant {slug!r} in the registry: `provisioner tenants list` shows them"
-            )
+            raise not_found(slug)
         return row
 
     def _event(

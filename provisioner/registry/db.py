@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from provisioner.errors import EnvironmentProblem, UsageError
+from provisioner.paths import database_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30  # seconds a writer waits for another to commit
@@ -30,17 +30,9 @@ _MIGRATION_LOCK_KEY = 5_000_005  # pg_advisory_xact_lock key for migrations (any
 
 
 def resolve_url(url: str | None = None) -> str:
-    """The database URL: `url`, else PROVISIONER_DATABASE_URL, else SQLite in the data dir."""
-    if url:
-        return url
-    env = os.environ.get("PROVISIONER_DATABASE_URL", "").strip()
-    if env:
-        return env
-    from provisioner.paths import data_dir
-
-    home = data_dir()
-    home.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{home / 'registry.db'}"
+    """The database URL: `url`, else PROVISIONER_DATABASE_URL, else SQLite in the data dir
+    (provisioner.paths.database_url; a SQLite file's directory is created when it is opened)."""
+    return database_url(url)
 
 
 def create_engine(url: str) -> sa.Engine:

@@ -7,17 +7,26 @@ and imports), `sweep` (the retention plan and its application).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from provisioner import lifecycle, retention
-from provisioner.errors import IllegalTransition, TenantExists, TenantNotFound, UsageError
+from provisioner.errors import IllegalTransition, TenantExists, UsageError
 from provisioner.registry.billing import BillingOps
-from provisioner.registry.core import _aware, insert_skipping_conflicts, to_event, to_tenant
+from provisioner.registry.core import (
+    _aware,
+    insert_skipping_conflicts,
+    not_found,
+    to_event,
+    to_tenant,
+)
 from provisioner.registry.models import tenant_events, tenants
 from provisioner.registry.records import FACT_FIELDS, Tenant, TenantEvent
 from provisioner.registry.sweep import SweepOps
+
+if TYPE_CHECKING:
+    from provisioner.spec import TenantSpec
 
 _TENANT_COLUMNS = tuple(tenants.c.keys())
 
@@ -29,7 +38,7 @@ class Registry(BillingOps, SweepOps):
 
     def create_tenant(
         self,
-        spec: Any,
+        spec: TenantSpec,
         *,
         actor: str,
         at: datetime | None = None,
@@ -62,7 +71,8 @@ class Registry(BillingOps, SweepOps):
                     sa.select(tenants.c.desired_state).where(tenants.c.slug == spec.slug)
                 ).scalar_one_or_none()
                 raise TenantExists(
-                    f"tenant {spec.slug!r} already exists ({taken}): slugs are never reused"
+                    f"tenant {spec.slug!r} already exists ({taken}): slugs are never reused",
+                    tenant=spec.slug,
                 )
             self._event(
                 conn,
@@ -91,9 +101,7 @@ class Registry(BillingOps, SweepOps):
         """The tenant, or TenantNotFound (exit 2)."""
         found = self.find_tenant(slug)
         if found is None:
-            raise TenantNotFound(
-                f"no tenant {slug!r} in the registry: `provisioner tenants list` shows them"
-            )
+            raise not_found(slug)
         return found
 
     def list_tenants(self, state: str | None = None, location: str | None = None) -> list[Tenant]:
@@ -110,6 +118,14 @@ class Registry(BillingOps, SweepOps):
         with self.read() as conn:
             return [to_tenant(r) for r in conn.execute(query)]
 
+    def state_counts(self) -> dict[tuple[str, str | None], int]:
+        """How many tenants are in each (desired state, observed state) pair (observed None:
+        never reconciled)."""
+        query = sa.select(tenants.c.desired_state, tenants.c.observed_state, sa.func.count())
+        query = query.group_by(tenants.c.desired_state, tenants.c.observed_state)
+        with self.read() as conn:
+            return {(desired, observed): count for desired, observed, count in conn.execute(query)}
+
     def events(self, slug: str) -> list[TenantEvent]:
         """The tenant's audit trail, oldest first."""
         with self.read() as conn:
@@ -117,7 +133,7 @@ class Registry(BillingOps, SweepOps):
                 sa.select(tenants.c.id).where(tenants.c.slug == slug)
             ).scalar_one_or_none()
             if tenant_id is None:
-                raise TenantNotFound(f"no tenant {slug!r} in the registry")
+                raise not_found(slug)
             rows = conn.execute(
                 sa.select(tenant_events)
                 .where(tenant_events.c.tenant_id == tenant_id)
@@ -167,7 +183,9 @@ class Registry(BillingOps, SweepOps):
             return self.resume(slug, actor=actor, at=at, reason=reason)
         raise IllegalTransition(
             f"cannot set tenant {slug!r} to {state!r}: closing and deletion follow billing events"
-            " and the retention clock (`provisioner billing record`, `provisioner retention apply`)"
+            " and the retention clock (`provisioner billing record`,"
+            " `provisioner retention apply`)",
+            tenant=slug,
         )
 
     def _operator(
@@ -250,7 +268,8 @@ class Registry(BillingOps, SweepOps):
             if row.desired_state != lifecycle.DELETED:
                 raise IllegalTransition(
                     f"cannot record deletion evidence for {slug!r} ({row.desired_state}):"
-                    " its deletion was not decided"
+                    " its deletion was not decided",
+                    tenant=slug,
                 )
             conn.execute(
                 sa.update(tenants)

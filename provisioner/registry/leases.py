@@ -1,5 +1,6 @@
-"""Worker leases on tenants: claim, heartbeat, complete, fail, retry. The workers' side of the
-registry (provisioner.worker drives it; the policy of what to do lives in provisioner.reconcile).
+"""Worker leases on tenants: claim and heartbeat. The workers' side of the registry
+(provisioner.worker drives it; the policy of what to do lives in provisioner.reconcile; reporting
+an attempt's outcome (complete, fail, retry) lives in provisioner.registry.outcomes).
 
 A tenant needs work while what it is (observed state, generation, program version, plan) differs
 from what it should be. A claim sets `lease_owner` and `lease_expires_at` on tenants that need
@@ -24,11 +25,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from provisioner.lifecycle import ACTIVE, FAILED
 from provisioner.registry.bound import bound
 from provisioner.registry.facade import Registry
-from provisioner.registry.models import tenant_events, tenants
+from provisioner.registry.models import UNSETTLED, tenant_events, tenants
 
-FAILED = "failed"  # the observed state of a tenant the workers gave up on
 _REGION_LOCK_SPACE = 6_000_006  # first key of pg_try_advisory_xact_lock(int, int) for regions
 _CANDIDATE_FACTOR = 4  # rows looked at per claimed row (some are skipped by region caps)
 
@@ -53,42 +54,15 @@ class Claim:
     owner: str
 
 
-# Observed state or generation differs from desired: the partial index ix_tenants_unsettled
-# (migration 0003) has exactly this predicate, so claims find these without a scan.
-UNSETTLED = (
-    "(observed_state IS NULL OR observed_state <> desired_state"
-    " OR observed_generation IS NULL OR observed_generation <> generation)"
-)
-
-
 def _drifted(program_version: str) -> sa.ColumnElement[bool]:
     """Active tenants built by another program version or for another plan."""
     return sa.and_(
-        c.desired_state == "active",
+        c.desired_state == ACTIVE,
         sa.or_(
             c.program_version.is_(None),
             c.program_version != program_version,
             c.observed_plan.is_(None),
             c.observed_plan != c.plan,
-        ),
-    )
-
-
-def needs_work(program_version: str) -> sa.ColumnElement[bool]:
-    """Tenants whose stack is not what the registry says it should be."""
-    return sa.or_(
-        c.observed_state.is_(None),
-        c.observed_state != c.desired_state,
-        c.observed_generation.is_(None),
-        c.observed_generation != c.generation,
-        sa.and_(
-            c.desired_state == "active",
-            sa.or_(
-                c.program_version.is_(None),
-                c.program_version != program_version,
-                c.observed_plan.is_(None),
-                c.observed_plan != c.plan,
-            ),
         ),
     )
 
@@ -109,10 +83,6 @@ def _ready(now: datetime) -> sa.ColumnElement[bool]:
         sa.or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now),
         sa.or_(_fresh(), c.observed_state.is_distinct_from(FAILED)),
     )
-
-
-def claimable(now: datetime, program_version: str) -> sa.ColumnElement[bool]:
-    return sa.and_(needs_work(program_version), _ready(now))
 
 
 def claim(

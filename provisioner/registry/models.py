@@ -174,6 +174,21 @@ tenants = cast(sa.Table, TenantRow.__table__)
 tenant_events = cast(sa.Table, TenantEventRow.__table__)
 billing_records = cast(sa.Table, BillingRecordRow.__table__)
 
+# Tenants the workers still have to reconcile (observed state or generation differs from the
+# desired): a partial index (migration 0003) so a claim reads only these, not every settled
+# tenant. Claims repeat this predicate word for word (leases), as SQLite uses a partial index only
+# when the query's WHERE has the index's term.
+UNSETTLED = (
+    "(observed_state IS NULL OR observed_state <> desired_state"
+    " OR observed_generation IS NULL OR observed_generation <> generation)"
+)
+sa.Index(
+    "ix_tenants_unsettled",
+    tenants.c.id,
+    sqlite_where=sa.text(UNSETTLED),
+    postgresql_where=sa.text(UNSETTLED),
+)
+
 
 # --- incidents (issue 18; migration 0007) ---------------------------------------------------------
 # `incidents`: one row per incident; only `status`, `closed_at` and `root_cause` change after it

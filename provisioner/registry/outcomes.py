@@ -14,10 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from provisioner.incidents.rules import rulebook
+from provisioner.lifecycle import FAILED
 from provisioner.registry.bound import bound
 from provisioner.registry.facade import Registry
 from provisioner.registry.incidents import keep_notice_contact
-from provisioner.registry.leases import FAILED, Claim, _release, c
+from provisioner.registry.leases import Claim, _release, c
 from provisioner.registry.models import tenants
 from provisioner.registry.records import Tenant
 

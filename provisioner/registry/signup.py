@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from provisioner.errors import TenantExists, UsageError
+from provisioner.errors import IdempotencyKeyReused, TenantExists
 from provisioner.registry.bound import bound, insert_ignoring_conflicts
 from provisioner.registry.facade import Registry
 from provisioner.registry.records import Tenant
 from provisioner.registry.work_models import idempotency_keys, signups
+
+if TYPE_CHECKING:
+    from provisioner.spec import TenantSpec
 
 _RACE_RETRIES = 5  # a lost race on the slug's unique index is retried; the retry sees the winner
 # Built once, executed with parameters (see core._LOCK_TENANT for why).
@@ -34,10 +37,6 @@ _ANSWER_KEY = (
 )
 
 
-class IdempotencyKeyReused(UsageError):
-    """The Idempotency-Key was first used with another request body."""
-
-
 @dataclass(frozen=True)
 class SignupAnswer:
     """The answer to a signup: an HTTP-like status and a JSON body, stored with the key."""
@@ -49,7 +48,7 @@ class SignupAnswer:
 
 def signup(
     registry: Registry,
-    spec: Any,
+    spec: TenantSpec,
     admin_email: str,
     *,
     actor: str,
@@ -66,12 +65,14 @@ def signup(
             )
         except sa.exc.IntegrityError:
             continue  # another transaction created the slug first; the next pass sees it
-    raise TenantExists(f"tenant {spec.slug!r} is being created by another request: retry")
+    raise TenantExists(
+        f"tenant {spec.slug!r} is being created by another request: retry", tenant=spec.slug
+    )
 
 
 def _signup_once(
     registry: Registry,
-    spec: Any,
+    spec: TenantSpec,
     admin_email: str,
     actor: str,
     key: str | None,
@@ -101,7 +102,9 @@ def _signup_once(
                 if seen.request_hash != request_hash:
                     raise IdempotencyKeyReused(
                         "this Idempotency-Key was used with another request body: send a new"
-                        " key for a new request, or the original body to get its answer again"
+                        " key for a new request, or the original body to get its answer again",
+                        key=key,
+                        tenant=seen.slug,
                     )
                 return SignupAnswer(seen.status_code, dict(seen.response), replayed=True)
         try:

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from provisioner import retention
-from provisioner.lifecycle import Facts
+from provisioner.lifecycle import DELETED, Facts
 from provisioner.registry.core import RegistryCore, _aware
 from provisioner.registry.models import billing_records, tenants
 from provisioner.registry.records import ApplyResult, facts_from
@@ -41,7 +41,7 @@ def _may_be_due(cut: retention.Cutoffs) -> sa.ColumnElement[bool]:
     """retention.may_be_due in SQL: the database skips tenants no rule can touch by then."""
     t = tenants.c
     return sa.and_(
-        t.desired_state != "deleted",
+        t.desired_state != DELETED,
         sa.or_(
             sa.and_(t.converted_at.is_(None), t.trial_ends_at <= cut.trial_ends),
             sa.and_(
@@ -56,12 +56,25 @@ def _may_be_due(cut: retention.Cutoffs) -> sa.ColumnElement[bool]:
 
 
 def _plan_facts(row: Any) -> Facts:
-    """Facts from a _PLAN_COLUMNS row (positional: fast); unread fields get placeholders."""
-    slug, plan, state, created, trial_end, converted, cancelled, failed, recovered, activity = row[
-        :10
-    ]
-    return Facts(slug, plan, state, created, created, trial_end, converted, cancelled, failed,
-                 recovered, activity, None, None, row[10], row[11])  # fmt: skip
+    """Facts from a _PLAN_COLUMNS row (unpacked by position: fast); the fields the rules do not
+    read keep their defaults, and `last_event_at` gets the creation instant as a placeholder."""
+    (slug, plan, state, created, trial_end, converted, cancelled, failed, recovered, activity,
+     closed, closed_by) = row  # fmt: skip
+    return Facts(
+        slug=slug,
+        plan=plan,
+        state=state,
+        created_at=created,
+        last_event_at=created,
+        trial_ends_at=trial_end,
+        converted_at=converted,
+        cancelled_at=cancelled,
+        payment_failed_at=failed,
+        payment_recovered_at=recovered,
+        last_activity_at=activity,
+        closed_at=closed,
+        closed_by=closed_by,
+    )
 
 
 def _mark_held(conn: sa.Connection, actions: list[Action]) -> list[Action]:

@@ -152,6 +152,13 @@ def deliveries(registry: Registry, slug: str) -> list[dict[str, Any]]:
     return out
 
 
+def status_counts(registry: Registry) -> dict[str, int]:
+    """How many deliveries are in each status (pending, delivered, failed)."""
+    with registry.read() as conn:
+        rows = conn.execute(sa.select(w.status, sa.func.count()).group_by(w.status))
+        return {status: count for status, count in rows}
+
+
 def _iso(value: datetime | None) -> str | None:
     from provisioner.retention import iso
 

@@ -29,8 +29,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, _is_unknown
 
-from provisioner.errors import ProvisionerError
-from provisioner.policy.graph import GLOBAL_TYPE_PREFIXES, Graph, Resource, Undetermined, Unknown
+from provisioner.errors import ProvisionerError, Undetermined
+from provisioner.policy.graph import GLOBAL_TYPE_PREFIXES, Graph, Resource, Unknown
 from provisioner.policy.model import Rule, Severity
 
 PACK_NAME = "tenant-security-baseline"

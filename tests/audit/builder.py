@@ -59,6 +59,21 @@ class Built:
         return tenant_tags(self.slug, self.location.code)
 
 
+def database_without_tls(b: Built) -> str:
+    """Break the in-transit promise: the database's parameter group accepts plain connections."""
+    client("rds", b.region).modify_db_parameter_group(
+        DBParameterGroupName=f"t-{b.slug}-mysql8",
+        Parameters=[
+            {
+                "ParameterName": "require_secure_transport",
+                "ParameterValue": "0",
+                "ApplyMethod": "immediate",
+            }
+        ],
+    )
+    return b.db_arn
+
+
 def tenant_tags(slug: str, location: str, plan: str = "standard") -> list[dict[str, str]]:
     pairs = {"tenant": slug, "location": location, "plan": plan, "managed-by": "provisioner"}
     return [{"Key": k, "Value": v} for k, v in pairs.items()]

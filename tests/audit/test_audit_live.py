@@ -15,7 +15,7 @@ from provisioner.audit.clients import Clients
 from provisioner.audit.model import Report, Target
 from provisioner.promises import PROMISES
 
-from .builder import Built, build_tenant, client, stub_selection
+from .builder import Built, build_tenant, client, database_without_tls, stub_selection
 from .stubs import BackupStubs
 
 REGIONS = ["eu-central-1", "eu-west-1", "us-east-1"]  # own, backup, one foreign
@@ -70,20 +70,6 @@ def _volume_other_key(b: Built) -> str:
 def _public_database(b: Built) -> str:
     client("rds", b.region).modify_db_instance(
         DBInstanceIdentifier=f"t-{b.slug}-db", PubliclyAccessible=True, ApplyImmediately=True
-    )
-    return b.db_arn
-
-
-def _database_without_tls(b: Built) -> str:
-    client("rds", b.region).modify_db_parameter_group(
-        DBParameterGroupName=f"t-{b.slug}-mysql8",
-        Parameters=[
-            {
-                "ParameterName": "require_secure_transport",
-                "ParameterValue": "0",
-                "ApplyMethod": "immediate",
-            }
-        ],
     )
     return b.db_arn
 
@@ -246,7 +232,7 @@ VIOLATIONS: dict[str, list[Violation]] = {
     ],
     "database": [
         (_public_database, "rds.not-public", "isolation"),
-        (_database_without_tls, "rds.require-tls", "in-transit"),
+        (database_without_tls, "rds.require-tls", "in-transit"),
         (_database_logs_not_exported, "rds.log-exports", "logging"),
     ],
     "web": [

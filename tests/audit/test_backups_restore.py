@@ -21,7 +21,7 @@ from provisioner.audit.restore import drill, restore
 from provisioner.errors import CheckFailed
 from provisioner.promises import RESTORE_OBJECTIVE_SECONDS
 
-from .builder import Built, client
+from .builder import Built, client, database_without_tls
 from .stubs import BackupStubs
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -166,16 +166,7 @@ def test_restore_to_point_in_time_restores_database_and_volumes_as_new_slug(
 
 def test_restored_copy_is_checked_with_the_audit_rules(clients: Clients, tenant: Built) -> None:
     db_snap, _ = snapshots(tenant)
-    client("rds", tenant.region).modify_db_parameter_group(
-        DBParameterGroupName=f"t-{tenant.slug}-mysql8",
-        Parameters=[
-            {
-                "ParameterName": "require_secure_transport",
-                "ParameterValue": "0",
-                "ApplyMethod": "immediate",
-            }
-        ],
-    )
+    database_without_tls(tenant)
     result = restore(clients, target(tenant), now=NOW, snapshot=db_snap, poll=0)
     assert [(f.rule, f.arn) for f in result.findings] == [("rds.require-tls", result.db_arn)]
 
@@ -231,16 +222,7 @@ def test_drill_with_nothing_to_restore_fails_and_creates_nothing(
 
 def test_drill_with_a_finding_fails_and_still_cleans_up(clients: Clients, tenant: Built) -> None:
     snapshots(tenant)
-    client("rds", tenant.region).modify_db_parameter_group(
-        DBParameterGroupName=f"t-{tenant.slug}-mysql8",
-        Parameters=[
-            {
-                "ParameterName": "require_secure_transport",
-                "ParameterValue": "0",
-                "ApplyMethod": "immediate",
-            }
-        ],
-    )
+    database_without_tls(tenant)
     result = drill(clients, target(tenant), now=NOW, clock=Clock(0.0, 60.0), poll=0)
     assert [f.rule for f in result.restored.findings] == ["rds.require-tls"]
     assert not result.passed

@@ -6,9 +6,9 @@ import botocore.exceptions
 import pytest
 
 from provisioner.audit.checks_backup import is_daily, region_jurisdictions
-from provisioner.audit.clients import AwsRefused, aws_errors
+from provisioner.audit.clients import aws_errors
 from provisioner.audit.discovery import Tagged
-from provisioner.errors import EnvironmentProblem
+from provisioner.errors import AwsRefused, EnvironmentProblem
 
 
 @pytest.mark.parametrize(

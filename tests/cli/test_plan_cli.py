@@ -42,7 +42,10 @@ def test_plan_table_shows_the_tree_with_security_inputs() -> None:
 
 def test_two_plans_of_the_same_spec_are_identical() -> None:
     args = ["plan", "demo", "-l", "jp", "-p", "standard", "-o", "json"]
-    assert runner.invoke(app, args).stdout == runner.invoke(app, args).stdout
+    first, second = runner.invoke(app, args), runner.invoke(app, args)
+    assert (first.exit_code, second.exit_code) == (0, 0), first.output + second.output
+    assert json.loads(first.stdout)["resources"]  # a real plan, not two empty outputs
+    assert first.stdout == second.stdout
 
 
 @pytest.mark.parametrize(

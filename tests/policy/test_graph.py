@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from provisioner.policy.graph import Graph, Resource, Undetermined, Unknown, region_of_arn, truthy
+from provisioner.errors import Undetermined
+from provisioner.policy.graph import Graph, Resource, Unknown, region_of_arn, truthy
 from provisioner.policy.rules.backups import is_daily
 
 

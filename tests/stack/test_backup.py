@@ -45,12 +45,28 @@ def test_daily_copy_goes_to_the_locations_destination(planned: Plan) -> None:
     assert [a["destinationVaultArn"] for a in actions] == [planned.arn(copy_vault)]
 
 
+# Where each AWS region is, stated here independently of regions.yaml (AWS's list of Regions,
+# https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-regions.html). A region
+# missing from this table fails the test rather than passing unchecked.
+JURISDICTION_OF_REGION = {
+    "us-east-1": "US", "us-east-2": "US", "us-west-1": "US", "us-west-2": "US",
+    "eu-west-1": "EU", "eu-central-1": "EU", "eu-west-3": "EU", "eu-north-1": "EU",
+    "eu-south-1": "EU", "eu-south-2": "EU", "eu-central-2": "CH", "eu-west-2": "UK",
+    "ap-southeast-1": "SG", "ap-southeast-2": "AU", "ap-southeast-4": "AU",
+    "ap-northeast-1": "JP", "ap-northeast-3": "JP", "ap-south-1": "IN", "ap-south-2": "IN",
+}  # fmt: skip
+
+
 def test_copies_never_leave_the_jurisdiction(planned: Plan) -> None:
-    jurisdiction_of = {loc.region: loc.jurisdiction for loc in catalogue().locations.values()}
     region = _copy_vault(planned)["region"]
-    assert jurisdiction_of.get(region, planned.spec.location.jurisdiction) == (
-        planned.spec.location.jurisdiction
-    )
+    assert region in JURISDICTION_OF_REGION, f"{region}: add where it is to the table"
+    assert JURISDICTION_OF_REGION[region] == planned.spec.location.jurisdiction
+
+
+def test_every_location_is_in_the_jurisdiction_table() -> None:
+    """The table agrees with regions.yaml on the signup regions themselves."""
+    for loc in catalogue().locations.values():
+        assert JURISDICTION_OF_REGION[loc.region] == loc.jurisdiction, loc.code
 
 
 def test_copies_are_encrypted_with_the_tenants_key_material(planned: Plan) -> None:

@@ -250,8 +250,9 @@ def test_claims_find_unsettled_tenants_through_the_partial_index(tmp_path: Path)
     assert any("ix_tenants_unsettled" in step for step in steps), steps
 
 
-def test_the_real_adapter_suspends_through_the_engines_suspended_shape() -> None:
-    """PulumiStackEngine maps the worker's verbs onto provisioner.engine.Engine's."""
+def test_the_real_adapter_maps_the_workers_verbs_and_gates_them() -> None:
+    """PulumiStackEngine maps the worker's verbs onto provisioner.engine.Engine's (the shape
+    each verb deploys: test_adapter_shapes.py, through the real Engine)."""
     from provisioner.spec import TenantSpec
     from provisioner.worker import PulumiStackEngine
 

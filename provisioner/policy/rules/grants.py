@@ -13,7 +13,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from provisioner.policy.graph import Graph, Resource, Undetermined, Unknown, as_list
+from provisioner.errors import Undetermined
+from provisioner.policy.graph import Graph, Resource, Unknown, as_list
 from provisioner.policy.model import Rule, Severity, Violation
 
 # Resource-based and trust policies, by the input that holds the document.
@@ -112,7 +113,7 @@ def _statement_problems(statement: Mapping[str, Any], allowed: set[str]) -> Iter
 def _document(res: Resource, field: str) -> Any:
     raw = res.inputs.get(field)
     if isinstance(raw, Unknown):
-        raise Undetermined(f"{res.name}.{field} is not known yet")
+        raise Undetermined(f"{res.name}.{field} is not known yet", resource=res.name, field=field)
     if isinstance(raw, Mapping):
         return raw
     if not isinstance(raw, str) or not raw.strip() or raw == "[secret]":

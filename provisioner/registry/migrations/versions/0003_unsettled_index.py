@@ -1,7 +1,7 @@
 """A partial index of the tenants the workers still have to reconcile.
 
 Without it every claim scanned every settled tenant (25 ms at 10,000 tenants); with it a claim
-reads only the few unsettled ones. The predicate is `leases.UNSETTLED`, word for word: SQLite uses
+reads only the few unsettled ones. The predicate is `models.UNSETTLED`, word for word: SQLite uses
 a partial index only when the query repeats its WHERE term.
 
 Revision ID: 0003_unsettled_index
@@ -19,7 +19,10 @@ down_revision = "0002_signup_workers"
 branch_labels = None
 depends_on = None
 
-# Kept in step with provisioner.registry.leases.UNSETTLED (a test checks the plan uses it).
+# A copy, not an import of provisioner.registry.models.UNSETTLED: a migration is a frozen
+# snapshot of revision 0003, so a later edit of the claim query must not rewrite what this
+# revision created (it would need a migration of its own). tests/worker/test_worker.py checks
+# the two still agree, so the claim query keeps using the index.
 UNSETTLED = (
     "(observed_state IS NULL OR observed_state <> desired_state"
     " OR observed_generation IS NULL OR observed_generation <> generation)"

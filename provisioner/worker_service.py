@@ -1,0 +1,51 @@
+"""A worker process put together: the registry, the webhook dispatcher and the Worker, run until
+stopped. `provisioner worker` parses its options, installs the signal handlers and renders the
+result; everything else is here, so another entry point (a test, a service manager) runs the
+same assembly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from provisioner.webhooks import Dispatcher, WebhookConfig
+from provisioner.worker import StackEngine, Worker, WorkerSettings, WorkerStats, default_owner
+
+log = logging.getLogger("provisioner.worker")
+
+
+def default_program_version() -> str:
+    """The tenant program's version, the one workers reconcile towards."""
+    from stacks.tenant_stack import PROGRAM_VERSION  # ~1 s: imports pulumi
+
+    return PROGRAM_VERSION
+
+
+def serve(
+    engine: StackEngine,
+    settings: WorkerSettings,
+    *,
+    database_url: str | None,
+    stop: threading.Event,
+    once: bool = False,
+    webhooks: WebhookConfig | None = None,
+    owner: str | None = None,
+) -> WorkerStats:
+    """Reconcile the registry at `database_url` until `stop` is set (with `once`, until nothing
+    is due); deliveries go to `webhooks` when given. Returns what the worker did."""
+    from provisioner.registry import Registry
+
+    owner = owner or default_owner()
+    with Registry.open(database_url) as registry:
+        dispatcher = Dispatcher(registry, webhooks, owner=owner) if webhooks else None
+        log.info(
+            "worker %s: registry %s, concurrency %d, program %s%s",
+            owner,
+            registry.url,
+            settings.concurrency,
+            settings.program_version,
+            f", webhooks to {webhooks.url}" if webhooks else "",
+        )
+        worker = Worker(registry, engine, settings, owner=owner, webhooks=dispatcher)
+        return worker.run(stop, once=once)
