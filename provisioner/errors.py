@@ -5,13 +5,16 @@
     │   ├── ConfigError              a configuration file (regions.yaml, ...) is invalid: exit 2
     │   ├── TenantNotFound           no tenant registered under that slug
     │   ├── TenantExists             the slug is taken (slugs are never reused)
-    │   └── IllegalTransition        the lifecycle refuses the change from the current state
+    │   ├── IllegalTransition        the lifecycle refuses the change from the current state
+    │   ├── ReleaseNotFound          no release recorded under that id
+    │   └── RolloutNotFound          no rollout under that id
     ├── EnvironmentProblem           the machine lacks a CLI, credentials or a server: exit 3
     │   ├── PulumiCliMissing         no `pulumi` on PATH: says how to install it
     │   ├── PulumiCliTooOld          `pulumi` older than the engine needs: says how to upgrade
     │   ├── CredentialsMissing       no usable AWS credentials reached the provider or the backend
     │   └── SecretsUnavailable       the stack's passphrase / KMS key is missing or wrong
     ├── CheckFailed                  a check ran and found a problem (policy, audit): exit 1
+    │   └── DangerousChange          a rollout's change is dangerous and was not approved
     └── EngineError                  a Pulumi operation failed; `.detail` keeps its output: exit 1
         ├── StackLocked              another update holds the stack's lock (after waiting)
         ├── PendingOperations        a crashed update left operations in an unknown state
@@ -136,3 +139,16 @@ class TenantExists(UsageError):
 
 class IllegalTransition(UsageError):
     """The lifecycle does not allow this change from the tenant's current state; nothing changed."""
+
+
+class ReleaseNotFound(UsageError):
+    """No release recorded under that id (`provisioner release list`)."""
+
+
+class RolloutNotFound(UsageError):
+    """No rollout under that id (`provisioner rollout status`)."""
+
+
+class DangerousChange(CheckFailed):
+    """`fleet plan` finds the release's change dangerous; `--approve-dangerous` with a reason
+    lets the rollout start (and records who and why)."""

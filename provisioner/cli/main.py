@@ -88,20 +88,26 @@ def _register() -> None:
         fleet,
         plan,
         policy,
+        release,
         restore,
         retention,
+        rollout,
         serve,
         tenant_ops,  # noqa: F401  (adds its commands to the tenants sub-app)
         tenant_records,
+        tenant_rollout,
         tenants,
         worker,
     )
 
     tenant_records.register(tenants.app)
+    tenant_rollout.register(tenants.app)
     app.add_typer(tenants.app, name="tenants")
     app.add_typer(billing.app, name="billing")
     app.add_typer(retention.app, name="retention")
     app.add_typer(fleet.app, name="fleet")
+    app.add_typer(release.app, name="release")
+    app.add_typer(rollout.app, name="rollout")
     for module in (plan, check, policy, doctor, serve, worker, audit, backups, restore):
         module.register(app)  # worker also adds `tenants retry`
 

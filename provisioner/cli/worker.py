@@ -13,13 +13,17 @@ import os
 import signal
 import sys
 import threading
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from provisioner.cli.common import OUTPUT_OPTION, OutputFormat, emit_json
 from provisioner.cli.serve import DATABASE_URL_OPTION
 from provisioner.errors import ProvisionerError, UsageError
+
+if TYPE_CHECKING:
+    from provisioner.rollout.health import HealthCheck
 
 log = logging.getLogger("provisioner.worker")
 
@@ -62,11 +66,15 @@ def worker(
     secrets_provider: str | None = typer.Option(
         None, "--secrets-provider", help="Secrets provider (env PROVISIONER_SECRETS_PROVIDER)."
     ),
+    rollout_checks: str = typer.Option(
+        "https,audit", "--rollout-checks", help="Health checks of rollout waves: https, audit."
+    ),
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Reconcile tenants: create, update, suspend, resume and destroy their stacks."""
     from provisioner.engine import Engine
-    from provisioner.worker import PulumiStackEngine
+    from provisioner.rollout.health import checks_from
+    from provisioner.rollout.release_engine import ReleasePulumiEngine
 
     caps = _region_caps(region_cap)
     engine = Engine(backend=backend, secrets_provider=secrets_provider)
@@ -75,8 +83,9 @@ def worker(
     except ProvisionerError as exc:  # every attempt will fail (and back off) until it is fixed
         _logging()
         log.warning("%s; attempts will be recorded as failed until this is fixed", exc)
+    checks = checks_from(rollout_checks)
     run(
-        PulumiStackEngine(engine),
+        ReleasePulumiEngine(engine),
         concurrency=concurrency,
         once=once,
         database_url=database_url,
@@ -85,6 +94,7 @@ def worker(
         max_attempts=max_attempts,
         lease_seconds=lease_seconds,
         output=output,
+        rollout_checks=checks,
     )
 
 
@@ -103,9 +113,11 @@ def run(
     retry_base_seconds: float = 30.0,
     program_version: str | None = None,
     output: OutputFormat = OutputFormat.table,
+    rollout_checks: Sequence[HealthCheck] = (),
 ) -> None:
     """Run a worker over `engine` until a signal (or, with `once`, until nothing is due)."""
     from provisioner.registry import Registry
+    from provisioner.rollout.ticker import RolloutTicker
     from provisioner.webhooks import Dispatcher, WebhookConfig
     from provisioner.worker import Worker, WorkerSettings, default_owner
 
@@ -148,9 +160,15 @@ def run(
             program_version,
             f", webhooks to {hooks.url}" if hooks else "",
         )
-        stats = Worker(registry, engine, settings, owner=owner, webhooks=dispatcher).run(
-            stop, once=once
-        )
+        # Rollouts advance from every worker (one at a time per rollout, by a row lock).
+        rollouts = RolloutTicker(registry, rollout_checks, poll_seconds, hooks, owner)
+        rollouts.start(stop)
+        try:
+            stats = Worker(registry, engine, settings, owner=owner, webhooks=dispatcher).run(
+                stop, once=once
+            )
+        finally:
+            rollouts.stop()
     if output is OutputFormat.json:
         emit_json(stats.to_dict())
     else:

@@ -1,0 +1,86 @@
+"""Starting a rollout: the tenants to move, their change groups, the danger check, the waves.
+
+    rollout_id = start(registry, release_id, strategy, planner=FleetChanges(url), actor=...,
+                       reason=..., approve_dangerous=None, now=now)
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from provisioner.errors import DangerousChange, UsageError
+from provisioner.plans import PLANS
+from provisioner.registry import Registry
+from provisioner.registry.models import releases, tenants
+from provisioner.registry.releases import get_release
+from provisioner.registry.rollouts import start_rollout
+from provisioner.rollout.changes import ChangePlanner, ReleaseRef
+from provisioner.rollout.strategy import Candidate, Strategy, plan_waves
+
+
+def candidates(
+    registry: Registry, release_id: int
+) -> tuple[list[Candidate], dict[str, int | None]]:
+    """Tenants not on `release_id` that still have a stack to update (not deleted), and the
+    release each is on now."""
+    c = tenants.c
+    with registry.read() as conn:
+        rows = conn.execute(
+            sa.select(c.slug, c.location, c.plan, c.canary, c.release_id)
+            .where(c.desired_state != "deleted")
+            .where(sa.or_(c.release_id.is_(None), c.release_id != release_id))
+            .order_by(c.slug)
+        ).all()
+    found = [
+        Candidate(r.slug, r.location, r.plan, PLANS[r.plan].paid if r.plan in PLANS else True,
+                  bool(r.canary))
+        for r in rows
+    ]
+    return found, {r.slug: r.release_id for r in rows}
+
+
+def start(
+    registry: Registry,
+    release_id: int,
+    strategy: Strategy,
+    *,
+    planner: ChangePlanner,
+    actor: str,
+    reason: str,
+    approve_dangerous: str | None,
+    now: datetime,
+    webhook_url: str | None = None,
+) -> int:
+    release = get_release(registry, release_id)
+    found, current = candidates(registry, release.id)
+    if not found:
+        raise UsageError(f"every tenant is already on release {release.id}: nothing to roll out")
+    with registry.read() as conn:
+        commits = dict(conn.execute(sa.select(releases.c.id, releases.c.commit)).all())
+    moves: dict[ReleaseRef | None, list[str]] = defaultdict(list)
+    for slug, rid in current.items():
+        moves[ReleaseRef(rid, commits[rid]) if rid is not None else None].append(slug)
+    changes = planner.changes(dict(moves), ReleaseRef(release.id, release.commit))
+    if changes.dangerous and not approve_dangerous:
+        shown = ", ".join(changes.dangerous[:5]) + (" ..." if len(changes.dangerous) > 5 else "")
+        raise DangerousChange(
+            f"release {release.id} makes a dangerous change to {len(changes.dangerous)}"
+            f" tenant(s) ({shown}): review `provisioner fleet plan`, then start again with"
+            " --approve-dangerous REASON"
+        )
+    waves = plan_waves(found, changes.groups, strategy)
+    return start_rollout(
+        registry,
+        release_id=release.id,
+        waves=waves,
+        from_releases=current,
+        strategy=strategy,
+        actor=actor,
+        reason=reason,
+        dangerous_reason=approve_dangerous if changes.dangerous else None,
+        now=now,
+        webhook_url=webhook_url,
+    )
