@@ -212,7 +212,7 @@ class _Tx:
 
     def event(self, kind: str, now: datetime, data: dict[str, Any], reason: str = "") -> None:
         state = self.store.state
-        if kind in ("rollout.wave.finished",):
+        if kind == "rollout.wave.baking":  # every tenant of the wave settled
             state.finished[int(data["wave"])] = now
         state.events.append((kind, now, {**data, "reason": reason} if reason else data))
 
