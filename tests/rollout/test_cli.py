@@ -38,7 +38,7 @@ def test_start_steer_and_show_a_rollout() -> None:
     assert code == 0, err
     started = json.loads(out)
     assert started["state"] == "running" and started["strategy"]["error_budget"] == "5%"
-    assert [w["name"] for w in started["waves"]][0] == "canary"
+    assert started["waves"][0]["name"] == "canary"
     rollout_id = str(started["id"])
     code, _, err = _cli("rollout", "resume", rollout_id)
     assert code == 2 and "cannot resume" in err
