@@ -353,6 +353,7 @@ class RegistryTx:
             )
             .join(tenants, t.slug == rt.slug)
             .where(rt.rollout_id == self.row.id, rt.wave == self.row.wave)
+            .order_by(rt.slug)
         )
         return [
             ctl.TenantView(

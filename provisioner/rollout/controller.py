@@ -116,6 +116,7 @@ def budget(rollout: RolloutView, wave_size: int) -> int:
 
 
 def step(rollout: RolloutView, tenants: list[TenantView], now: datetime) -> Step:
+    """The next step of `rollout` at `now`; `tenants`: its current wave, in slug order."""
     out = Step()
     if rollout.state in (HALTED, ABORTED, PAUSED):
         # Nothing new starts; what no worker has picked up yet goes back to pending.
@@ -141,7 +142,7 @@ def step(rollout: RolloutView, tenants: list[TenantView], now: datetime) -> Step
     out.verify = sorted(t.slug for t in tenants if t.status == APPLIED)
     in_flight = Counter(t.location for t in tenants if t.status in IN_FLIGHT)
     wake: datetime | None = None
-    for t in sorted(tenants, key=lambda t: t.slug):
+    for t in tenants:  # in slug order (the stores read them so)
         if t.status != PENDING:
             continue
         reason = skip_reason(t, now)

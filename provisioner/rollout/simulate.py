@@ -16,7 +16,7 @@ import heapq
 import random
 from collections import defaultdict, deque
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -125,6 +125,21 @@ class MemoryStore:
             for slug in wave.tenants:
                 self.tenants[slug].wave = index
         self._on_target = on_target
+        # The controller's view of each tenant, rebuilt only when its status changes: a wave is
+        # read at every tick, and building thousands of views each time was most of a run.
+        self.views = {
+            t.slug: ctl.TenantView(
+                slug=t.slug, location=t.location, status=t.status,
+                desired_state=t.desired_state, legal_hold=t.legal_hold,
+                pinned_until=t.pinned_until, pin_reason=t.pin_reason, window=t.window,
+            )
+            for t in tenants
+        }
+
+    def set_status(self, slug: str, status: str, reason: str = "") -> None:
+        tenant = self.tenants[slug]
+        tenant.status, tenant.reason = status, reason
+        self.views[slug] = replace(self.views[slug], status=status)
 
     # -- RolloutStore --------------------------------------------------------------------------
 
@@ -147,8 +162,7 @@ class MemoryStore:
             tenant = self.tenants[slug]
             if tenant.status != expected:
                 continue
-            tenant.status = ctl.FAILED if reason else ctl.HEALTHY
-            tenant.reason = reason or ""
+            self.set_status(slug, ctl.FAILED if reason else ctl.HEALTHY, reason or "")
         if final:
             self.state.view = _replace(self.state.view, wave_checked=True)
 
@@ -157,8 +171,7 @@ class MemoryStore:
     def finished(self, slug: str, error: str | None) -> None:
         tenant = self.tenants[slug]
         if tenant.status == ctl.TARGETED:
-            tenant.status = ctl.FAILED if error else ctl.APPLIED
-            tenant.reason = error or ""
+            self.set_status(slug, ctl.FAILED if error else ctl.APPLIED, error or "")
 
 
 class _Tx:
@@ -173,34 +186,21 @@ class _Tx:
         view = self.store.state.view
         if view.wave >= len(self.store.state.waves):
             return []
-        tenants = self.store.tenants
-        return [
-            ctl.TenantView(
-                slug=s,
-                location=(t := tenants[s]).location,
-                status=t.status,
-                desired_state=t.desired_state,
-                legal_hold=t.legal_hold,
-                pinned_until=t.pinned_until,
-                pin_reason=t.pin_reason,
-                window=t.window,
-            )
-            for s in self.store.state.waves[view.wave].tenants
-        ]
+        views = self.store.views
+        return [views[s] for s in self.store.state.waves[view.wave].tenants]
 
     def target(self, slugs: Sequence[str], now: datetime) -> None:
         for slug in slugs:
-            self.store.tenants[slug].status = ctl.TARGETED
+            self.store.set_status(slug, ctl.TARGETED)
             self.store._on_target(slug, now)
 
     def skip(self, reasons: Mapping[str, str], now: datetime) -> None:
         for slug, reason in reasons.items():
-            self.store.tenants[slug].status = ctl.SKIPPED
-            self.store.tenants[slug].reason = reason
+            self.store.set_status(slug, ctl.SKIPPED, reason)
 
     def withdraw(self, slugs: Sequence[str], now: datetime) -> None:
         for slug in slugs:
-            self.store.tenants[slug].status = ctl.PENDING
+            self.store.set_status(slug, ctl.PENDING)
 
     def update(self, now: datetime, **values: Any) -> None:
         state = self.store.state
@@ -218,8 +218,6 @@ class _Tx:
 
 
 def _replace(view: ctl.RolloutView, **values: Any) -> ctl.RolloutView:
-    from dataclasses import replace
-
     return replace(view, **values)
 
 
