@@ -46,9 +46,9 @@ def create(
     if output is OutputFormat.json:
         emit_json({**release.to_dict(), "created": created})
         return
-    verb = "recorded" if created else "already recorded as"
+    what = "recorded" if created else "already records this program"
     typer.echo(
-        f"release {release.id} {verb}: commit {release.commit[:12]}, program"
+        f"release {release.id} {what}: commit {release.commit[:12]}, program"
         f" {release.program_hash[:12]} ({ref})"
     )
 

@@ -60,9 +60,13 @@ def start(
         raise UsageError(f"every tenant is already on release {release.id}: nothing to roll out")
     with registry.read() as conn:
         commits = dict(conn.execute(sa.select(releases.c.id, releases.c.commit)).all())
+    # A tenant on no recorded release yet was built by the workers' own code: the latest
+    # release recorded before this one is the best estimate of what it runs.
+    earlier = [rid for rid in commits if rid < release.id]
+    unknown = ReleaseRef(max(earlier), commits[max(earlier)]) if earlier else None
     moves: dict[ReleaseRef | None, list[str]] = defaultdict(list)
     for slug, rid in current.items():
-        moves[ReleaseRef(rid, commits[rid]) if rid is not None else None].append(slug)
+        moves[ReleaseRef(rid, commits[rid]) if rid is not None else unknown].append(slug)
     changes = planner.changes(dict(moves), ReleaseRef(release.id, release.commit))
     if changes.dangerous and not approve_dangerous:
         shown = ", ".join(changes.dangerous[:5]) + (" ..." if len(changes.dangerous) > 5 else "")

@@ -3,30 +3,16 @@ worker's engine double, a clock moved by hand, and helpers to record releases an
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-
-import pytest
 
 from provisioner.registry import Registry
 from provisioner.registry.releases import Release, create_release
 from provisioner.rollout.changes import ClassChanges
 from tests.registry.conftest import db_url  # noqa: F401  (the fixture, reused)
-from tests.worker.conftest import Clock, add_tenants  # noqa: F401
+from tests.worker.conftest import Clock, add_tenants, clock, registry  # noqa: F401  (reused)
 
 
-@pytest.fixture
-def registry(db_url: str) -> Iterator[Registry]:  # noqa: F811
-    with Registry.open(db_url) as reg:
-        yield reg
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-def release(registry: Registry, n: int) -> Release:
+def release(registry: Registry, n: int) -> Release:  # noqa: F811
     """A release with made-up commit and hash: the engine double never checks them out."""
     recorded, _ = create_release(
         registry, commit=f"{n:040d}", program_hash=f"hash-{n}", ref=f"v{n}", notes="",
@@ -35,5 +21,5 @@ def release(registry: Registry, n: int) -> Release:
     return recorded
 
 
-def classes(registry: Registry) -> ClassChanges:
+def classes(registry: Registry) -> ClassChanges:  # noqa: F811
     return ClassChanges({t.slug: (t.location, t.plan) for t in registry.list_tenants()})
