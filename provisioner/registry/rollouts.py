@@ -497,14 +497,23 @@ class RegistryStore:
             if row.state != ctl.RUNNING or row.wave != wave:
                 return  # the rollout moved on meanwhile; these verdicts are stale
             tx = RegistryTx(conn, row, self.actor, self.webhook_url)
+            healthy = sorted(slug for slug, reason in results.items() if reason is None)
+            if healthy:  # one statement for the many that pass
+                conn.execute(
+                    sa.update(rollout_tenants)
+                    .where(rt.rollout_id == rollout_id, rt.slug.in_(healthy),
+                           rt.status == expected)
+                    .values(status=ctl.HEALTHY, reason="", updated_at=now)
+                )
             for slug, reason in sorted(results.items()):
-                status = ctl.FAILED if reason else ctl.HEALTHY
+                if reason is None:
+                    continue
                 changed = conn.execute(
                     sa.update(rollout_tenants)
                     .where(rt.rollout_id == rollout_id, rt.slug == slug, rt.status == expected)
-                    .values(status=status, reason=reason or "", updated_at=now)
+                    .values(status=ctl.FAILED, reason=reason, updated_at=now)
                 ).rowcount
-                if changed and reason:
+                if changed:
                     tx._tenant_events([slug], "rollout.unhealthy", now,
                                       {"rollout": rollout_id}, reason)
             if final:
@@ -514,22 +523,34 @@ class RegistryStore:
 # --- what a worker records ---------------------------------------------------------------------
 
 
+# Built once, executed with parameters: a worker runs these for every tenant it updates.
+_SET_RELEASE = (
+    sa.update(tenants).where(t.slug == sa.bindparam("b_slug"))
+    .values(release_id=sa.bindparam("b_release"))
+)
+_ROLLOUT_OF = sa.select(ro.id).where(
+    ro.release_id == sa.bindparam("b_release"), ro.state.in_(ctl.ACTIVE_STATES)
+)
+_MARK_TARGETED = (
+    sa.update(rollout_tenants)
+    .where(rt.rollout_id == sa.bindparam("b_rollout"), rt.slug == sa.bindparam("b_slug"),
+           rt.status == ctl.TARGETED)
+    .values(status=sa.bindparam("b_status"), reason=sa.bindparam("b_reason"),
+            updated_at=sa.bindparam("b_at"))
+)
+
+
 def record_outcome(
     conn: sa.Connection, slug: str, release_id: int, error: str | None, now: datetime
 ) -> None:
     """In the worker's recording transaction: on success the tenant is on `release_id`; the
     active rollout that targeted it (if any) sees `applied`, or `failed` with the error."""
     if error is None:
-        conn.execute(
-            sa.update(tenants).where(t.slug == slug).values(release_id=release_id)
-        )
-    rollout_id = conn.execute(
-        sa.select(ro.id).where(ro.release_id == release_id, ro.state.in_(ctl.ACTIVE_STATES))
-    ).scalar_one_or_none()
+        conn.execute(_SET_RELEASE, {"b_slug": slug, "b_release": release_id})
+    rollout_id = conn.execute(_ROLLOUT_OF, {"b_release": release_id}).scalar_one_or_none()
     if rollout_id is None:
         return
-    conn.execute(
-        sa.update(rollout_tenants)
-        .where(rt.rollout_id == rollout_id, rt.slug == slug, rt.status == ctl.TARGETED)
-        .values(status=ctl.FAILED if error else ctl.APPLIED, reason=error or "", updated_at=now)
-    )
+    conn.execute(_MARK_TARGETED, {
+        "b_rollout": rollout_id, "b_slug": slug, "b_at": now, "b_reason": error or "",
+        "b_status": ctl.FAILED if error else ctl.APPLIED,
+    })

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from provisioner.errors import UsageError
@@ -81,10 +82,12 @@ class Window:
         raise AssertionError("a daily window opens within two days")
 
 
+@cache  # a wave reads thousands of tenants; their windows are a handful of distinct texts
 def default_window(location: str) -> Window:
     return Window.parse(DEFAULT_HOURS, LOCATION_TIME_ZONES.get(location, "UTC"))
 
 
+@cache
 def window_of(location: str, text: str | None) -> Window:
     """A tenant's window: its own (`text`, in its location's zone unless it names one)."""
     if not text:
