@@ -76,3 +76,50 @@ def test_release_create_rollout_danger_gate_and_materialised_program(
     with pytest.raises(EnvironmentProblem, match="not the recorded"):
         forged.root(cache=tmp_path / "releases", repo=Repository(repo))
     assert not (tmp_path / "releases" / ("0" * 64)).exists()
+
+
+class InnerEngine:
+    """Stands in for provisioner.engine.Engine (no Pulumi CLI here): records what it ran."""
+
+    def __init__(self) -> None:
+        from provisioner.paths import TENANT_PROGRAM_DIR
+
+        self.program_dir = TENANT_PROGRAM_DIR
+        self.ran: list[tuple[str, Path]] = []
+
+    def up(self, spec: TenantSpec) -> str:
+        self.ran.append((spec.slug, self.program_dir))
+        return "up"
+
+
+def test_the_real_engine_applies_a_release_behind_the_releases_own_policy_gate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from provisioner.errors import CheckFailed
+    from provisioner.fleet.cache import planner_environment
+    from provisioner.fleet.gitrepo import program_hash
+    from provisioner.rollout.release_engine import ReleasePulumiEngine
+
+    repo = make_repo(tmp_path / "repo")
+    monkeypatch.setenv("PROVISIONER_RELEASE_REPO", str(repo))
+
+    def program(ref: str) -> ReleaseProgram:
+        repository = Repository(repo)
+        revision = repository.resolve(ref)
+        digest = program_hash(repository.revision_blobs(revision), planner_environment())
+        return ReleaseProgram(1, revision.commit, digest)
+
+    good = program("HEAD")
+    edit(repo / "provisioner/promises.py",
+         'TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"',
+         'TLS_POLICY = "ELBSecurityPolicy-2016-08"')
+    commit(repo, "weaken the TLS policy")
+    weak = program("HEAD")
+    inner = InnerEngine()
+    engine = ReleasePulumiEngine(inner)
+    spec = TenantSpec.create("acme", "de", "standard")
+    assert engine.up_release(spec, good) == "up"
+    assert inner.ran == [("acme", good.root() / "stacks" / "tenant")]
+    with pytest.raises(CheckFailed, match="nothing was deployed"):
+        engine.up_release(spec, weak)  # this checkout's rules pass; the release's plan fails
+    assert len(inner.ran) == 1
