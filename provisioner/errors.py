@@ -10,7 +10,9 @@
     │   ├── IdempotencyKeyReused     an Idempotency-Key first used with another body (API: 409)
     │   ├── NotAuthenticated         API: no bearer token, or not a valid one (401)
     │   ├── ScopeMissing             API: the token lacks the scope the operation needs (403)
-    │   └── IncidentNotFound         no incident with that id
+    │   ├── IncidentNotFound         no incident with that id
+    │   ├── ReleaseNotFound          no release recorded under that id
+    │   └── RolloutNotFound          no rollout under that id
     ├── EnvironmentProblem           the machine lacks a CLI, credentials or a server: exit 3
     │   ├── PulumiCliMissing         no `pulumi` on PATH: says how to install it
     │   ├── PulumiCliTooOld          `pulumi` older than the engine needs: says how to upgrade
@@ -18,6 +20,7 @@
     │   ├── SecretsUnavailable       the stack's passphrase / KMS key is missing or wrong
     │   └── RegistryUnavailable      the registry database does not answer (API: 503)
     ├── CheckFailed                  a check ran and found a problem (policy, audit): exit 1
+    │   └── DangerousChange          a rollout's change is dangerous and was not approved
     ├── AwsRefused                   AWS refused a request (exists already, invalid, limit): exit 1
     ├── Undetermined                 a policy rule needs a value not known yet (preview): advisory
     └── EngineError                  a Pulumi operation failed; `.detail` keeps its output: exit 1
@@ -236,3 +239,16 @@ class RegistryUnavailable(EnvironmentProblem):
         )
         self.reason = reason
         self.url = url
+
+
+class ReleaseNotFound(UsageError):
+    """No release recorded under that id (`provisioner release list`)."""
+
+
+class RolloutNotFound(UsageError):
+    """No rollout under that id (`provisioner rollout status`)."""
+
+
+class DangerousChange(CheckFailed):
+    """`fleet plan` finds the release's change dangerous; `--approve-dangerous` with a reason
+    lets the rollout start (and records who and why)."""

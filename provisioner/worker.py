@@ -38,6 +38,7 @@ from provisioner.policy.gate import policy_gate
 from provisioner.reconcile import Action
 from provisioner.registry import Registry, Tenant, leases, outcomes
 from provisioner.retention import iso
+from provisioner.rollout import apply as release_apply
 from provisioner.spec import TenantSpec
 
 log = logging.getLogger("provisioner.worker")
@@ -276,12 +277,14 @@ class Worker:
 
     def reconcile(self, claim: leases.Claim) -> Tenant | None:
         """Run the one action `claim` needs and record the outcome. None if the lease was lost."""
+        # A tenant a rollout targeted is compared by release, not by this worker's program.
+        wanted, built = release_apply.versions(claim, self.settings.program_version)
         action = reconcile.decide(
             claim.desired_state,
             claim.observed_state,
             ever_reconciled=claim.observed_generation is not None,
-            program_version=self.settings.program_version,
-            observed_program_version=claim.program_version,
+            program_version=wanted,
+            observed_program_version=built,
             plan=claim.plan,
             observed_plan=claim.observed_plan,
         )
@@ -302,7 +305,9 @@ class Worker:
             program_version=outcome.get("program_version"),
             outputs=outcome.get("outputs"),
             deletion_evidence=outcome.get("evidence"),
-            after=self._announce(claim, now),
+            after=release_apply.both(
+                self._announce(claim, now), release_apply.recorder(claim, action, None, now)
+            ),
         )
         with self._stats_lock:
             if tenant is None:
@@ -317,10 +322,12 @@ class Worker:
             return {}
         spec = TenantSpec.create(claim.slug, claim.location, claim.plan)
         if action in (Action.CREATE, Action.UPDATE, Action.RESUME):
-            result = self.engine.up(spec)
+            result = release_apply.up(self.engine, spec, claim, self.registry)
             return {
                 "outputs": _shown(getattr(result, "outputs", None) or {}),
-                "program_version": self.settings.program_version,
+                "program_version": release_apply.recorded_version(
+                    claim, self.settings.program_version
+                ),
             }
         if action is Action.SUSPEND:
             self.engine.suspend(spec)
@@ -372,7 +379,10 @@ class Worker:
             now=now,
             error=f"{action.value}: {message}",
             retry_at=retry_at,
-            after=self._announce(claim, now),
+            after=release_apply.both(
+                self._announce(claim, now),
+                release_apply.recorder(claim, action, f"{action.value}: {message}", now),
+            ),
         )
         with self._stats_lock:
             if tenant is None:

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from provisioner.webhooks import Dispatcher, WebhookConfig
 from provisioner.worker import StackEngine, Worker, WorkerSettings, WorkerStats, default_owner
+
+if TYPE_CHECKING:
+    from provisioner.rollout.health import HealthCheck
 
 log = logging.getLogger("provisioner.worker")
 
@@ -31,10 +36,13 @@ def serve(
     once: bool = False,
     webhooks: WebhookConfig | None = None,
     owner: str | None = None,
+    rollout_checks: Sequence[HealthCheck] = (),
 ) -> WorkerStats:
     """Reconcile the registry at `database_url` until `stop` is set (with `once`, until nothing
-    is due); deliveries go to `webhooks` when given. Returns what the worker did."""
+    is due); deliveries go to `webhooks` when given; rollouts are advanced alongside, their waves
+    judged by `rollout_checks`. Returns what the worker did."""
     from provisioner.registry import Registry
+    from provisioner.rollout.ticker import RolloutTicker
 
     owner = owner or default_owner()
     with Registry.open(database_url) as registry:
@@ -47,5 +55,13 @@ def serve(
             settings.program_version,
             f", webhooks to {webhooks.url}" if webhooks else "",
         )
-        worker = Worker(registry, engine, settings, owner=owner, webhooks=dispatcher)
-        return worker.run(stop, once=once)
+        # Rollouts advance from every worker (one at a time per rollout, by a row lock).
+        rollouts = RolloutTicker(
+            registry, rollout_checks, settings.poll_seconds, webhooks, owner
+        )
+        rollouts.start(stop)
+        try:
+            worker = Worker(registry, engine, settings, owner=owner, webhooks=dispatcher)
+            return worker.run(stop, once=once)
+        finally:
+            rollouts.stop()

@@ -257,6 +257,9 @@ def create_app(
     def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    from provisioner.api import rollouts as rollout_routes
+
+    app.include_router(rollout_routes.router(registry, reader, clock))
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.state.metrics = metrics

@@ -7,11 +7,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Path, Query
 from pydantic import BaseModel
-
-from provisioner.errors import IncidentNotFound
 
 SCOPE = "incidents:read"
 
@@ -102,13 +99,8 @@ def install(
     responses: dict[int | str, dict[str, Any]],
 ) -> None:
     """Add the routes; `reader` is the dependency that requires the `incidents:read` scope."""
-    from provisioner.api.errors import error_response
     from provisioner.incidents.view import document, summary
     from provisioner.registry import incidents as store
-
-    @app.exception_handler(IncidentNotFound)
-    async def _not_found(_: Request, exc: IncidentNotFound) -> JSONResponse:
-        return error_response(404, "incident_not_found", str(exc))
 
     @app.get(
         "/v1/incidents",

@@ -91,18 +91,21 @@ def _register() -> None:
         incident,
         plan,
         policy,
+        release,
         restore,
         retention,
+        rollout,
         serve,
         tenant_ops,
         tenant_records,
+        tenant_rollout,
         tenants,
         worker,
     )
 
     for module in (
-        tenants, tenant_records, tenant_ops, billing, retention, fleet, incident, plan, check,
-        policy, doctor, serve, worker, audit, backups, restore, cost,
+        tenants, tenant_records, tenant_ops, tenant_rollout, billing, retention, fleet, incident,
+        release, rollout, plan, check, policy, doctor, serve, worker, audit, backups, restore, cost,
     ):  # fmt: skip
         module.register(app)  # worker also adds `tenants retry`
 

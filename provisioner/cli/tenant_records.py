@@ -93,14 +93,18 @@ def show(
     from provisioner import retention
 
     when = parse_at(at)
+    from provisioner.registry.tenant_say import release_status
+
     with open_registry() as reg:
         tenant = reg.get_tenant(slug)
         events = reg.events(slug)
+        releases = release_status(reg, slug, when)
     schedule = retention.scheduled(tenant.facts(), when)
     if output == OutputFormat.json:
         emit_json(
             {
                 "tenant": tenant.to_dict(),
+                "releases": releases,
                 "retention": [a.to_dict() for a in schedule],
                 "events": [e.to_dict() for e in events],
             }
@@ -108,6 +112,7 @@ def show(
         return
     record = tenant.to_dict()
     print_table(f"tenant {slug}", ("field", "value"), sorted(record.items()))
+    print_table("releases and rollouts", ("field", "value"), sorted(releases.items()))
     print_table(
         "retention schedule",
         ("due", "action", "rule", "reason"),

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -22,6 +23,7 @@ from provisioner.cli.serve import DATABASE_URL_OPTION
 from provisioner.errors import ProvisionerError, UsageError
 
 if TYPE_CHECKING:
+    from provisioner.rollout.health import HealthCheck
     from provisioner.worker import StackEngine
 
 log = logging.getLogger("provisioner.worker")
@@ -65,11 +67,15 @@ def worker(
     secrets_provider: str | None = typer.Option(
         None, "--secrets-provider", help="Secrets provider (env PROVISIONER_SECRETS_PROVIDER)."
     ),
+    rollout_checks: str = typer.Option(
+        "https,audit", "--rollout-checks", help="Health checks of rollout waves: https, audit."
+    ),
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Reconcile tenants: create, update, suspend, resume and destroy their stacks."""
     from provisioner.engine import Engine
-    from provisioner.worker import PulumiStackEngine
+    from provisioner.rollout.health import checks_from
+    from provisioner.rollout.release_engine import ReleasePulumiEngine
 
     caps = _region_caps(region_cap)
     engine = Engine(backend=backend, secrets_provider=secrets_provider)
@@ -78,8 +84,9 @@ def worker(
     except ProvisionerError as exc:  # every attempt will fail (and back off) until it is fixed
         _logging()
         log.warning("%s; attempts will be recorded as failed until this is fixed", exc)
+    checks = checks_from(rollout_checks)
     run(
-        PulumiStackEngine(engine),
+        ReleasePulumiEngine(engine),
         concurrency=concurrency,
         once=once,
         database_url=database_url,
@@ -88,6 +95,7 @@ def worker(
         max_attempts=max_attempts,
         lease_seconds=lease_seconds,
         output=output,
+        rollout_checks=checks,
     )
 
 
@@ -106,6 +114,7 @@ def run(
     retry_base_seconds: float = 30.0,
     program_version: str | None = None,
     output: OutputFormat = OutputFormat.table,
+    rollout_checks: Sequence[HealthCheck] = (),
 ) -> None:
     """Run a worker over `engine` until a signal (or, with `once`, until nothing is due)."""
     from provisioner.webhooks import WebhookConfig
@@ -137,7 +146,13 @@ def run(
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     stats = serve(
-        engine, settings, database_url=database_url, stop=stop, once=once, webhooks=hooks
+        engine,
+        settings,
+        database_url=database_url,
+        stop=stop,
+        once=once,
+        webhooks=hooks,
+        rollout_checks=rollout_checks,
     )
     if output is OutputFormat.json:
         emit_json(stats.to_dict())

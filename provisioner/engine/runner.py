@@ -109,6 +109,8 @@ class Engine:
         self._sleep = sleep
         self._clock = clock
         self._cli: PulumiCli | None = None
+        # The tenant program run; a recorded release's checkout for rollouts (provisioner.rollout)
+        self.program_dir: Path = TENANT_PROGRAM_DIR
 
     # -- public verbs --------------------------------------------------------------------------
 
@@ -369,9 +371,9 @@ class Engine:
                 env_vars=workspace_env(settings),
                 secrets_provider=settings.secrets_provider,
                 project_settings=auto.ProjectSettings(
-                    name=project_name(),
+                    name=project_name(self.program_dir),
                     runtime="python",
-                    main=str(TENANT_PROGRAM_DIR),
+                    main=str(self.program_dir),
                 ),
                 pulumi_command=auto.PulumiCommand(root=str(cli.root), skip_version_check=True),
             )

@@ -52,6 +52,25 @@ class Claim:
     observed_plan: str | None
     attempt: int  # 1 for the first attempt at this generation
     owner: str
+    # The release the stack was last built from and the one a rollout wants (issue 15); with a
+    # target set, the worker applies that release instead of its own program.
+    release_id: int | None = None
+    target_release_id: int | None = None
+
+
+def _program_drift(program_version: str) -> sa.ColumnElement[bool]:
+    """Built from another program than wanted: the worker's own, or (once a rollout targeted
+    the tenant) its target release. Only rollouts move release-managed tenants."""
+    return sa.or_(
+        sa.and_(
+            c.target_release_id.is_(None),
+            sa.or_(c.program_version.is_(None), c.program_version != program_version),
+        ),
+        sa.and_(
+            c.target_release_id.is_not(None),
+            sa.or_(c.release_id.is_(None), c.release_id != c.target_release_id),
+        ),
+    )
 
 
 def _drifted(program_version: str) -> sa.ColumnElement[bool]:
@@ -59,8 +78,7 @@ def _drifted(program_version: str) -> sa.ColumnElement[bool]:
     return sa.and_(
         c.desired_state == ACTIVE,
         sa.or_(
-            c.program_version.is_(None),
-            c.program_version != program_version,
+            _program_drift(program_version),
             c.observed_plan.is_(None),
             c.observed_plan != c.plan,
         ),
@@ -119,6 +137,8 @@ def claim(
         c.attempts,
         c.attempt_generation,
         c.version,
+        c.release_id,
+        c.target_release_id,
     ]
     wanted = limit * _CANDIDATE_FACTOR
     # Two queries: the unsettled tenants through their partial index, then (only if that left
@@ -248,6 +268,8 @@ def _to_claim(row: Any, attempt: int, owner: str) -> Claim:
         observed_plan=row.observed_plan,
         attempt=attempt,
         owner=owner,
+        release_id=row.release_id,
+        target_release_id=row.target_release_id,
     )
 
 

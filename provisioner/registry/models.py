@@ -137,6 +137,16 @@ class TenantRow(Base):
     # Optimistic concurrency: every write checks and bumps it.
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Added by migration 0005 (issue 15, provisioner/rollout/): the release the stack was last
+    # built from and the one a rollout wants it on (workers apply the target), and the tenant's
+    # say in rollouts: canary, maintenance window, pin, legal hold.
+    release_id: Mapped[int | None] = mapped_column(sa.Integer)
+    target_release_id: Mapped[int | None] = mapped_column(sa.Integer)
+    canary: Mapped[bool | None] = mapped_column(sa.Boolean)
+    maintenance_window: Mapped[str | None] = mapped_column(sa.String(64))  # None: location's
+    pinned_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pin_reason: Mapped[str | None] = mapped_column(sa.Text)
+    legal_hold: Mapped[str | None] = mapped_column(sa.Text)  # the reason; None: no hold
 
 
 class TenantEventRow(Base):
@@ -166,6 +176,68 @@ class BillingRecordRow(Base):
     plan: Mapped[str | None] = mapped_column(sa.String(32))
     external_id: Mapped[str | None] = mapped_column(sa.String(128), unique=True)  # import dedup
     source: Mapped[str] = mapped_column(sa.String(32))  # cli, import, api
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+
+
+class ReleaseRow(Base):
+    """An immutable program version (issue 15): database triggers refuse UPDATE and DELETE."""
+
+    __tablename__ = "releases"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    commit: Mapped[str] = mapped_column(sa.String(64))
+    program_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    ref: Mapped[str] = mapped_column(sa.String(255))
+    notes: Mapped[str] = mapped_column(sa.Text, default="")
+    actor: Mapped[str] = mapped_column(sa.String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RolloutRow(Base):
+    __tablename__ = "rollouts"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    release_id: Mapped[int] = mapped_column(sa.ForeignKey("releases.id"))
+    state: Mapped[str] = mapped_column(sa.String(16), index=True)  # controller.ACTIVE_STATES..
+    strategy: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    waves: Mapped[list[Any]] = mapped_column(JSONType)  # [{"name", "tenants"}]
+    wave: Mapped[int] = mapped_column(sa.Integer, default=0)
+    wave_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    wave_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    wave_checked: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    accepted_failures: Mapped[int] = mapped_column(sa.Integer, default=0)
+    halt_reason: Mapped[str | None] = mapped_column(sa.Text)
+    failing: Mapped[list[Any] | None] = mapped_column(JSONType)
+    dangerous_reason: Mapped[str | None] = mapped_column(sa.Text)  # --approve-dangerous's why
+    actor: Mapped[str] = mapped_column(sa.String(128))
+    reason: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RolloutTenantRow(Base):
+    __tablename__ = "rollout_tenants"
+    __table_args__ = (sa.Index("ix_rollout_tenants_rollout_id_wave", "rollout_id", "wave"),)
+
+    rollout_id: Mapped[int] = mapped_column(sa.ForeignKey("rollouts.id"), primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    wave: Mapped[int] = mapped_column(sa.Integer)
+    status: Mapped[str] = mapped_column(sa.String(16))  # controller: pending, targeted, ...
+    from_release_id: Mapped[int | None] = mapped_column(sa.Integer)
+    reason: Mapped[str] = mapped_column(sa.Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RolloutEventRow(Base):
+    __tablename__ = "rollout_events"
+    __table_args__ = (sa.Index("ix_rollout_events_rollout_id_id", "rollout_id", "id"),)
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    rollout_id: Mapped[int] = mapped_column(sa.ForeignKey("rollouts.id"))
+    kind: Mapped[str] = mapped_column(sa.String(64))  # rollout.started, rollout.halted, ...
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(sa.String(128))
+    reason: Mapped[str] = mapped_column(sa.Text, default="")
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
 
@@ -259,3 +331,8 @@ incidents = cast(sa.Table, IncidentRow.__table__)
 incident_entries = cast(sa.Table, IncidentEntryRow.__table__)
 incident_holds = cast(sa.Table, IncidentHoldRow.__table__)
 notice_contacts = cast(sa.Table, NoticeContactRow.__table__)
+
+releases = cast(sa.Table, ReleaseRow.__table__)
+rollouts = cast(sa.Table, RolloutRow.__table__)
+rollout_tenants = cast(sa.Table, RolloutTenantRow.__table__)
+rollout_events = cast(sa.Table, RolloutEventRow.__table__)

@@ -8,6 +8,8 @@ processes, operations that take time, fail on request, and notice overlapping op
   the same stack while one runs is recorded in `overlaps` (the leases must make that impossible)
   and refused with StackLocked. A lock left by a dead process (SIGKILL) is stale and cleared, as
   `pulumi cancel` would.
+- `up_release`: `up` with a recorded release (provisioner.rollout.apply): the stack's `release`
+  and every release applied (`releases`, in order) are kept; `bad_releases` fail every time.
 - `fail_times[slug] = n`: the first n operations on that stack raise EngineError;
   `always_fail`: every operation on those slugs does; `missing_cli`: every operation raises the
   real PulumiCliMissing error.
@@ -57,12 +59,14 @@ class DoubleEngine:
         fail_times: dict[str, int] | None = None,
         always_fail: set[str] | None = None,
         missing_cli: bool = False,
+        bad_releases: set[int] | None = None,
     ) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.delay = delay
         self.always_fail = always_fail or set()
         self.missing_cli = missing_cli
+        self.bad_releases = bad_releases or set()
         self._guard = threading.Lock()
         self._fail_left = dict(fail_times or {})
         self.running: dict[str, int] = {}  # region -> operations running now (this process)
@@ -84,6 +88,19 @@ class DoubleEngine:
                 "db_password": StackOutput("hunter2", True),
             },
         )
+
+    def up_release(self, spec: Any, program: Any) -> Result:
+        with self._operation(spec, "up") as state:
+            if program.release_id in self.bad_releases:
+                raise EngineError(f"up {spec.stack_name}: release {program.release_id} is bad")
+            if not state.get("exists"):
+                state["creates"] = state.get("creates", 0) + 1
+            else:
+                state["updates"] = state.get("updates", 0) + 1
+            state.update(exists=True, status="running", plan=spec.plan.name)
+            state["release"] = program.release_id
+            state.setdefault("releases", []).append(program.release_id)
+        return Result("up", {"url": StackOutput(f"https://{spec.slug}.example.test", False)})
 
     def suspend(self, spec: Any) -> Result:
         with self._operation(spec, "suspend") as state:
