@@ -17,7 +17,7 @@ from provisioner.retention import iso
 from provisioner.spec import SLUG_MAX, SLUG_MIN, validate_slug
 
 # Deliberately loose (RFC 5322 is not a regular language): one @, no spaces, a dot in the domain.
-_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+_EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # printable ASCII, no spaces
 
 Status = Literal[
@@ -94,7 +94,7 @@ class SignupRequest(_Input):
     @field_validator("admin_email")
     @classmethod
     def _email(cls, value: str) -> str:
-        if not _EMAIL_RE.match(value):
+        if not _EMAIL_RE.fullmatch(value):
             raise ValueError("not an e-mail address")
         return value
 

@@ -18,7 +18,7 @@ from provisioner.errors import EXIT_FAILED, UsageError
 if TYPE_CHECKING:
     from provisioner.audit.model import Target
 
-_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
 LOCATION_OPTION = typer.Option(
     None,
     "--location",
@@ -152,7 +152,7 @@ def audit(
     from provisioner.regions import catalogue
 
     for region in sweep or []:
-        if not _REGION_RE.match(region):
+        if not _REGION_RE.fullmatch(region):
             raise UsageError(f"--residency-region {region!r} is not an AWS region name")
     if slug is not None:
         target, tenant = resolve_target(slug, location)
