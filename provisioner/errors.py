@@ -5,7 +5,8 @@
     │   ├── ConfigError              a configuration file (regions.yaml, ...) is invalid: exit 2
     │   ├── TenantNotFound           no tenant registered under that slug
     │   ├── TenantExists             the slug is taken (slugs are never reused)
-    │   └── IllegalTransition        the lifecycle refuses the change from the current state
+    │   ├── IllegalTransition        the lifecycle refuses the change from the current state
+    │   └── ExternalIdReused         a billing event's external id was recorded for another event
     ├── EnvironmentProblem           the machine lacks a CLI, credentials or a server: exit 3
     │   ├── PulumiCliMissing         no `pulumi` on PATH: says how to install it
     │   ├── PulumiCliTooOld          `pulumi` older than the engine needs: says how to upgrade
@@ -136,3 +137,9 @@ class TenantExists(UsageError):
 
 class IllegalTransition(UsageError):
     """The lifecycle does not allow this change from the tenant's current state; nothing changed."""
+
+
+class ExternalIdReused(UsageError):
+    """A billing event's external id was already recorded for a different event; nothing changed.
+
+    The same id with the same content is a replay and gets the stored record back instead."""

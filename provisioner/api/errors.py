@@ -15,7 +15,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from provisioner.errors import IllegalTransition, TenantExists, TenantNotFound, UsageError
+from provisioner.errors import (
+    ExternalIdReused,
+    IllegalTransition,
+    TenantExists,
+    TenantNotFound,
+    UsageError,
+)
 
 log = logging.getLogger("provisioner.api")
 
@@ -105,6 +111,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(IllegalTransition)
     async def _illegal(_: Request, exc: IllegalTransition) -> JSONResponse:
         return error_response(409, "illegal_transition", str(exc))
+
+    @app.exception_handler(ExternalIdReused)
+    async def _reused(_: Request, exc: ExternalIdReused) -> JSONResponse:
+        return error_response(409, "external_id_reused", str(exc))
 
     @app.exception_handler(UsageError)
     async def _usage(_: Request, exc: UsageError) -> JSONResponse:

@@ -120,7 +120,8 @@ class BillingEventRequest(_Input):
         default=None,
         min_length=1,
         max_length=128,
-        description="The billing system's id of the event: a retry with the same id is ignored.",
+        description="The billing system's id of the event: a retry with the same id and content"
+        " gets the stored record back; the same id with other content is refused (409).",
     )
     data: dict[str, Any] | None = None
 

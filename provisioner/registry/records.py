@@ -129,9 +129,9 @@ class BillingResult:
     """What `record_billing_event` did."""
 
     tenant: Tenant  # the tenant after the event
-    record: BillingRecord | None  # None for `activity` (not billing data) or a duplicate
+    record: BillingRecord | None  # None for `activity` (not billing data); a replay: the stored
     note: str  # one line: what the event changed
-    duplicate: bool = False  # an import line whose external id was already recorded
+    duplicate: bool = False  # a replay of an event whose external id was already recorded
 
 
 @dataclass(frozen=True)

@@ -193,6 +193,28 @@ def test_billing_import_is_all_or_nothing_and_skips_duplicates(
     assert snapshot("beta")["tenant"]["plan"] == "enterprise"
 
 
+def test_billing_id_reused_for_another_event_exits_2_and_records_nothing(
+    cli_env: str, tmp_path: Path
+) -> None:
+    ok_json("tenants", "create", "acme", "-l", "de", "-p", "standard", "--at", at(T0))
+    first = ok_json("billing", "record", "acme", "payment_failed", "--at", "2026-02-01",
+                    "--id", "INV-1")  # fmt: skip
+    replay = ok_json("billing", "record", "acme", "payment_failed", "--at", "2026-02-01",
+                     "--id", "INV-1")  # fmt: skip
+    assert replay["duplicate"] is True and replay["billing_record"] == first["billing_record"]
+    before = everything(cli_env)
+    result = run("billing", "record", "acme", "cancelled", "--at", "2026-02-02", "--id", "INV-1")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "INV-1" in result.stderr and "event, at" in result.stderr
+    lines = tmp_path / "events.ndjson"
+    lines.write_text(json.dumps({"tenant": "acme", "event": "cancelled", "at": "2026-02-02",
+                                 "id": "INV-1"}) + "\n")  # fmt: skip
+    imported = run("billing", "import", str(lines))
+    assert imported.exit_code == 2 and "events.ndjson:1" in imported.stderr
+    assert everything(cli_env) == before
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
