@@ -67,7 +67,11 @@ def serve(
         ) from exc
     with Registry.open(database_url) as registry:
         app = create_app(registry, tokens, max_body_bytes=max_body_bytes)
-        config = uvicorn.Config(app, log_level=log_level, server_header=False)
+        from provisioner.redaction import uvicorn_log_config
+
+        config = uvicorn.Config(
+            app, log_level=log_level, server_header=False, log_config=uvicorn_log_config()
+        )
         typer.echo(
             f"provisioner API on http://{host}:{sock.getsockname()[1]} (registry"
             f" {registry.url}, {len(tokens)} token(s))",

@@ -105,6 +105,7 @@ def run(
     output: OutputFormat = OutputFormat.table,
 ) -> None:
     """Run a worker over `engine` until a signal (or, with `once`, until nothing is due)."""
+    from provisioner.redaction import redact
     from provisioner.registry import Registry
     from provisioner.webhooks import Dispatcher, WebhookConfig
     from provisioner.worker import Worker, WorkerSettings, default_owner
@@ -146,7 +147,7 @@ def run(
             registry.url,
             concurrency,
             program_version,
-            f", webhooks to {hooks.url}" if hooks else "",
+            f", webhooks to {redact(hooks.url)}" if hooks else "",  # a URL may carry a token
         )
         stats = Worker(registry, engine, settings, owner=owner, webhooks=dispatcher).run(
             stop, once=once
