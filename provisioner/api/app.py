@@ -1,6 +1,7 @@
 """The signup API: `create_app(registry, tokens)` builds the FastAPI application.
 
     POST   /v1/tenants                          tenants:write  202 + the tenant, idempotent
+    GET    /v1/tenants                          tenants:read   tenants, filtered, a page at a time
     GET    /v1/tenants/{slug}                   tenants:read   the tenant and its status
     GET    /v1/tenants/{slug}/events            tenants:read   its audit trail
     GET    /v1/tenants/{slug}/webhook-deliveries tenants:read  its webhook delivery log
@@ -20,12 +21,12 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Path, Response, Security
+from fastapi import Depends, FastAPI, Header, Path, Query, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from provisioner import lifecycle
-from provisioner.api import errors
+from provisioner.api import errors, paging
 from provisioner.api.auth import Caller, Tokens
 from provisioner.api.errors import ApiError, BodyLimit
 from provisioner.api.metrics import Metrics, MetricsMiddleware
@@ -39,6 +40,7 @@ from provisioner.api.models import (
     Health,
     OffboardingResult,
     SignupRequest,
+    TenantPage,
     TenantView,
     event_view,
     tenant_view,
@@ -158,6 +160,55 @@ def create_app(
         return errors.SortedJSONResponse(
             answer.body, status_code=answer.status_code, headers=headers
         )
+
+    @app.get(
+        "/v1/tenants",
+        response_model=TenantPage,
+        responses=_responses(401, 403, 422),
+        summary="Tenants sorted by slug, filtered, one page at a time (follow next_cursor).",
+    )
+    def list_tenants(
+        _: Caller = reader,
+        state: Annotated[
+            str | None,
+            Query(
+                max_length=16, description="Desired state: active, suspended, closed or deleted."
+            ),
+        ] = None,
+        location: Annotated[
+            str | None, Query(max_length=32, description="Location code or AWS region.")
+        ] = None,
+        plan: Annotated[str | None, Query(max_length=32, description="Plan name.")] = None,
+        created_since: Annotated[
+            datetime | None,
+            Query(description="Only tenants created at or after this instant (naive: UTC)."),
+        ] = None,
+        cursor: Annotated[
+            str | None, Query(max_length=128, description="next_cursor of the previous page.")
+        ] = None,
+        limit: Annotated[
+            int, Query(ge=1, le=paging.MAX_LIMIT, description="Tenants per page.")
+        ] = paging.DEFAULT_LIMIT,
+    ) -> dict[str, Any]:
+        from provisioner.plans import get_plan
+        from provisioner.regions import catalogue
+
+        if created_since is not None and created_since.tzinfo is None:
+            created_since = created_since.replace(tzinfo=UTC)
+        found = registry.list_tenants(
+            state=state,
+            location=catalogue().resolve(location).code if location is not None else None,
+            plan=get_plan(plan).name if plan is not None else None,
+            created_since=created_since,
+            after=paging.decode_cursor(cursor) if cursor is not None else None,
+            limit=limit + 1,  # one more than asked: whether another page exists
+        )
+        page, more = found[:limit], len(found) > limit
+        now = clock()
+        return {
+            "tenants": [tenant_view(t, now) for t in page],
+            "next_cursor": paging.encode_cursor(page[-1].slug) if more else None,
+        }
 
     @app.get(
         "/v1/tenants/{slug}",

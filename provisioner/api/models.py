@@ -167,6 +167,13 @@ class TenantView(BaseModel):
     links: Links
 
 
+class TenantPage(BaseModel):
+    tenants: list[TenantView]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page."
+    )
+
+
 class EventView(BaseModel):
     id: int
     kind: str

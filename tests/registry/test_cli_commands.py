@@ -136,6 +136,33 @@ def test_create_show_list(cli_env: str) -> None:
     assert table.exit_code == 0 and "acme" in table.stdout and "beta" in table.stdout
 
 
+def test_list_filters_and_database_url(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ok_json("tenants", "create", "acme", "-l", "de", "-p", "trial", "--at", "2026-01-01")
+    ok_json("tenants", "create", "beta", "-l", "uk", "-p", "standard", "--at", "2026-01-05")
+    ok_json("tenants", "create", "gamma", "-l", "de", "-p", "standard", "--at", "2026-01-09")
+    # Like `serve` and `worker`: the registry by URL, whatever the environment says.
+    monkeypatch.setenv("PROVISIONER_DATABASE_URL", f"sqlite:///{tmp_path / 'other.db'}")
+    url = ("--database-url", cli_env)
+
+    def slugs(*args: str) -> list[str]:
+        return [t["slug"] for t in ok_json("tenants", "list", *url, *args)["tenants"]]
+
+    assert slugs() == ["acme", "beta", "gamma"]
+    assert slugs("--plan", "standard") == ["beta", "gamma"]
+    assert slugs("--plan", "standard", "-l", "de") == ["gamma"]
+    assert slugs("--created-since", "2026-01-05") == ["beta", "gamma"]
+    assert slugs("--created-since", "2026-01-05T00:00:01Z") == ["gamma"]
+    assert ok_json("tenants", "list")["tenants"] == []  # the environment's (empty) registry
+    for args, message in (
+        (("--plan", "gold"), "unknown plan"),
+        (("--created-since", "soon"), "--created-since"),
+    ):
+        result = run("tenants", "list", *url, *args)
+        assert result.exit_code == 2 and message in result.stderr, result.output
+
+
 def test_operator_suspend_and_resume_leave_an_audit_trail(cli_env: str) -> None:
     ok_json("tenants", "create", "acme", "-l", "de", "-p", "standard", "--at", at(T0))
     s = ok_json("tenants", "suspend", "acme", "--at", at(T0 + DAY), "--reason", "abuse report")
