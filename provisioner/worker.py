@@ -371,7 +371,7 @@ class Worker:
             now=now,
             error=f"{action.value}: {message}",
             retry_at=retry_at,
-            after=self._announce(claim, now),
+            after=self._announce(claim, now, always=True),  # each give-up: a tenant.failed
         )
         with self._stats_lock:
             if tenant is None:
@@ -382,11 +382,16 @@ class Worker:
                 self.stats.retried += 1
         return tenant
 
-    def _announce(self, claim: leases.Claim, now: datetime) -> Callable[[Any, Tenant], None]:
-        """Enqueue a webhook, in the recording transaction, when the observed state changed."""
+    def _announce(
+        self, claim: leases.Claim, now: datetime, always: bool = False
+    ) -> Callable[[Any, Tenant], None]:
+        """Enqueue a webhook, in the recording transaction, when the observed state changed
+        (`always`: even when it did not, e.g. a tenant that fails again after `tenants retry`)."""
 
         def after(conn: Any, tenant: Tenant) -> None:
-            if self.webhooks is None or tenant.observed_state == claim.observed_state:
+            if self.webhooks is None or (
+                not always and tenant.observed_state == claim.observed_state
+            ):
                 return
             self.webhooks.enqueue(conn, tenant, now)
 

@@ -59,6 +59,7 @@ class Tenant:
     last_error: str | None
     version: int
     updated_at: datetime
+    attempt_generation: int | None = None  # the generation `attempts` counts against
 
     @property
     def state(self) -> str:

@@ -136,3 +136,37 @@ def test_signatures_refuse_tampering_and_replays() -> None:
     assert not verify(SECRET, body, "1700000001", signature, now=1_700_000_100)
     assert not verify(SECRET, body, "1700000000", signature, now=1_700_000_000 + 301)
     assert not verify(SECRET, body, "yesterday", signature)
+
+
+def test_retried_tenants_say_retrying_and_each_give_up_sends_a_failed_webhook(
+    registry: Registry, engine: DoubleEngine, clock: Clock, receiver: Receiver
+) -> None:
+    from provisioner.api.models import tenant_view
+    from provisioner.registry import outcomes
+
+    receiver.statuses.clear()
+    config = WebhookConfig(url=receiver.url, secret=SECRET)
+    hooks = Dispatcher(registry, config, owner="t", clock=clock)
+    settings = WorkerSettings(program_version=PROGRAM, poll_seconds=0.05, max_attempts=2)
+    worker = Worker(registry, engine, settings, webhooks=hooks, clock=clock, rand=lambda: 1.0)
+    engine.always_fail.add("acme")
+    add_tenants(registry, "acme")
+
+    def status() -> str:
+        return str(tenant_view(registry.get_tenant("acme"), clock())["status"])
+
+    def give_up() -> None:
+        worker.run(once=True)  # attempt 1 fails; backing off
+        assert status() == "retrying"
+        clock.advance(3600)
+        worker.run(once=True)  # attempt 2 fails: given up
+        assert status() == "failed"
+
+    give_up()
+    outcomes.retry(registry, "acme", actor="cli:ops", now=clock())
+    assert status() == "retrying"  # not "failed" while fresh attempts are due
+    give_up()
+    hooks.deliver_due()
+    events = [r["body"]["event"] for r in receiver.received]  # type: ignore[index]
+    assert events == ["tenant.failed", "tenant.failed"]  # the second give-up is announced too
+    assert [d["event"] for d in delivery_log.deliveries(registry, "acme")] == events

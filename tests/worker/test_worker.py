@@ -223,6 +223,24 @@ def test_a_late_result_after_a_takeover_is_dropped(
     )
     assert done is not None and done.observed_state == "active"
     assert kinds(registry, "acme").count("observed") == 1
+    expired = [e for e in registry.events("acme") if e.kind == "reconcile.lease-expired"]
+    assert [(e.data or {}).get("owner") for e in expired] == ["worker-a"]
+
+
+def test_a_lost_last_attempt_is_given_up_once_with_its_expired_lease_recorded(
+    registry: Registry, engine: DoubleEngine, clock: Clock
+) -> None:
+    add_tenants(registry, "acme")
+    args = {"limit": 1, "lease_seconds": 10, "max_attempts": 1, "program_version": PROGRAM}
+    leases.claim(registry, "worker-a", now=clock(), **args)  # type: ignore[arg-type]
+    clock.advance(11)  # killed: never reports
+    assert leases.claim(registry, "worker-b", now=clock(), **args) == []  # type: ignore[arg-type]
+    tenant = registry.get_tenant("acme")
+    assert tenant.observed_state == "failed" and "never reported back" in (tenant.last_error or "")
+    assert leases.claim(registry, "worker-c", now=clock(), **args) == []  # type: ignore[arg-type]
+    trail = kinds(registry, "acme")
+    assert trail.count("reconcile.lease-expired") == 1 and trail.count("observed") == 1
+    assert trail.index("reconcile.lease-expired") < trail.index("observed")
 
 
 def test_claims_find_unsettled_tenants_through_the_partial_index(tmp_path: Path) -> None:
