@@ -260,3 +260,54 @@ def billing_event(
         )
     new = _restore(replace(facts, payment_recovered_at=at), RULE_PAYMENT)
     return new, "payment recovered; service restored and the clock stopped"
+
+
+# The operator's stack commands (`provisioner tenants preview|up|refresh|destroy|outputs|cancel`)
+STACK_COMMANDS: tuple[str, ...] = ("preview", "up", "refresh", "destroy", "outputs", "cancel")
+
+
+def check_stack_command(facts: Facts, verb: str, observed_state: str | None) -> None:
+    """Refuse an operator's stack command that the lifecycle forbids (IllegalTransition, exit 2).
+
+    `up` builds the running shape, so it is for active tenants only: on a suspended tenant it
+    would resume it behind the back of whoever suspended it (preview shows what `up` would do,
+    so it follows the same rule). `destroy` deletes the data: only once the retention rules
+    decided the deletion. Reading (`outputs`, `refresh`) and unlocking (`cancel`) are fine
+    until the stack itself is gone.
+    """
+    if verb not in STACK_COMMANDS:
+        raise UsageError(f"unknown stack command {verb!r}: use one of {', '.join(STACK_COMMANDS)}")
+    if verb in ("preview", "up"):
+        if facts.state == ACTIVE:
+            return
+        if facts.state == SUSPENDED:
+            if facts.suspended_by == BY_OPERATOR:
+                lift = f"'provisioner tenants resume {facts.slug}'"
+            else:
+                lift = "the billing event that stops that clock (converted, payment_recovered)"
+            raise _refuse(
+                facts,
+                verb,
+                f"suspended by {_suspender(facts)}; {verb} would run its service again: lift the"
+                f" suspension first with {lift}",
+            )
+        if facts.state == CLOSED:
+            raise _refuse(facts, verb, f"the account was closed ({facts.closed_by})")
+        raise _refuse(facts, verb, "its data was deleted; the row is a tombstone")
+    if verb == "destroy":
+        if facts.state == DELETED and observed_state == DELETED:
+            raise _refuse(facts, "destroy", "its stack was already destroyed (see its evidence)")
+        if facts.state == DELETED:
+            return
+        raise _refuse(
+            facts,
+            "destroy",
+            "a registered tenant's data is deleted only when the retention rules decide it"
+            " ('provisioner retention apply'); cancel the account or suspend the tenant instead",
+        )
+    if facts.state == DELETED and observed_state == DELETED:
+        raise _refuse(facts, verb, "its stack was destroyed; the row is a tombstone")
+
+
+def _suspender(facts: Facts) -> str:
+    return "an operator" if facts.suspended_by == BY_OPERATOR else f"the {facts.suspended_by} rule"

@@ -326,16 +326,19 @@ class Worker:
             return {}
         # DESTROY: the stack's resources (instances, database, volumes, backup vaults, logs) go
         # with it and its KMS key is scheduled for deletion; no stack at all is success too.
+        checked: str | None = None
         try:
             result = self.engine.destroy(spec)
             existed = True
-        except StackNotFound:
-            result, existed = None, False
+        except StackNotFound as exc:
+            result, existed, checked = None, False, _one_line(exc)
         evidence: dict[str, Any] = {
             "destroyed_at": iso(self._clock()),
             "stack": spec.stack_name,
             "stack_existed": existed,
         }
+        if checked is not None:
+            evidence["stack_check"] = checked  # how the backend said there was none
         if result is not None and hasattr(result, "to_dict"):
             evidence["engine"] = result.to_dict()
         return {"evidence": evidence, "outputs": {}}

@@ -169,12 +169,13 @@ def retry(
     """Give a failed tenant fresh attempts (after fixing what made it fail)."""
     from datetime import UTC, datetime
 
+    from provisioner.cli._registry import actor
     from provisioner.registry import Registry, outcomes
     from provisioner.spec import validate_slug
 
     validate_slug(slug)
     with Registry.open(database_url) as registry:
-        tenant = outcomes.retry(registry, slug, actor="cli", now=datetime.now(UTC))
+        tenant = outcomes.retry(registry, slug, actor=actor(), now=datetime.now(UTC))
     if output is OutputFormat.json:
         emit_json(tenant.to_dict())
     else:

@@ -138,7 +138,17 @@ class Engine:
         return self._operate("refresh", spec, on_event, None)
 
     def destroy(self, spec: TenantSpec, on_event: OnEvent | None = None) -> OperationResult:
-        """Delete every resource of the tenant, then remove the stack itself."""
+        """Delete every resource of the tenant, then remove the stack itself.
+
+        The backend is asked first, without the Pulumi CLI: a stack that was never built (or
+        was already removed) is StackNotFound even on a machine that has no CLI."""
+        from provisioner.engine.backends import stack_exists
+
+        if not stack_exists(self.settings.backend, spec.stack_name):
+            raise StackNotFound(
+                f"stack {spec.stack_name} does not exist in {self.settings.backend.url} (no"
+                " checkpoint there, checked without the Pulumi CLI): nothing to destroy"
+            )
         return self._operate("destroy", spec, on_event, None)
 
     def outputs(self, spec: TenantSpec) -> dict[str, StackOutput]:

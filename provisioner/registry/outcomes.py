@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from provisioner.lifecycle import DELETED
 from provisioner.registry.bound import bound
 from provisioner.registry.facade import Registry
 from provisioner.registry.leases import FAILED, Claim, _release, c
@@ -57,10 +58,7 @@ def complete(
             reg.record_deletion_evidence(
                 claim.slug, deletion_evidence, actor=f"worker:{claim.owner}", at=now
             )
-            # The admin's e-mail is tenant data: it goes with the rest.
-            conn.execute(
-                sa.update(signups).where(signups.c.slug == claim.slug).values(admin_email=None)
-            )
+            _scrub_signup(conn, claim.slug)
         _release(
             conn,
             claim.slug,
@@ -144,3 +142,24 @@ def retry(registry: Registry, slug: str, *, actor: str, now: datetime) -> Tenant
             data={"attempts": tenant.attempts, "last_error": tenant.last_error},
         )
         return reg.get_tenant(slug)
+
+
+def destroyed_by_operator(
+    registry: Registry, slug: str, *, actor: str, now: datetime, evidence: dict[str, Any]
+) -> Tenant:
+    """An operator's `tenants destroy` of a tenant whose deletion was decided: recorded as the
+    worker records its own, so no worker destroys it again and the tombstone carries the proof."""
+    with registry.write() as conn:
+        reg = bound(registry, conn)
+        tenant = reg.get_tenant(slug)
+        reg.set_observed_state(
+            slug, DELETED, actor=actor, at=now, generation=tenant.generation, outputs={}
+        )
+        reg.record_deletion_evidence(slug, evidence, actor=actor, at=now)
+        _scrub_signup(conn, slug)
+        return reg.get_tenant(slug)
+
+
+def _scrub_signup(conn: sa.Connection, slug: str) -> None:
+    # The admin's e-mail is tenant data: it goes with the rest.
+    conn.execute(sa.update(signups).where(signups.c.slug == slug).values(admin_email=None))

@@ -147,6 +147,32 @@ def test_without_pulumi_cli_the_attempt_fails_with_the_message_and_backs_off(
     assert worker.run(once=True).claimed == 0  # backed off: no spin
 
 
+def test_a_trial_that_never_built_is_deleted_without_the_pulumi_cli(
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real engine, no Pulumi CLI: the build fails for good, the trial reaches its deletion
+    date, and the deletion completes because the backend has no stack (the evidence says so)."""
+    from provisioner.engine import Engine
+    from provisioner.spec import TenantSpec
+    from provisioner.worker import PulumiStackEngine
+
+    monkeypatch.setenv("PROVISIONER_HOME", str(tmp_path / "home"))
+    real = PulumiStackEngine(Engine(env={"PATH": str(tmp_path / "empty-bin")}))
+    t0 = datetime.now(UTC) - timedelta(days=40)
+    registry.create_tenant(TenantSpec.create("acme", "de", "trial"), actor="test", at=t0)
+    worker = make_worker(registry, real, max_attempts=1)
+    worker.run(once=True)
+    assert registry.get_tenant("acme").observed_state == "failed"
+    registry.retention_apply(datetime.now(UTC))
+    assert registry.get_tenant("acme").desired_state == "deleted"
+    assert worker.run(once=True).actions == {"destroy": 1}
+    tenant = registry.get_tenant("acme")
+    assert tenant.observed_state == "deleted" and tenant.last_error is None
+    evidence = tenant.deletion_evidence or {}
+    assert evidence["stack_existed"] is False
+    assert "without the Pulumi CLI" in evidence["stack_check"]
+
+
 def test_suspend_resume_and_destroy(registry: Registry, engine: DoubleEngine) -> None:
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     from provisioner.spec import TenantSpec
