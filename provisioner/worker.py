@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 from provisioner import reconcile
 from provisioner.errors import ProvisionerError, StackNotFound
-from provisioner.policy.gate import policy_gate
+from provisioner.policy.gate import Deployment, Gate
 from provisioner.reconcile import Action
 from provisioner.registry import Registry, Tenant, leases, outcomes
 from provisioner.retention import iso
@@ -59,20 +59,28 @@ class StackEngine(Protocol):
 class PulumiStackEngine:
     """The real engine (provisioner.engine.Engine) behind the worker's StackEngine verbs."""
 
-    def __init__(self, engine: Any, check: Callable[[TenantSpec], Any] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Any,
+        check: Callable[[Deployment], Any] | None = None,
+        program_version: str | None = None,
+    ) -> None:
         self._engine = engine
         self._check = check  # the policy check; None: the real one (offline plan + rules)
+        self._program_version = program_version  # what the worker records as deployed
+
+    def _gate(self) -> Gate:
+        # The same gate as `tenants up`, on exactly what each attempt applies (suspended shape,
+        # zone retries, program version): a stack that breaks a promise is never deployed by a
+        # worker (there is no --force-policy here; an operator forces from the CLI).
+        return Gate(check=self._check, program_version=self._program_version)
 
     def up(self, spec: TenantSpec) -> Any:
-        # The same gate as `tenants up`: a stack that breaks a promise is never deployed by a
-        # worker (there is no --force-policy here; an operator forces from the CLI).
-        policy_gate(spec, force=False, check=self._check)
-        return self._engine.up(spec)
+        return self._engine.up(spec, gate=self._gate())
 
     def suspend(self, spec: TenantSpec) -> Any:
         # The program's suspended shape: app server stopped, HTTPS answering 503, data kept.
-        policy_gate(spec, force=False, check=self._check)
-        return self._engine.suspend(spec)
+        return self._engine.suspend(spec, gate=self._gate())
 
     def destroy(self, spec: TenantSpec) -> Any:
         return self._engine.destroy(spec)

@@ -17,7 +17,7 @@ import typer
 from provisioner.cli.common import OUTPUT_OPTION, OutputFormat, emit_json
 from provisioner.cli.tenants import app
 from provisioner.errors import ProvisionerError, UsageError
-from provisioner.policy.gate import policy_gate
+from provisioner.policy.gate import Deployment, Gate
 from provisioner.spec import TenantSpec, validate_slug
 
 SLUG_ARG = typer.Argument(..., help="The tenant's slug, e.g. acme.")
@@ -168,8 +168,9 @@ def _invoke(
     engine: Any, verb: str, spec: TenantSpec, force_policy: bool, sink: Any, tenant: Any
 ) -> Any:
     if verb == "up":
-        expected = policy_gate(spec, force_policy, emit=lambda r: sink(r, _blank(verb)))
-        return engine.up(spec, on_event=sink, expected_total=expected or None)
+        gate = Gate(force=force_policy, emit=lambda r: sink(r, _blank(verb)))
+        expected = gate(Deployment(spec))  # before the first attempt: sizes the progress bar
+        return engine.up(spec, on_event=sink, expected_total=expected or None, gate=gate)
     if verb == "destroy" and tenant is not None:
         return _destroy_registered(engine, spec, sink)
     return getattr(engine, verb)(spec, on_event=sink)

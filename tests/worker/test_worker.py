@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -296,17 +297,22 @@ def test_claims_find_unsettled_tenants_through_the_partial_index(tmp_path: Path)
 
 def test_the_real_adapter_suspends_through_the_engines_suspended_shape() -> None:
     """PulumiStackEngine maps the worker's verbs onto provisioner.engine.Engine's."""
+    from provisioner.policy.gate import Deployment
     from provisioner.spec import TenantSpec
     from provisioner.worker import PulumiStackEngine
 
     calls: list[tuple[str, str]] = []
 
     class RecordingEngine:
-        def up(self, spec: TenantSpec) -> str:
+        """Calls the gate as provisioner.engine.Engine does, before it would apply anything."""
+
+        def up(self, spec: TenantSpec, gate: Any) -> str:
+            gate(Deployment(spec))
             calls.append(("up", spec.slug))
             return "up"
 
-        def suspend(self, spec: TenantSpec) -> str:
+        def suspend(self, spec: TenantSpec, gate: Any) -> str:
+            gate(Deployment(spec, suspended=True))
             calls.append(("suspend", spec.slug))
             return "suspended"
 
@@ -325,8 +331,8 @@ def test_the_real_adapter_suspends_through_the_engines_suspended_shape() -> None
     from provisioner.policy import evaluate
     from provisioner.synth import synth_plan
 
-    def broken_check(spec: TenantSpec) -> object:
-        plan = synth_plan(spec)
+    def broken_check(deployment: Deployment) -> object:
+        plan = synth_plan(deployment.spec, suspended=deployment.suspended)
         for res in plan["resources"]:
             if res["type"] == "aws:rds/instance:Instance":
                 res["inputs"]["publiclyAccessible"] = True
