@@ -25,11 +25,16 @@ log = logging.getLogger("provisioner.worker")
 
 
 def _logging() -> None:
+    from provisioner.redaction import RedactingFilter
+
     logging.basicConfig(
         level=os.environ.get("PROVISIONER_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for handler in logging.getLogger().handlers:  # credentials never reach the worker's log
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
 
 
 def _region_caps(values: list[str]) -> dict[str, int]:

@@ -54,11 +54,17 @@ def enqueue(
 def claim_due(
     registry: Registry, owner: str, *, now: datetime, limit: int, lease_seconds: float
 ) -> list[Delivery]:
-    """Lease up to `limit` pending deliveries that are due."""
+    """Lease up to `limit` pending deliveries that are due: at most one per tenant, its oldest
+    pending one, so a tenant's notifications arrive in the order they happened (a later one
+    waits while an earlier one backs off) and the batch can be sent concurrently."""
     free = sa.or_(w.lease_expires_at.is_(None), w.lease_expires_at <= now)
+    earlier = webhook_deliveries.alias("earlier")
+    first_pending = ~sa.exists().where(
+        earlier.c.slug == w.slug, earlier.c.status == PENDING, earlier.c.id < w.id
+    )
     query = (
         sa.select(w.id, w.slug, w.event, w.url, w.payload, w.attempts)
-        .where(w.status == PENDING, w.next_attempt_at <= now, free)
+        .where(w.status == PENDING, w.next_attempt_at <= now, free, first_pending)
         .order_by(w.next_attempt_at, w.id)
         .limit(limit)
     )
