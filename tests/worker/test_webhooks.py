@@ -253,7 +253,7 @@ def test_a_tenants_notifications_arrive_in_order_even_when_one_is_retried(
         config = WebhookConfig(url=receiver.url, secret=SECRET, retry_base_seconds=10)
         hooks = Dispatcher(registry, config, owner="t", clock=clock, rand=lambda: 1.0)
         _announce(registry, hooks, ["acme", "acme", "beta", "acme"], clock())
-        first = [d["id"] for d in delivery_log.deliveries(registry, "acme")][0]
+        first = delivery_log.deliveries(registry, "acme")[0]["id"]
         receiver.fail_first = {first}
         hooks.deliver_due()  # acme's first fails: its later ones wait; beta's goes out
         acme = delivery_log.deliveries(registry, "acme")
