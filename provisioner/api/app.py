@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Response, Security
@@ -75,8 +75,11 @@ def create_app(
     *,
     max_body_bytes: int = errors.DEFAULT_MAX_BODY_BYTES,
     clock: Callable[[], datetime] = _utcnow,
+    idempotency_ttl: timedelta | None = None,
 ) -> FastAPI:
-    """The application over an open Registry; the caller owns (and closes) the registry."""
+    """The application over an open Registry; the caller owns (and closes) the registry.
+
+    `idempotency_ttl`: how long a caller's Idempotency-Key is replayed (default 24 h)."""
     from provisioner.registry import signup as signups
     from provisioner.registry import webhooks as deliveries
     from provisioner.spec import TenantSpec
@@ -132,7 +135,8 @@ def create_app(
             Header(
                 alias="Idempotency-Key",
                 pattern=IDEMPOTENCY_KEY_PATTERN,
-                description="Same key and body: the same answer. Same key, other body: 409.",
+                description="Same key and body from the same token within 24 h: the same"
+                " answer. Same key, other body: 409. Keys are per token.",
             ),
         ] = None,
     ) -> Response:
@@ -151,6 +155,7 @@ def create_app(
                 request_hash=hashlib.sha256(canonical.encode()).hexdigest(),
                 render=lambda tenant: tenant_view(tenant, clock()),
                 conflict=lambda exc: errors.error_body("tenant_exists", str(exc)),
+                key_ttl=idempotency_ttl or signups.DEFAULT_KEY_TTL,
             )
         except signups.IdempotencyKeyReused as exc:
             raise ApiError(409, "idempotency_key_reused", str(exc)) from exc
