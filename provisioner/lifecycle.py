@@ -101,10 +101,10 @@ def new_tenant(slug: str, plan: str, at: datetime, trial_days: int | None = None
     if plan not in PLANS:
         raise UsageError(f"unknown plan {plan!r}: use one of {', '.join(PLANS)}")
     if trial_days is not None and plan != "trial":
-        raise UsageError(f"--trial-days applies to the trial plan only, not {plan!r}")
+        raise UsageError(f"trial days apply to the trial plan only, not {plan!r}")
     days = DEFAULT_TRIAL_DAYS if trial_days is None else trial_days
     if plan == "trial" and not 1 <= days <= 365:
-        raise UsageError(f"--trial-days {days} is out of range: use 1-365")
+        raise UsageError(f"trial days {days} is out of range: use 1-365")
     return Facts(
         slug=slug,
         plan=plan,
@@ -189,7 +189,7 @@ def billing_event(
     _check_alive(facts, f"record {kind} for")
     _check_time(facts, at, kind)
     if plan is not None and kind not in (CONVERTED, PLAN_CHANGED):
-        raise UsageError(f"--plan applies to converted and plan_changed, not {kind}")
+        raise UsageError(f"a plan applies to converted and plan_changed only, not {kind}")
     facts = replace(facts, last_event_at=at)
     if kind == ACTIVITY:
         last = facts.last_activity_at
@@ -208,7 +208,7 @@ def billing_event(
         return new, f"converted to {target}"
     if kind == PLAN_CHANGED:
         if plan is None:
-            raise UsageError("plan_changed needs --plan")
+            raise UsageError("plan_changed needs the new plan")
         target = _paid_plan(plan, None)
         if target == facts.plan:
             raise _refuse(facts, "change the plan of", f"already on {target}")
@@ -246,7 +246,10 @@ def billing_event(
             assert facts.payment_failed_at is not None
             since = facts.payment_failed_at.isoformat()
             return facts, f"failure recorded; the clock keeps running from {since}"
-        return replace(facts, payment_failed_at=at), "payment failed; suspension due in 15 days"
+        return replace(facts, payment_failed_at=at), (
+            f"payment failed; suspended at {_iso(at + timedelta(days=15))} unless the payment"
+            " is recovered before"
+        )
     # PAYMENT_RECOVERED
     if not facts.payment_failure_open:
         raise _refuse(facts, "recover payment for", "no failed payment is open")
@@ -311,3 +314,7 @@ def check_stack_command(facts: Facts, verb: str, observed_state: str | None) -> 
 
 def _suspender(facts: Facts) -> str:
     return "an operator" if facts.suspended_by == BY_OPERATOR else f"the {facts.suspended_by} rule"
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")

@@ -15,7 +15,8 @@ from provisioner.plans import PlanSizes, get_plan
 from provisioner.regions import Catalogue, Location, catalogue
 
 SLUG_MIN, SLUG_MAX = 3, 40
-_SLUG_RE = re.compile(r"[a-z][a-z0-9-]*[a-z0-9]")
+SLUG_PATTERN = r"^[a-z][a-z0-9-]*[a-z0-9]$"  # for JSON Schema / OpenAPI (whole-string there)
+_SLUG_RE = re.compile(r"[a-z][a-z0-9-]*[a-z0-9]")  # always fullmatch()ed
 
 # Hostnames and paths the platform itself uses, or that would mislead a customer.
 RESERVED_SLUGS = frozenset(

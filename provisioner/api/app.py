@@ -21,7 +21,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Path, Query, Response, Security
+from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response, Security
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -46,9 +47,15 @@ from provisioner.api.models import (
     tenant_view,
 )
 from provisioner.errors import IllegalTransition, UsageError
+from provisioner.spec import SLUG_PATTERN
 
 API_VERSION = "1.0.0"
-SLUG_PATH = Path(min_length=1, max_length=64, description="The tenant's slug.")
+SLUG_PATH = Path(
+    min_length=1,
+    max_length=64,
+    pattern=SLUG_PATTERN,  # refused alike on every database, before any query (NUL, newline)
+    description="The tenant's slug.",
+)
 
 
 def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -90,7 +97,6 @@ def create_app(
         description="Create single-tenant instances and follow them until they are ready.",
         default_response_class=errors.SortedJSONResponse,
     )
-    errors.install(app)
     metrics = Metrics()
     metrics.watch_registry(registry)
     bearer = HTTPBearer(auto_error=False, description="A token from PROVISIONER_API_TOKENS.")
@@ -102,19 +108,37 @@ def create_app(
         async def check(
             credentials: HTTPAuthorizationCredentials | None = Security(bearer),
         ) -> Caller:
-            challenge = {"WWW-Authenticate": "Bearer"}
-            if credentials is None:
-                raise ApiError(
-                    401, "unauthorized", "send `Authorization: Bearer <token>`", challenge
-                )
-            caller = tokens.authenticate(credentials.credentials)
-            if caller is None:
-                raise ApiError(401, "unauthorized", "the bearer token is not valid", challenge)
-            if not caller.allows(scope):
-                raise ApiError(403, "forbidden", f"this token lacks the {scope} scope")
-            return caller
+            return authorize(credentials.credentials if credentials else None, scope)
 
+        check.required_scope = scope  # type: ignore[attr-defined]  # read by the gatekeeper
         return check
+
+    def authorize(token: str | None, scope: str) -> Caller:
+        challenge = {"WWW-Authenticate": "Bearer"}
+        if token is None:
+            raise ApiError(401, "unauthorized", "send `Authorization: Bearer <token>`", challenge)
+        caller = tokens.authenticate(token)
+        if caller is None:
+            raise ApiError(401, "unauthorized", "the bearer token is not valid", challenge)
+        if not caller.allows(scope):
+            raise ApiError(403, "forbidden", f"this token lacks the {scope} scope")
+        return caller
+
+    def gatekeeper(request: Request) -> JSONResponse | None:
+        """The route's token check, for a request FastAPI refused before running it."""
+        scope = _required_scope(request.scope.get("route"))
+        if scope is None:
+            return None
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        try:
+            authorize(
+                token.strip() if scheme.lower() == "bearer" and token.strip() else None, scope
+            )
+        except ApiError as exc:
+            return errors.error_response(exc.status, exc.code, exc.message, exc.headers)
+        return None
+
+    errors.install(app, gatekeeper)
 
     reader = Depends(need("tenants:read"))
     writer = Depends(need("tenants:write"))
@@ -296,9 +320,12 @@ def create_app(
         try:
             with registry.read() as conn:
                 conn.execute(sa.text("SELECT 1"))
-        except Exception as exc:
+        except Exception as exc:  # the detail (host, port, driver text) is for the log only
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            return errors.error_response(503, "not_ready", f"the registry is unreachable: {first}")
+            errors.log.error("readiness check failed: the registry is unreachable: %s", first)
+            return errors.error_response(
+                503, "not_ready", "the registry is unreachable", {"Retry-After": "5"}
+            )
         return {"status": "ok"}
 
     @app.get(
@@ -314,6 +341,18 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.state.metrics = metrics
     return app
+
+
+def _required_scope(route: Any) -> str | None:
+    """The scope a route's token check demands (None: a route without one)."""
+    pending = list(getattr(getattr(route, "dependant", None), "dependencies", []))
+    while pending:
+        dependant = pending.pop()
+        scope = getattr(dependant.call, "required_scope", None)
+        if scope is not None:
+            return str(scope)
+        pending.extend(dependant.dependencies)
+    return None
 
 
 def _offboard(registry: Any, slug: str, actor: str) -> tuple[Any, str]:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from provisioner.errors import UsageError
 from provisioner.reconcile import status_of
 from provisioner.retention import iso
-from provisioner.spec import SLUG_MAX, SLUG_MIN, validate_slug
+from provisioner.spec import SLUG_MAX, SLUG_MIN, SLUG_PATTERN, validate_slug
 
 # Deliberately loose (RFC 5322 is not a regular language): one @, no spaces, a dot in the domain.
 _EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
@@ -70,11 +70,10 @@ class _Input(BaseModel):
 
 
 class SignupRequest(_Input):
-
     slug: str = Field(
         min_length=SLUG_MIN,
         max_length=SLUG_MAX,
-        pattern=r"^[a-z][a-z0-9-]*[a-z0-9]$",
+        pattern=SLUG_PATTERN,
         description="DNS label naming the tenant (acme). Never reused, even after deletion.",
     )
     location: str = Field(
@@ -100,7 +99,6 @@ class SignupRequest(_Input):
 
 
 class BillingEventRequest(_Input):
-
     # lifecycle.BILLING_EVENTS, spelled out for the OpenAPI schema (a test keeps them equal).
     kind: Literal[
         "converted",
