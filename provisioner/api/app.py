@@ -10,7 +10,8 @@
     GET    /healthz, /readyz, /metrics          (no token)     liveness, registry, Prometheus
 
 Handlers are plain `def`s: FastAPI runs them in its thread pool, where the registry's short
-synchronous transactions belong. OpenAPI at /openapi.json, docs at /docs.
+synchronous transactions belong. OpenAPI at /openapi.json, docs at /docs (Swagger UI from
+local files, provisioner.api.docs).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from provisioner import lifecycle
-from provisioner.api import errors, paging
+from provisioner.api import docs, errors, paging
 from provisioner.api.auth import Caller, Tokens
 from provisioner.api.errors import ApiError, BodyLimit
 from provisioner.api.metrics import Metrics, MetricsMiddleware
@@ -96,7 +97,10 @@ def create_app(
         version=API_VERSION,
         description="Create single-tenant instances and follow them until they are ready.",
         default_response_class=errors.SortedJSONResponse,
+        docs_url=None,  # served from local files below: FastAPI's default loads a CDN
+        redoc_url=None,
     )
+    docs.install(app)
     metrics = Metrics()
     metrics.watch_registry(registry)
     bearer = HTTPBearer(auto_error=False, description="A token from PROVISIONER_API_TOKENS.")

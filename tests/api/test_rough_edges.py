@@ -90,3 +90,19 @@ def test_a_backdated_payment_failure_gives_the_suspension_date(live: Live) -> No
     note = response.json()["note"]
     due = (at + timedelta(days=15)).isoformat().replace("+00:00", "Z")
     assert "in 15 days" not in note and due in note, note
+
+
+def test_docs_load_nothing_from_a_cdn(live: Live) -> None:
+    import re
+
+    with live.client() as http:
+        page = http.get("/docs")
+        assert page.status_code == 200 and "swagger-ui" in page.text
+        assert "cdn" not in page.text.lower() and "https://" not in page.text
+        assets = re.findall(r'(?:src|href)="(/docs/static/[^"]+)"', page.text)
+        assert {a.rsplit("/", 1)[-1] for a in assets} >= {"swagger-ui-bundle.js", "swagger-ui.css"}
+        for asset in assets:
+            served = http.get(asset)
+            assert served.status_code == 200 and len(served.content) > 1000, asset
+        assert http.get("/redoc").status_code == 404  # ReDoc exists only on a CDN
+        assert http.get("/openapi.json").json()["openapi"].startswith("3.1")
