@@ -53,17 +53,23 @@ class Receiver:
                         "body": json.loads(body),
                     }
                 )
-                status = receiver.statuses.pop(0) if receiver.statuses else 204
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                _answer(self, receiver.statuses.pop(0) if receiver.statuses else 204)
 
-            def log_message(self, *args: object) -> None:
-                pass
+        self.server, self.url = _listen(Handler)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+def _answer(handler: BaseHTTPRequestHandler, status: int) -> None:
+    handler.send_response(status)
+    handler.send_header("Content-Length", "0")
+    handler.end_headers()
+
+
+def _listen(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
+    """Serve `handler` on a free local port, quietly, in a thread; returns (server, its URL)."""
+    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/hooks"
 
 
 @pytest.fixture
@@ -206,16 +212,9 @@ class PacedReceiver:
                     if delivery in receiver.fail_first:
                         receiver.fail_first.discard(delivery)
                         status = 500
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                _answer(self, status)
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server, self.url = _listen(Handler)
 
 
 def _announce(registry: Registry, dispatcher: Dispatcher, slugs: list[str], now: object) -> None:
