@@ -12,7 +12,8 @@
     │   ├── ScopeMissing             API: the token lacks the scope the operation needs (403)
     │   ├── IncidentNotFound         no incident with that id
     │   ├── ReleaseNotFound          no release recorded under that id
-    │   └── RolloutNotFound          no rollout under that id
+    │   ├── RolloutNotFound          no rollout under that id
+    │   └── ExternalIdReused         a billing event's external id was recorded for another event
     ├── EnvironmentProblem           the machine lacks a CLI, credentials or a server: exit 3
     │   ├── PulumiCliMissing         no `pulumi` on PATH: says how to install it
     │   ├── PulumiCliTooOld          `pulumi` older than the engine needs: says how to upgrade
@@ -252,3 +253,9 @@ class RolloutNotFound(UsageError):
 class DangerousChange(CheckFailed):
     """`fleet plan` finds the release's change dangerous; `--approve-dangerous` with a reason
     lets the rollout start (and records who and why)."""
+
+
+class ExternalIdReused(UsageError):
+    """A billing event's external id was already recorded for a different event; nothing changed.
+
+    The same id with the same content is a replay and gets the stored record back instead."""

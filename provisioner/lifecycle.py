@@ -102,10 +102,10 @@ def new_tenant(slug: str, plan: str, at: datetime, trial_days: int | None = None
     if plan not in PLANS:
         raise UsageError(f"unknown plan {plan!r}: use one of {', '.join(PLANS)}")
     if trial_days is not None and plan != "trial":
-        raise UsageError(f"--trial-days applies to the trial plan only, not {plan!r}")
+        raise UsageError(f"trial days apply to the trial plan only, not {plan!r}")
     days = DEFAULT_TRIAL_DAYS if trial_days is None else trial_days
     if plan == "trial" and not 1 <= days <= 365:
-        raise UsageError(f"--trial-days {days} is out of range: use 1-365")
+        raise UsageError(f"trial days {days} is out of range: use 1-365")
     return Facts(
         slug=slug,
         plan=plan,
@@ -192,7 +192,7 @@ def billing_event(
     _check_alive(facts, f"record {kind} for")
     _check_time(facts, at, kind)
     if plan is not None and kind not in (CONVERTED, PLAN_CHANGED):
-        raise UsageError(f"--plan applies to converted and plan_changed, not {kind}")
+        raise UsageError(f"a plan applies to converted and plan_changed only, not {kind}")
     facts = replace(facts, last_event_at=at)
     if kind == ACTIVITY:
         last = facts.last_activity_at
@@ -211,7 +211,7 @@ def billing_event(
         return new, f"converted to {target}"
     if kind == PLAN_CHANGED:
         if plan is None:
-            raise UsageError("plan_changed needs --plan")
+            raise UsageError("plan_changed needs the new plan")
         target = _paid_plan(plan, None)
         if target == facts.plan:
             raise _refuse(facts, "change the plan of", f"already on {target}")
@@ -249,7 +249,10 @@ def billing_event(
             assert facts.payment_failed_at is not None
             since = facts.payment_failed_at.isoformat()
             return facts, f"failure recorded; the clock keeps running from {since}"
-        return replace(facts, payment_failed_at=at), "payment failed; suspension due in 15 days"
+        return replace(facts, payment_failed_at=at), (
+            f"payment failed; suspended at {_iso(at + timedelta(days=15))} unless the payment"
+            " is recovered before"
+        )
     # PAYMENT_RECOVERED
     if not facts.payment_failure_open:
         raise _refuse(facts, "recover payment for", "no failed payment is open")
@@ -263,3 +266,58 @@ def billing_event(
         )
     new = _restore(replace(facts, payment_recovered_at=at), RULE_PAYMENT)
     return new, "payment recovered; service restored and the clock stopped"
+
+
+# The operator's stack commands (`provisioner tenants preview|up|refresh|destroy|outputs|cancel`)
+STACK_COMMANDS: tuple[str, ...] = ("preview", "up", "refresh", "destroy", "outputs", "cancel")
+
+
+def check_stack_command(facts: Facts, verb: str, observed_state: str | None) -> None:
+    """Refuse an operator's stack command that the lifecycle forbids (IllegalTransition, exit 2).
+
+    `up` builds the running shape, so it is for active tenants only: on a suspended tenant it
+    would resume it behind the back of whoever suspended it (preview shows what `up` would do,
+    so it follows the same rule). `destroy` deletes the data: only once the retention rules
+    decided the deletion. Reading (`outputs`, `refresh`) and unlocking (`cancel`) are fine
+    until the stack itself is gone.
+    """
+    if verb not in STACK_COMMANDS:
+        raise UsageError(f"unknown stack command {verb!r}: use one of {', '.join(STACK_COMMANDS)}")
+    if verb in ("preview", "up"):
+        if facts.state == ACTIVE:
+            return
+        if facts.state == SUSPENDED:
+            if facts.suspended_by == BY_OPERATOR:
+                lift = f"'provisioner tenants resume {facts.slug}'"
+            else:
+                lift = "the billing event that stops that clock (converted, payment_recovered)"
+            raise _refuse(
+                facts,
+                verb,
+                f"suspended by {_suspender(facts)}; {verb} would run its service again: lift the"
+                f" suspension first with {lift}",
+            )
+        if facts.state == CLOSED:
+            raise _refuse(facts, verb, f"the account was closed ({facts.closed_by})")
+        raise _refuse(facts, verb, "its data was deleted; the row is a tombstone")
+    if verb == "destroy":
+        if facts.state == DELETED and observed_state == DELETED:
+            raise _refuse(facts, "destroy", "its stack was already destroyed (see its evidence)")
+        if facts.state == DELETED:
+            return
+        raise _refuse(
+            facts,
+            "destroy",
+            "a registered tenant's data is deleted only when the retention rules decide it"
+            " ('provisioner retention apply'); cancel the account or suspend the tenant instead",
+        )
+    if facts.state == DELETED and observed_state == DELETED:
+        raise _refuse(facts, verb, "its stack was destroyed; the row is a tombstone")
+
+
+def _suspender(facts: Facts) -> str:
+    return "an operator" if facts.suspended_by == BY_OPERATOR else f"the {facts.suspended_by} rule"
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")

@@ -100,19 +100,38 @@ class Reconciled(Protocol):
     def lease_expires_at(self) -> datetime | None: ...
     @property
     def last_error(self) -> str | None: ...
+    @property
+    def attempt_generation(self) -> int | None: ...
+    @property
+    def next_attempt_at(self) -> datetime | None: ...
+
+
+def gave_up(tenant: Reconciled) -> bool:
+    """The workers spent the attempts of the tenant's current generation and stopped:
+    `tenants retry` (or a new desired state) grants fresh ones."""
+    return bool(
+        tenant.observed_state == FAILED
+        and tenant.attempt_generation == tenant.generation
+        and tenant.next_attempt_at is None
+    )
 
 
 def status_of(tenant: Reconciled, now: datetime) -> str:
     """One word for the signup service: pending, reconciling, retrying, ready, suspended, closed,
     deleting, deleted or failed."""
     observed, desired = tenant.observed_state, tenant.desired_state
+    leased = tenant.lease_owner and tenant.lease_expires_at and tenant.lease_expires_at > now
     if observed == FAILED:
-        return FAILED
+        # Failed only while nobody will try again: after `tenants retry`, a new desired state or
+        # between the attempts of a retry, the signup service sees the attempts going on.
+        if leased:
+            return "reconciling"
+        return "failed" if gave_up(tenant) else "retrying"
     settled = observed == desired and tenant.observed_generation == tenant.generation
     if desired == DELETED:
         return "deleted" if observed == DELETED else "deleting"
     if settled:
         return {ACTIVE: "ready"}.get(desired, desired)
-    if tenant.lease_owner and tenant.lease_expires_at and tenant.lease_expires_at > now:
+    if leased:
         return "reconciling"
     return "retrying" if tenant.last_error else "pending"

@@ -21,8 +21,8 @@ from provisioner.paths import regions_file
 
 LOCATION_CODES = ("us", "uk", "ie", "de", "au", "sg", "jp", "in")
 BackupMode = Literal["cross-region", "air-gapped"]
-_REGION_RE = re.compile(r"^[a-z]{2}-[a-z]+-\d$")
-_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_REGION_RE = re.compile(r"[a-z]{2}-[a-z]+-[0-9]")
+_ACCOUNT_RE = re.compile(r"[0-9]{12}")
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def _field(source: Path, where: str, data: dict[str, Any], name: str, kind: type
 
 def _region(source: Path, where: str, data: dict[str, Any], name: str) -> str:
     value = _field(source, where, data, name, str)
-    if not _REGION_RE.match(value):
+    if not _REGION_RE.fullmatch(value):
         raise ConfigError(f"{source}: {where}: field '{name}' is not an AWS region name: {value!r}")
     return str(value)
 
@@ -112,7 +112,7 @@ def _parse_location(source: Path, code: str, data: Any) -> Location:
             f"{source}: {where}: field 'zones' must list at least two zones of {region}"
         )
     elb = str(_field(source, where, data, "elb_account_id", str))
-    if not _ACCOUNT_RE.match(elb):
+    if not _ACCOUNT_RE.fullmatch(elb):
         raise ConfigError(f"{source}: {where}: field 'elb_account_id' must be 12 digits")
     backup_data = _field(source, where, data, "backup", dict)
     if not isinstance(backup_data, dict):
@@ -181,7 +181,7 @@ def parse_catalogue(source: Path, raw: Any) -> Catalogue:
                 f" jurisdiction {dest_j}, not {loc.jurisdiction}: copies never cross a border"
             )
     account = str(_field(source, "offline", offline, "account_id", str))
-    if not _ACCOUNT_RE.match(account):
+    if not _ACCOUNT_RE.fullmatch(account):
         raise ConfigError(f"{source}: offline: field 'account_id' must be 12 digits")
     return Catalogue(
         locations=locations,

@@ -15,7 +15,8 @@ from provisioner.plans import PlanSizes, get_plan
 from provisioner.regions import Catalogue, Location, catalogue
 
 SLUG_MIN, SLUG_MAX = 3, 40
-_SLUG_RE = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+SLUG_PATTERN = r"^[a-z][a-z0-9-]*[a-z0-9]$"  # for JSON Schema / OpenAPI (whole-string there)
+_SLUG_RE = re.compile(r"[a-z][a-z0-9-]*[a-z0-9]")  # always fullmatch()ed
 
 # Hostnames and paths the platform itself uses, or that would mislead a customer.
 RESERVED_SLUGS = frozenset(
@@ -36,7 +37,7 @@ def validate_slug(value: str) -> str:
         raise UsageError(
             f"slug {value!r} has {len(value)} characters: use {SLUG_MIN}-{SLUG_MAX}"
         )
-    if not _SLUG_RE.match(value):
+    if not _SLUG_RE.fullmatch(value):
         raise UsageError(
             f"slug {value!r} is not a DNS label: use lowercase letters, digits and hyphens,"
             " starting with a letter and not ending with a hyphen"

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from provisioner import reconcile
 from provisioner.errors import UsageError
+from provisioner.redaction import redact
 from provisioner.retention import iso
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ class WebhookConfig:
     retry_cap_seconds: float = 3600.0
     timeout_seconds: float = 10.0
     lease_seconds: float = 60.0
+    concurrency: int = 8  # deliveries in flight at once (one per tenant: order kept per tenant)
 
     @classmethod
     def from_env(
@@ -102,7 +104,10 @@ class WebhookConfig:
                 f"{prefix}_SECRET must be set (16+ characters) when {prefix}_URL is: the"
                 " receiver verifies signatures with it"
             )
-        return cls(url=url, secret=secret)
+        raw = env.get("PROVISIONER_WEBHOOK_CONCURRENCY", "").strip() or "8"
+        if not raw.isdigit() or not 1 <= int(raw) <= 64:
+            raise UsageError(f"PROVISIONER_WEBHOOK_CONCURRENCY {raw!r} must be a number, 1-64")
+        return cls(url=url, secret=secret, concurrency=int(raw))
 
 
 def payload_for(tenant: Tenant, now: datetime) -> tuple[str, dict[str, Any]]:
@@ -163,28 +168,41 @@ class Dispatcher:
             conn, slug=tenant.slug, event=event, url=self.config.url, payload=payload, now=now
         )
 
-    def deliver_due(self) -> int:
-        """Send every due delivery once; returns how many were attempted."""
+    def deliver_due(self, max_rounds: int = 10) -> int:
+        """Send the due deliveries, up to `config.concurrency` at once, one per tenant at a time:
+        a receiver that times out for one tenant holds up only that tenant's next notification.
+        Claims again while rounds deliver (a tenant's next one is due right after); returns how
+        many attempts were made."""
+        from concurrent.futures import ThreadPoolExecutor
+
         from provisioner.registry import webhooks as log_table
 
-        try:
-            # Only what was addressed to this endpoint: it is signed with this endpoint's secret.
-            due = log_table.claim_due(
-                self.registry,
-                self.owner,
-                now=self._clock(),
-                limit=self._batch,
-                lease_seconds=self.config.lease_seconds,
-                url=self.config.url,
-            )
-        except Exception as exc:  # the registry is unreachable: the next round tries again
-            log.warning("cannot read due webhooks: %s", exc)
-            return 0
-        for delivery in due:
-            self._send(delivery)
-        return len(due)
+        attempted = 0
+        workers = max(1, self.config.concurrency)
+        with ThreadPoolExecutor(workers, thread_name_prefix="webhook") as pool:
+            for _ in range(max_rounds):
+                try:
+                    due = log_table.claim_due(
+                        self.registry,
+                        self.owner,
+                        now=self._clock(),
+                        limit=max(self._batch, workers),
+                        lease_seconds=self.config.lease_seconds,
+                        # Only what was addressed to this endpoint: it is signed with its secret.
+                        url=self.config.url,
+                    )
+                except Exception as exc:  # the registry is unreachable: the next round retries
+                    log.warning("cannot read due webhooks: %s", exc)
+                    break
+                if not due:
+                    break
+                outcomes = list(pool.map(self._send, due))
+                attempted += len(due)
+                if log_table.DELIVERED not in outcomes:
+                    break  # all failing: their retries are backing off
+        return attempted
 
-    def _send(self, delivery: Any) -> None:
+    def _send(self, delivery: Any) -> str:
         from provisioner.registry import webhooks as log_table
 
         body = body_bytes(delivery.payload)
@@ -205,7 +223,7 @@ class Dispatcher:
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"
         except Exception as exc:  # connection refused, timeout, TLS: all retried
-            error = f"{type(exc).__name__}: {exc}"
+            error = redact(f"{type(exc).__name__}: {exc}")  # kept and logged: no URL secrets
         elapsed = (time.monotonic() - started) * 1000
         attempt = delivery.attempts + 1
         retry_at = None
@@ -236,3 +254,4 @@ class Dispatcher:
                 error,
                 status,
             )
+        return status

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 from provisioner import reconcile
 from provisioner.errors import ProvisionerError, StackNotFound
-from provisioner.policy.gate import policy_gate
+from provisioner.policy.gate import Deployment, Gate
 from provisioner.reconcile import Action
 from provisioner.registry import Registry, Tenant, leases, outcomes
 from provisioner.retention import iso
@@ -61,20 +61,28 @@ class StackEngine(Protocol):
 class PulumiStackEngine:
     """The real engine (provisioner.engine.Engine) behind the worker's StackEngine verbs."""
 
-    def __init__(self, engine: Any, check: Callable[[TenantSpec], Any] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Any,
+        check: Callable[[Deployment], Any] | None = None,
+        program_version: str | None = None,
+    ) -> None:
         self._engine = engine
         self._check = check  # the policy check; None: the real one (offline plan + rules)
+        self._program_version = program_version  # what the worker records as deployed
+
+    def _gate(self) -> Gate:
+        # The same gate as `tenants up`, on exactly what each attempt applies (suspended shape,
+        # zone retries, program version): a stack that breaks a promise is never deployed by a
+        # worker (there is no --force-policy here; an operator forces from the CLI).
+        return Gate(check=self._check, program_version=self._program_version)
 
     def up(self, spec: TenantSpec) -> Any:
-        # The same gate as `tenants up`: a stack that breaks a promise is never deployed by a
-        # worker (there is no --force-policy here; an operator forces from the CLI).
-        policy_gate(spec, force=False, check=self._check)
-        return self._engine.up(spec)
+        return self._engine.up(spec, gate=self._gate())
 
     def suspend(self, spec: TenantSpec) -> Any:
         # The program's suspended shape: app server stopped, HTTPS answering 503, data kept.
-        policy_gate(spec, force=False, check=self._check)
-        return self._engine.suspend(spec)
+        return self._engine.suspend(spec, gate=self._gate())
 
     def destroy(self, spec: TenantSpec) -> Any:
         return self._engine.destroy(spec)
@@ -334,16 +342,19 @@ class Worker:
             return {}
         # DESTROY: the stack's resources (instances, database, volumes, backup vaults, logs) go
         # with it and its KMS key is scheduled for deletion; no stack at all is success too.
+        checked: str | None = None
         try:
             result = self.engine.destroy(spec)
             existed = True
-        except StackNotFound:
-            result, existed = None, False
+        except StackNotFound as exc:
+            result, existed, checked = None, False, _one_line(exc)
         evidence: dict[str, Any] = {
             "destroyed_at": iso(self._clock()),
             "stack": spec.stack_name,
             "stack_existed": existed,
         }
+        if checked is not None:
+            evidence["stack_check"] = checked  # how the backend said there was none
         if result is not None and hasattr(result, "to_dict"):
             evidence["engine"] = result.to_dict()
         return {"evidence": evidence, "outputs": {}}
@@ -380,7 +391,7 @@ class Worker:
             error=f"{action.value}: {message}",
             retry_at=retry_at,
             after=release_apply.both(
-                self._announce(claim, now),
+                self._announce(claim, now, always=True),  # each give-up: a tenant.failed
                 release_apply.recorder(claim, action, f"{action.value}: {message}", now),
             ),
         )
@@ -393,11 +404,16 @@ class Worker:
                 self.stats.retried += 1
         return tenant
 
-    def _announce(self, claim: leases.Claim, now: datetime) -> Callable[[Any, Tenant], None]:
-        """Enqueue a webhook, in the recording transaction, when the observed state changed."""
+    def _announce(
+        self, claim: leases.Claim, now: datetime, always: bool = False
+    ) -> Callable[[Any, Tenant], None]:
+        """Enqueue a webhook, in the recording transaction, when the observed state changed
+        (`always`: even when it did not, e.g. a tenant that fails again after `tenants retry`)."""
 
         def after(conn: Any, tenant: Tenant) -> None:
-            if self.webhooks is None or tenant.observed_state == claim.observed_state:
+            if self.webhooks is None or (
+                not always and tenant.observed_state == claim.observed_state
+            ):
                 return
             self.webhooks.enqueue(conn, tenant, now)
 

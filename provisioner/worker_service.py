@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from provisioner.redaction import redact
 from provisioner.webhooks import Dispatcher, WebhookConfig
 from provisioner.worker import StackEngine, Worker, WorkerSettings, WorkerStats, default_owner
 
@@ -53,7 +54,7 @@ def serve(
             registry.url,
             settings.concurrency,
             settings.program_version,
-            f", webhooks to {webhooks.url}" if webhooks else "",
+            f", webhooks to {redact(webhooks.url)}" if webhooks else "",  # a URL may hold a token
         )
         # Rollouts advance from every worker (one at a time per rollout, by a row lock).
         rollouts = RolloutTicker(

@@ -1,6 +1,7 @@
 """The signup API: `create_app(registry, tokens)` builds the FastAPI application.
 
     POST   /v1/tenants                          tenants:write  202 + the tenant, idempotent
+    GET    /v1/tenants                          tenants:read   tenants, filtered, a page at a time
     GET    /v1/tenants/{slug}                   tenants:read   the tenant and its status
     GET    /v1/tenants/{slug}/events            tenants:read   its audit trail
     GET    /v1/tenants/{slug}/webhook-deliveries tenants:read  its webhook delivery log
@@ -9,7 +10,8 @@
     GET    /healthz, /readyz, /metrics          (no token)     liveness, registry, Prometheus
 
 Handlers are plain `def`s: FastAPI runs them in its thread pool, where the registry's short
-synchronous transactions belong. OpenAPI at /openapi.json, docs at /docs.
+synchronous transactions belong. OpenAPI at /openapi.json, docs at /docs (Swagger UI from
+local files, provisioner.api.docs).
 """
 
 from __future__ import annotations
@@ -17,15 +19,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Path, Response, Security
+from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response, Security
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from provisioner import lifecycle
-from provisioner.api import errors
+from provisioner.api import docs, errors, paging
 from provisioner.api.auth import Caller, Tokens
 from provisioner.api.errors import BodyLimit
 from provisioner.api.metrics import Metrics, MetricsMiddleware
@@ -39,6 +42,7 @@ from provisioner.api.models import (
     Health,
     OffboardingResult,
     SignupRequest,
+    TenantPage,
     TenantView,
     event_view,
     tenant_view,
@@ -49,12 +53,18 @@ from provisioner.errors import (
     RegistryUnavailable,
     ScopeMissing,
 )
+from provisioner.spec import SLUG_PATTERN
 
 if TYPE_CHECKING:
     from provisioner.registry import Registry, Tenant
 
 API_VERSION = "1.0.0"
-SLUG_PATH = Path(min_length=1, max_length=64, description="The tenant's slug.")
+SLUG_PATH = Path(
+    min_length=1,
+    max_length=64,
+    pattern=SLUG_PATTERN,  # refused alike on every database, before any query (NUL, newline)
+    description="The tenant's slug.",
+)
 
 
 def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -81,8 +91,11 @@ def create_app(
     *,
     max_body_bytes: int = errors.DEFAULT_MAX_BODY_BYTES,
     clock: Callable[[], datetime] = _utcnow,
+    idempotency_ttl: timedelta | None = None,
 ) -> FastAPI:
-    """The application over an open Registry; the caller owns (and closes) the registry."""
+    """The application over an open Registry; the caller owns (and closes) the registry.
+
+    `idempotency_ttl`: how long a caller's Idempotency-Key is replayed (default 24 h)."""
     from provisioner.registry import signup as signups
     from provisioner.registry import webhooks as deliveries
     from provisioner.spec import TenantSpec
@@ -92,8 +105,10 @@ def create_app(
         version=API_VERSION,
         description="Create single-tenant instances and follow them until they are ready.",
         default_response_class=errors.SortedJSONResponse,
+        docs_url=None,  # served from local files below: FastAPI's default loads a CDN
+        redoc_url=None,
     )
-    errors.install(app)
+    docs.install(app)
     metrics = Metrics()
     metrics.watch_registry(registry)
     bearer = HTTPBearer(auto_error=False, description="A token from PROVISIONER_API_TOKENS.")
@@ -105,16 +120,36 @@ def create_app(
         async def check(
             credentials: HTTPAuthorizationCredentials | None = Security(bearer),
         ) -> Caller:
-            if credentials is None:
-                raise NotAuthenticated("send `Authorization: Bearer <token>`")
-            caller = tokens.authenticate(credentials.credentials)
-            if caller is None:
-                raise NotAuthenticated("the bearer token is not valid")
-            if not caller.allows(scope):
-                raise ScopeMissing(f"this token lacks the {scope} scope", scope=scope)
-            return caller
+            return authorize(credentials.credentials if credentials else None, scope)
 
+        check.required_scope = scope  # type: ignore[attr-defined]  # read by the gatekeeper
         return check
+
+    def authorize(token: str | None, scope: str) -> Caller:
+        if token is None:
+            raise NotAuthenticated("send `Authorization: Bearer <token>`")
+        caller = tokens.authenticate(token)
+        if caller is None:
+            raise NotAuthenticated("the bearer token is not valid")
+        if not caller.allows(scope):
+            raise ScopeMissing(f"this token lacks the {scope} scope", scope=scope)
+        return caller
+
+    def gatekeeper(request: Request) -> JSONResponse | None:
+        """The route's token check, for a request FastAPI refused before running it."""
+        scope = _required_scope(request.scope.get("route"))
+        if scope is None:
+            return None
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        try:
+            authorize(
+                token.strip() if scheme.lower() == "bearer" and token.strip() else None, scope
+            )
+        except (NotAuthenticated, ScopeMissing) as exc:
+            return errors.answer(exc)
+        return None
+
+    errors.install(app, gatekeeper)
 
     reader = Depends(need("tenants:read"))
     writer = Depends(need("tenants:write"))
@@ -135,7 +170,8 @@ def create_app(
             Header(
                 alias="Idempotency-Key",
                 pattern=IDEMPOTENCY_KEY_PATTERN,
-                description="Same key and body: the same answer. Same key, other body: 409.",
+                description="Same key and body from the same token within 24 h: the same"
+                " answer. Same key, other body: 409. Keys are per token.",
             ),
         ] = None,
     ) -> Response:
@@ -150,6 +186,7 @@ def create_app(
             request_hash=hashlib.sha256(canonical.encode()).hexdigest(),
             render=lambda tenant: tenant_view(tenant, clock()),
             conflict=lambda exc: errors.error_body("tenant_exists", str(exc)),
+            key_ttl=idempotency_ttl or signups.DEFAULT_KEY_TTL,
         )  # IdempotencyKeyReused: 409
         headers = {"Location": f"/v1/tenants/{spec.slug}"} if answer.status_code == 202 else {}
         if answer.replayed:
@@ -157,6 +194,55 @@ def create_app(
         return errors.SortedJSONResponse(
             answer.body, status_code=answer.status_code, headers=headers
         )
+
+    @app.get(
+        "/v1/tenants",
+        response_model=TenantPage,
+        responses=_responses(401, 403, 422),
+        summary="Tenants sorted by slug, filtered, one page at a time (follow next_cursor).",
+    )
+    def list_tenants(
+        _: Caller = reader,
+        state: Annotated[
+            str | None,
+            Query(
+                max_length=16, description="Desired state: active, suspended, closed or deleted."
+            ),
+        ] = None,
+        location: Annotated[
+            str | None, Query(max_length=32, description="Location code or AWS region.")
+        ] = None,
+        plan: Annotated[str | None, Query(max_length=32, description="Plan name.")] = None,
+        created_since: Annotated[
+            datetime | None,
+            Query(description="Only tenants created at or after this instant (naive: UTC)."),
+        ] = None,
+        cursor: Annotated[
+            str | None, Query(max_length=128, description="next_cursor of the previous page.")
+        ] = None,
+        limit: Annotated[
+            int, Query(ge=1, le=paging.MAX_LIMIT, description="Tenants per page.")
+        ] = paging.DEFAULT_LIMIT,
+    ) -> dict[str, Any]:
+        from provisioner.plans import get_plan
+        from provisioner.regions import catalogue
+
+        if created_since is not None and created_since.tzinfo is None:
+            created_since = created_since.replace(tzinfo=UTC)
+        found = registry.list_tenants(
+            state=state,
+            location=catalogue().resolve(location).code if location is not None else None,
+            plan=get_plan(plan).name if plan is not None else None,
+            created_since=created_since,
+            after=paging.decode_cursor(cursor) if cursor is not None else None,
+            limit=limit + 1,  # one more than asked: whether another page exists
+        )
+        page, more = found[:limit], len(found) > limit
+        now = clock()
+        return {
+            "tenants": [tenant_view(t, now) for t in page],
+            "next_cursor": paging.encode_cursor(page[-1].slug) if more else None,
+        }
 
     @app.get(
         "/v1/tenants/{slug}",
@@ -242,9 +328,10 @@ def create_app(
     def readyz() -> Any:
         try:
             registry.ping()
-        except RegistryUnavailable as exc:
+        except RegistryUnavailable as exc:  # the detail (host, port, driver text): log only
+            errors.log.error("readiness check failed: the registry is unreachable: %s", exc.reason)
             return errors.error_response(
-                503, "not_ready", f"the registry is unreachable: {exc.reason}"
+                503, "not_ready", "the registry is unreachable", {"Retry-After": "5"}
             )
         return {"status": "ok"}
 
@@ -264,6 +351,18 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.state.metrics = metrics
     return app
+
+
+def _required_scope(route: Any) -> str | None:
+    """The scope a route's token check demands (None: a route without one)."""
+    pending = list(getattr(getattr(route, "dependant", None), "dependencies", []))
+    while pending:
+        dependant = pending.pop()
+        scope = getattr(dependant.call, "required_scope", None)
+        if scope is not None:
+            return str(scope)
+        pending.extend(dependant.dependencies)
+    return None
 
 
 def _offboard(registry: Registry, slug: str, actor: str) -> tuple[Tenant, str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from provisioner.errors import (
+    ExternalIdReused,
     IdempotencyKeyReused,
     IllegalTransition,
     IncidentNotFound,
@@ -69,9 +71,17 @@ def error_response(
     return SortedJSONResponse(error_body(code, message), status_code=status, headers=headers)
 
 
+MAX_JSON_DEPTH_NOTE = "nested too deeply"
+
+
 def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors()[:10]:
+        if err.get("type") == "json_invalid":  # loc is ("body", character offset)
+            loc = err.get("loc", ())
+            offset = loc[-1] if loc and isinstance(loc[-1], int) else 0
+            why = str((err.get("ctx") or {}).get("error") or "not JSON")
+            return f"the body is not valid JSON: {why} at character {offset}"
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
         parts.append(f"{where}: {err.get('msg', 'invalid')}")
     return "; ".join(parts) or "the request is not valid"
@@ -90,29 +100,62 @@ _ANSWERS: dict[type[ProvisionerError], tuple[int, str, dict[str, str] | None]] =
     TenantExists: (409, "tenant_exists", None),
     IllegalTransition: (409, "illegal_transition", None),
     IdempotencyKeyReused: (409, "idempotency_key_reused", None),
+    ExternalIdReused: (409, "external_id_reused", None),
     UsageError: (422, "validation_error", None),
 }
 
 
-async def _answer(_: Request, exc: Exception) -> JSONResponse:
-    answer = next(_ANSWERS[cls] for cls in type(exc).__mro__ if cls in _ANSWERS)
-    status, code, headers = answer
+def answer(exc: ProvisionerError) -> JSONResponse:
+    """The error body for one of the project's errors (the table above decides the status)."""
+    status, code, headers = next(_ANSWERS[cls] for cls in type(exc).__mro__ if cls in _ANSWERS)
     return error_response(status, code, str(exc), headers)
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers that turn every failure into the error body."""
+async def _answer(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProvisionerError)  # registered for _ANSWERS' classes only
+    return answer(exc)
+
+
+Gatekeeper = Callable[[Request], JSONResponse | None]
+
+
+def _unparsable_body(exc: BaseException) -> str:
+    """FastAPI's 400 "error parsing the body" keeps the parser's exception as its cause."""
+    cause = exc.__cause__
+    if isinstance(cause, RecursionError):
+        return f"the body is not valid JSON: {MAX_JSON_DEPTH_NOTE}"
+    if isinstance(cause, UnicodeDecodeError):
+        return "the body is not valid JSON: not UTF-8"
+    return "the body cannot be read as JSON"
+
+
+def install(app: FastAPI, gatekeeper: Gatekeeper | None = None) -> None:
+    """Register the handlers that turn every failure into the error body.
+
+    `gatekeeper` answers 401/403 for a request whose body could not be read or validated, so a
+    caller without a valid token learns nothing about the body before authentication (FastAPI
+    parses the body before it runs the route's dependencies)."""
+
+    def _gate(request: Request) -> JSONResponse | None:
+        return gatekeeper(request) if gatekeeper is not None else None
+
     for error in _ANSWERS:
         app.add_exception_handler(error, _answer)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        refused = _gate(request)
+        if refused is not None:
+            return refused
         return error_response(422, "validation_error", _validation_message(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 400:  # FastAPI's "error parsing the body" (not UTF-8, ...)
-            return error_response(422, "validation_error", "the body is not valid UTF-8 JSON")
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's "error parsing the body"
+            refused = _gate(request)
+            if refused is not None:
+                return refused
+            return error_response(422, "validation_error", _unparsable_body(exc))
         code = _STATUS_CODES.get(exc.status_code, "http_error")
         message = {404: "no such resource", 405: "method not allowed for this resource"}.get(
             exc.status_code, str(exc.detail)

@@ -14,13 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from provisioner.errors import UsageError
 from provisioner.reconcile import status_of
 from provisioner.retention import iso
-from provisioner.spec import SLUG_MAX, SLUG_MIN, validate_slug
+from provisioner.spec import SLUG_MAX, SLUG_MIN, SLUG_PATTERN, validate_slug
 
 if TYPE_CHECKING:
     from provisioner.registry import Tenant, TenantEvent
 
 # Deliberately loose (RFC 5322 is not a regular language): one @, no spaces, a dot in the domain.
-_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+_EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # printable ASCII, no spaces
 
 Status = Literal[
@@ -73,11 +73,10 @@ class _Input(BaseModel):
 
 
 class SignupRequest(_Input):
-
     slug: str = Field(
         min_length=SLUG_MIN,
         max_length=SLUG_MAX,
-        pattern=r"^[a-z][a-z0-9-]*[a-z0-9]$",
+        pattern=SLUG_PATTERN,
         description="DNS label naming the tenant (acme). Never reused, even after deletion.",
     )
     location: str = Field(
@@ -97,13 +96,12 @@ class SignupRequest(_Input):
     @field_validator("admin_email")
     @classmethod
     def _email(cls, value: str) -> str:
-        if not _EMAIL_RE.match(value):
+        if not _EMAIL_RE.fullmatch(value):
             raise ValueError("not an e-mail address")
         return value
 
 
 class BillingEventRequest(_Input):
-
     # lifecycle.BILLING_EVENTS, spelled out for the OpenAPI schema (a test keeps them equal).
     kind: Literal[
         "converted",
@@ -123,7 +121,8 @@ class BillingEventRequest(_Input):
         default=None,
         min_length=1,
         max_length=128,
-        description="The billing system's id of the event: a retry with the same id is ignored.",
+        description="The billing system's id of the event: a retry with the same id and content"
+        " gets the stored record back; the same id with other content is refused (409).",
     )
     data: dict[str, Any] | None = None
 
@@ -167,6 +166,13 @@ class TenantView(BaseModel):
     updated_at: str
     status_url: str
     links: Links
+
+
+class TenantPage(BaseModel):
+    tenants: list[TenantView]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page."
+    )
 
 
 class EventView(BaseModel):

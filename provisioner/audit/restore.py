@@ -61,6 +61,20 @@ def _tags(target: Target, slug: str, extra: dict[str, str]) -> list[dict[str, st
     return [{"Key": k, "Value": v} for k, v in sorted(pairs.items())]
 
 
+def _with_plan(ctx: Context, tags: list[dict[str, str]], snap: dict[str, Any] | None) -> Any:
+    """`tags` with the tenant's `plan` (every copy carries all required tags, or the audit's
+    tags.required rule fails it): from the source database, else from the volume snapshot."""
+    try:
+        source = _source_db(ctx).get("TagList", [])
+    except UsageError:
+        source = []
+    for found in (source, (snap or {}).get("Tags", [])):
+        plan = {t["Key"]: t["Value"] for t in found}.get("plan")
+        if plan:
+            return sorted([*tags, {"Key": "plan", "Value": plan}], key=lambda t: t["Key"])
+    return tags
+
+
 def _source_db(ctx: Context) -> dict[str, Any]:
     rds: Any = ctx.client("rds")
     try:
@@ -133,7 +147,7 @@ def _restore_db(
     source = _source_db(ctx)
     options = _db_options(source, ctx, scratch)
     plan = options.pop("_plan", "")
-    if plan:
+    if plan and not any(tag["Key"] == "plan" for tag in tags):
         tags = [*tags, {"Key": "plan", "Value": plan}]
     if snapshot is not None:
         rds.restore_db_instance_from_db_snapshot(
@@ -251,8 +265,9 @@ def restore(
         volumes: list[dict[str, Any]] = []
         if snapshot is not None and snapshot.startswith("snap-"):
             snap = ctx.client("ec2").describe_snapshots(SnapshotIds=[snapshot])["Snapshots"][0]
-            volumes.append(_restore_volume(ctx, snap, None, tags, poll))
+            volumes.append(_restore_volume(ctx, snap, None, _with_plan(ctx, tags, snap), poll))
         else:
+            tags = _with_plan(ctx, tags, None)
             db = _restore_db(ctx, new_id, tags, snapshot=snapshot, to=to, poll=poll)
             result.db_identifier, result.db_arn = new_id, db["DBInstanceArn"]
             if to is not None:
@@ -356,6 +371,7 @@ def drill(
     with aws_errors():
         ctx = context(clients, target)
         ctx.report.findings.clear()
+        tags = _with_plan(ctx, tags, None)
         restored = Restored(db_identifier=None)
         start = clock()
         try:

@@ -14,11 +14,11 @@ if TYPE_CHECKING:
     from provisioner.registry import Registry
 
 
-def open_registry() -> Registry:
-    """The registry at PROVISIONER_DATABASE_URL, else the data directory's SQLite file."""
+def open_registry(url: str | None = None) -> Registry:
+    """The registry at `url`, else PROVISIONER_DATABASE_URL, else the data directory's SQLite."""
     from provisioner.registry import Registry
 
-    return Registry.open()
+    return Registry.open(url)
 
 
 def actor() -> str:

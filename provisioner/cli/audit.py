@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from provisioner.audit.model import Target
     from provisioner.registry import Tenant
 
-_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]")
 LOCATION_OPTION = typer.Option(
     None,
     "--location",
@@ -102,7 +102,7 @@ def audit(
     if all_tenants and location:
         raise UsageError("--location applies to one tenant: drop it with --all")
     for region in sweep or []:
-        if not _REGION_RE.match(region):
+        if not _REGION_RE.fullmatch(region):
             raise UsageError(f"--residency-region {region!r} is not an AWS region name")
     from provisioner.audit import batch
 

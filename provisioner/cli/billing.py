@@ -39,6 +39,8 @@ def record(
 
     if event not in BILLING_EVENTS:
         raise UsageError(f"unknown billing event {event!r}: use one of {', '.join(BILLING_EVENTS)}")
+    if event == "plan_changed" and plan is None:
+        raise UsageError("plan_changed needs --plan NEW_PLAN")
     when = parse_at(at)
     with open_registry() as reg:
         result = reg.record_billing_event(

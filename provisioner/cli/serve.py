@@ -11,6 +11,7 @@ from pathlib import Path
 
 import typer
 
+from provisioner.cli.common import OUTPUT_OPTION, OutputFormat, emit_json
 from provisioner.errors import EnvironmentProblem
 
 DATABASE_URL_OPTION = typer.Option(
@@ -18,6 +19,16 @@ DATABASE_URL_OPTION = typer.Option(
     "--database-url",
     help="Registry URL (sqlite:///path or postgresql://...); default: PROVISIONER_DATABASE_URL,"
     " else SQLite in the data directory.",
+)
+
+
+IDEMPOTENCY_TTL_OPTION = typer.Option(
+    24.0,
+    "--idempotency-ttl-hours",
+    min=0.01,
+    max=24.0 * 365,
+    envvar="PROVISIONER_IDEMPOTENCY_TTL_HOURS",
+    help="How long a caller's Idempotency-Key is replayed (env PROVISIONER_IDEMPOTENCY_TTL_HOURS).",
 )
 
 
@@ -31,6 +42,7 @@ def serve(
     max_body_bytes: int = typer.Option(
         16 * 1024, "--max-body-bytes", min=256, help="Larger request bodies get 413."
     ),
+    idempotency_ttl_hours: float = IDEMPOTENCY_TTL_OPTION,
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
     reuse_port: bool = typer.Option(
         False,
@@ -41,6 +53,7 @@ def serve(
 ) -> None:
     """Serve the signup API (POST /v1/tenants, ...; OpenAPI at /openapi.json)."""
     import socket
+    from datetime import timedelta
 
     import uvicorn
 
@@ -66,8 +79,17 @@ def serve(
             " whatever holds it"
         ) from exc
     with Registry.open(database_url) as registry:
-        app = create_app(registry, tokens, max_body_bytes=max_body_bytes)
-        config = uvicorn.Config(app, log_level=log_level, server_header=False)
+        app = create_app(
+            registry,
+            tokens,
+            max_body_bytes=max_body_bytes,
+            idempotency_ttl=timedelta(hours=idempotency_ttl_hours),
+        )
+        from provisioner.redaction import uvicorn_log_config
+
+        config = uvicorn.Config(
+            app, log_level=log_level, server_header=False, log_config=uvicorn_log_config()
+        )
         typer.echo(
             f"provisioner API on http://{host}:{sock.getsockname()[1]} (registry"
             f" {registry.url}, {len(tokens)} token(s))",
@@ -76,5 +98,30 @@ def serve(
         uvicorn.Server(config).run(sockets=[sock])
 
 
+def purge_idempotency_keys(
+    older_than_hours: float = IDEMPOTENCY_TTL_OPTION,
+    batch: int = typer.Option(1000, "--batch", min=1, max=100_000, help="Rows per transaction."),
+    max_batches: int | None = typer.Option(
+        None, "--max-batches", min=1, help="Stop after this many batches (default: until done)."
+    ),
+    database_url: str | None = DATABASE_URL_OPTION,
+    output: OutputFormat = OUTPUT_OPTION,
+) -> None:
+    """Delete Idempotency-Keys older than the replay period, in bounded batches (run it hourly)."""
+    from datetime import UTC, datetime, timedelta
+
+    from provisioner.registry import Registry
+    from provisioner.registry.signup import purge_idempotency_keys as purge
+
+    before = datetime.now(UTC) - timedelta(hours=older_than_hours)
+    with Registry.open(database_url) as registry:
+        removed = purge(registry, before=before, batch=batch, max_batches=max_batches)
+    if output is OutputFormat.json:
+        emit_json({"purged": removed, "before": before.isoformat()})
+    else:
+        typer.echo(f"purged {removed} idempotency key(s) created before {before.isoformat()}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
+    app.command("purge-idempotency-keys")(purge_idempotency_keys)

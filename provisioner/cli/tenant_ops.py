@@ -7,18 +7,21 @@ engine's pulumi, rich, SQLAlchemy) happen inside the commands.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from provisioner.cli.common import OUTPUT_OPTION, OutputFormat, emit_json
 from provisioner.errors import ProvisionerError, UsageError
-from provisioner.policy.gate import policy_gate
+from provisioner.policy.gate import Deployment, Gate
 from provisioner.spec import TenantSpec, validate_slug
 
 if TYPE_CHECKING:
     from provisioner.engine import Engine, OnEvent, OperationResult
     from provisioner.engine.progress import Progress
+    from provisioner.registry import Tenant
 
 SLUG_ARG = typer.Argument(..., help="The tenant's slug, e.g. acme.")
 LOCATION_OPTION = typer.Option(
@@ -67,14 +70,18 @@ def _run(
     force_policy: bool = False,
 ) -> None:
     spec = resolve_spec(slug, location, plan)
+    tenant = _lifecycle_allows(slug, verb)  # exit 2 before the Pulumi CLI is even looked for
     engine = _engine(backend, secrets_provider)
-    engine.check()  # exit 3 before anything is written when the CLI is missing
+    if not (verb == "destroy" and tenant is not None):
+        engine.check()  # exit 3 before anything is written when the CLI is missing
+    # (A registered tenant's destroy asks the backend first: a stack never built needs no CLI.)
     if output == OutputFormat.json:
         from provisioner.engine.display import JsonLinesSink
 
         sink = JsonLinesSink()
         try:
-            result = _invoke(engine, verb, spec, force_policy, sink)
+            with _audited(tenant, verb, spec, engine):
+                result = _invoke(engine, verb, spec, force_policy, sink, tenant)
         except ProvisionerError as exc:
             sink.final({"kind": "error", "error": type(exc).__name__, "message": str(exc)})
             raise
@@ -84,18 +91,100 @@ def _run(
     from provisioner.engine.display import RichProgressSink
 
     console = stderr_console()
-    with RichProgressSink(f"{verb} {spec.stack_name}", console=console) as bar:
-        result = _invoke(engine, verb, spec, force_policy, bar)
+    with (
+        _audited(tenant, verb, spec, engine),
+        RichProgressSink(f"{verb} {spec.stack_name}", console=console) as bar,
+    ):
+        result = _invoke(engine, verb, spec, force_policy, bar, tenant)
     _print_result(result)
 
 
+def _lifecycle_allows(slug: str, verb: str) -> Tenant | None:
+    """The registered tenant (None if unregistered), after the lifecycle allowed `verb` on it."""
+    from provisioner.lifecycle import check_stack_command
+    from provisioner.resolve import registered
+
+    tenant = registered(slug)
+    if tenant is not None:
+        check_stack_command(tenant.facts(), verb, tenant.observed_state)
+    return tenant
+
+
+@contextlib.contextmanager
+def _audited(
+    tenant: Tenant | None, verb: str, spec: TenantSpec, engine: Engine
+) -> Iterator[None]:
+    """Every stack command on a registered tenant is in its audit trail, as the operator
+    (PROVISIONER_ACTOR, else cli:<login>): when it started, and how it ended."""
+    if tenant is None:
+        yield
+        return
+    from provisioner.cli._registry import actor, open_registry
+
+    who = actor()
+    data = {"stack": spec.stack_name, "backend": engine.settings.backend.url}
+    with open_registry() as registry:
+        registry.record_event(spec.slug, f"operator.{verb}", actor=who, reason="started", data=data)
+    try:
+        yield
+    except BaseException as exc:
+        message = " ".join(str(exc).split())[:2000] or type(exc).__name__
+        with open_registry() as registry:
+            registry.record_event(
+                spec.slug, f"operator.{verb}.failed", actor=who, reason=message, data=data
+            )
+        raise
+    with open_registry() as registry:
+        registry.record_event(spec.slug, f"operator.{verb}.succeeded", actor=who, data=data)
+
+
 def _invoke(
-    engine: Engine, verb: str, spec: TenantSpec, force_policy: bool, sink: OnEvent
+    engine: Engine,
+    verb: str,
+    spec: TenantSpec,
+    force_policy: bool,
+    sink: OnEvent,
+    tenant: Tenant | None,
 ) -> OperationResult:
     if verb == "up":
-        expected = policy_gate(spec, force_policy, emit=lambda r: sink(r, _blank(verb)))
-        return engine.up(spec, on_event=sink, expected_total=expected or None)
+        gate = Gate(force=force_policy, emit=lambda r: sink(r, _blank(verb)))
+        expected = gate(Deployment(spec))  # before the first attempt: sizes the progress bar
+        return engine.up(spec, on_event=sink, expected_total=expected or None, gate=gate)
+    if verb == "destroy" and tenant is not None:
+        return _destroy_registered(engine, spec, sink)
     return getattr(engine, verb)(spec, on_event=sink)
+
+
+def _destroy_registered(engine: Engine, spec: TenantSpec, sink: OnEvent) -> OperationResult:
+    """Destroy a tenant whose deletion was decided, and record it as a worker would: observed
+    `deleted`, the deletion evidence (a stack that never existed included), the e-mail scrubbed."""
+    from datetime import UTC, datetime
+
+    from provisioner.cli._registry import actor, open_registry
+    from provisioner.engine.results import OperationResult
+    from provisioner.errors import StackNotFound
+    from provisioner.registry import outcomes
+
+    try:
+        result = engine.destroy(spec, on_event=sink)
+        evidence: dict[str, Any] = {"stack_existed": True, "engine": result.to_dict()}
+    except StackNotFound as exc:
+        result = OperationResult(
+            verb="destroy",
+            stack=spec.stack_name,
+            backend=engine.settings.backend.url,
+            changes={},
+            duration_seconds=0.0,
+            notices=(str(exc),),
+        )
+        evidence = {"stack_existed": False, "stack_check": str(exc)}
+    now = datetime.now(UTC)
+    evidence.update(destroyed_at=now.isoformat(), stack=spec.stack_name)
+    with open_registry() as registry:
+        outcomes.destroyed_by_operator(
+            registry, spec.slug, actor=actor(), now=now, evidence=evidence
+        )
+    return result
 
 
 def _blank(verb: str) -> Progress:
@@ -180,7 +269,11 @@ def outputs(
 ) -> None:
     """Print the tenant stack's outputs (secret values are masked)."""
     spec = resolve_spec(slug, location, plan)
-    values = _engine(backend, secrets_provider).outputs(spec)
+    tenant = _lifecycle_allows(slug, "outputs")
+    engine = _engine(backend, secrets_provider)
+    engine.check()
+    with _audited(tenant, "outputs", spec, engine):
+        values = engine.outputs(spec)
     shown = {key: value.shown() for key, value in sorted(values.items())}
     if output == OutputFormat.json:
         emit_json({"outputs": shown, "stack": spec.stack_name})
@@ -210,7 +303,11 @@ def cancel(
             " process is gone, then add --yes"
         )
     spec = resolve_spec(slug, location, plan)
-    _engine(backend, secrets_provider).cancel(spec)
+    tenant = _lifecycle_allows(slug, "cancel")
+    engine = _engine(backend, secrets_provider)
+    engine.check()
+    with _audited(tenant, "cancel", spec, engine):
+        engine.cancel(spec)
     if output == OutputFormat.json:
         emit_json({"cancelled": True, "stack": spec.stack_name})
         return

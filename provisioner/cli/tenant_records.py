@@ -12,6 +12,7 @@ import typer
 
 from provisioner.cli._registry import actor, open_registry, print_table
 from provisioner.cli.common import OUTPUT_OPTION, OutputFormat, emit_json, parse_at
+from provisioner.cli.serve import DATABASE_URL_OPTION
 
 AT_OPTION = typer.Option(
     None, "--at", help="When it takes effect (ISO 8601, UTC if no zone); default now."
@@ -65,16 +66,29 @@ def list_(
         help="Only tenants in this desired state: active, suspended, closed, deleted.",
     ),
     location: str | None = typer.Option(None, "--location", "-l", help="Only this location."),
+    plan: str | None = typer.Option(None, "--plan", "-p", help="Only this plan."),
+    created_since: str | None = typer.Option(
+        None, "--created-since", help="Only tenants created at or after (ISO 8601, UTC if no zone)."
+    ),
+    database_url: str | None = DATABASE_URL_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Registered tenants, sorted by slug (tombstones included, with state "deleted")."""
+    from provisioner.plans import get_plan
+
     code = None
     if location is not None:
         from provisioner.regions import catalogue
 
         code = catalogue().resolve(location).code
-    with open_registry() as reg:
-        found = reg.list_tenants(state=state, location=code)
+    since = parse_at(created_since, "--created-since") if created_since is not None else None
+    with open_registry(database_url) as reg:
+        found = reg.list_tenants(
+            state=state,
+            location=code,
+            plan=get_plan(plan).name if plan is not None else None,
+            created_since=since,
+        )
     if output == OutputFormat.json:
         emit_json({"tenants": [t.to_dict() for t in found]})
         return

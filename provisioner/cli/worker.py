@@ -30,11 +30,16 @@ log = logging.getLogger("provisioner.worker")
 
 
 def _logging() -> None:
+    from provisioner.redaction import RedactingFilter
+
     logging.basicConfig(
         level=os.environ.get("PROVISIONER_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for handler in logging.getLogger().handlers:  # credentials never reach the worker's log
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
 
 
 def _region_caps(values: list[str]) -> dict[str, int]:
@@ -171,12 +176,13 @@ def retry(
     """Give a failed tenant fresh attempts (after fixing what made it fail)."""
     from datetime import UTC, datetime
 
+    from provisioner.cli._registry import actor
     from provisioner.registry import Registry, outcomes
     from provisioner.spec import validate_slug
 
     validate_slug(slug)
     with Registry.open(database_url) as registry:
-        tenant = outcomes.retry(registry, slug, actor="cli", now=datetime.now(UTC))
+        tenant = outcomes.retry(registry, slug, actor=actor(), now=datetime.now(UTC))
     if output is OutputFormat.json:
         emit_json(tenant.to_dict())
     else:

@@ -27,7 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provisioner.engine.classify import classify, split_command_error
 from provisioner.engine.progress import EventRecord, Progress, Tracker, describe, notice
@@ -50,7 +50,11 @@ from provisioner.errors import (
 from provisioner.paths import TENANT_PROGRAM_DIR, data_dir
 from provisioner.spec import TenantSpec
 
+if TYPE_CHECKING:
+    from provisioner.policy.gate import Deployment
+
 OnEvent = Callable[[EventRecord, Progress], None]
+PolicyGate = Callable[["Deployment"], object]  # raises (CheckFailed) to refuse a configuration
 DEFAULT_PROJECT = "tenant"
 
 
@@ -126,21 +130,40 @@ class Engine:
         return self._operate("preview", spec, on_event, expected_total)
 
     def up(
-        self, spec: TenantSpec, on_event: OnEvent | None = None, expected_total: int | None = None
+        self,
+        spec: TenantSpec,
+        on_event: OnEvent | None = None,
+        expected_total: int | None = None,
+        gate: PolicyGate | None = None,
     ) -> OperationResult:
-        """Create or update the stack with the service running (this also resumes it)."""
-        return self._operate("up", spec, on_event, expected_total)
+        """Create or update the stack with the service running (this also resumes it).
 
-    def suspend(self, spec: TenantSpec, on_event: OnEvent | None = None) -> OperationResult:
+        `gate` is called with the exact configuration of every attempt before it runs (a zone
+        retry included) and raises to stop it (provisioner.policy.gate.Gate)."""
+        return self._operate("up", spec, on_event, expected_total, gate=gate)
+
+    def suspend(
+        self, spec: TenantSpec, on_event: OnEvent | None = None, gate: PolicyGate | None = None
+    ) -> OperationResult:
         """Update the stack to its suspended shape: app server stopped, HTTPS answering 503,
         every byte of data kept. `up` resumes it."""
-        return self._operate("up", spec, on_event, None, suspended=True)
+        return self._operate("up", spec, on_event, None, suspended=True, gate=gate)
 
     def refresh(self, spec: TenantSpec, on_event: OnEvent | None = None) -> OperationResult:
         return self._operate("refresh", spec, on_event, None)
 
     def destroy(self, spec: TenantSpec, on_event: OnEvent | None = None) -> OperationResult:
-        """Delete every resource of the tenant, then remove the stack itself."""
+        """Delete every resource of the tenant, then remove the stack itself.
+
+        The backend is asked first, without the Pulumi CLI: a stack that was never built (or
+        was already removed) is StackNotFound even on a machine that has no CLI."""
+        from provisioner.engine.backends import stack_exists
+
+        if not stack_exists(self.settings.backend, spec.stack_name):
+            raise StackNotFound(
+                f"stack {spec.stack_name} does not exist in {self.settings.backend.url} (no"
+                " checkpoint there, checked without the Pulumi CLI): nothing to destroy"
+            )
         return self._operate("destroy", spec, on_event, None)
 
     def outputs(self, spec: TenantSpec) -> dict[str, StackOutput]:
@@ -168,6 +191,7 @@ class Engine:
         on_event: OnEvent | None,
         expected: int | None,
         suspended: bool = False,
+        gate: PolicyGate | None = None,
     ) -> OperationResult:
         emit = self._emitter(verb, on_event, expected)
         start = self._clock()
@@ -179,6 +203,10 @@ class Engine:
         mode = {"preview": "preview", "destroy": "select"}.get(verb, "create")
         while True:
             attempts += 1
+            if gate is not None and verb == "up":  # what this attempt applies, checked first
+                from provisioner.policy.gate import Deployment
+
+                gate(Deployment(spec, suspended=suspended, zone=zone))
             try:
                 with self._stack(spec, mode, zone, suspended) as (stack, _created):
                     if verb != "preview" and not recovered:

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from provisioner import lifecycle
-from provisioner.errors import UsageError
+from provisioner.errors import ExternalIdReused, UsageError
 from provisioner.registry.core import RegistryCore, _aware, to_billing, to_tenant
 from provisioner.registry.models import billing_records
 from provisioner.registry.records import BillingRecord, BillingResult
@@ -121,11 +121,13 @@ class BillingOps(RegistryCore):
         row = self._lock(conn, slug)
         if external_id is not None:
             seen = conn.execute(
-                sa.select(billing_records.c.id).where(billing_records.c.external_id == external_id)
-            ).scalar_one_or_none()
+                sa.select(billing_records).where(billing_records.c.external_id == external_id)
+            ).one_or_none()
             if seen is not None:
+                stored = to_billing(seen)
+                _check_same_event(stored, slug, kind, when if at else None, plan, data)
                 return BillingResult(
-                    to_tenant(row), None, f"already recorded ({external_id})", True
+                    to_tenant(row), stored, f"already recorded ({external_id})", True
                 )
         row, facts = self._settle(conn, row, when, f"record {kind} for")
         new, note = lifecycle.billing_event(facts, kind, when, plan)
@@ -160,3 +162,33 @@ class BillingOps(RegistryCore):
             },
         )
         return BillingResult(tenant, record, note)
+
+
+def _check_same_event(
+    stored: BillingRecord,
+    slug: str,
+    kind: str,
+    at: datetime | None,
+    plan: str | None,
+    data: dict[str, Any] | None,
+) -> None:
+    """A replay of a recorded event is answered with the record; an external id reused for a
+    different event is refused, or that event (a cancellation after a conversion) would be lost.
+    `at` and `plan` count only when given: a retry without them asks for the same defaults."""
+    differ = [
+        name
+        for name, same in (
+            ("tenant", stored.slug == slug),
+            ("event", stored.kind == kind),
+            ("at", at is None or stored.occurred_at == at),
+            ("plan", plan is None or stored.plan == plan.strip().lower()),
+            ("data", (data or None) == (stored.data or None)),
+        )
+        if not same
+    ]
+    if differ:
+        raise ExternalIdReused(
+            f"external id {stored.external_id!r} was recorded for another event ({stored.kind} of"
+            f" {stored.slug} at {stored.occurred_at.isoformat()}; this one differs in"
+            f" {', '.join(differ)}): give each billing event its own id"
+        )

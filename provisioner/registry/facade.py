@@ -104,8 +104,19 @@ class Registry(BillingOps, SweepOps):
             raise not_found(slug)
         return found
 
-    def list_tenants(self, state: str | None = None, location: str | None = None) -> list[Tenant]:
-        """Tenants sorted by slug, optionally only those in desired `state` / at `location`."""
+    def list_tenants(
+        self,
+        state: str | None = None,
+        location: str | None = None,
+        *,
+        plan: str | None = None,
+        created_since: datetime | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[Tenant]:
+        """Tenants sorted by slug, optionally only those in desired `state`, at `location`, on
+        `plan`, created at or after `created_since`; `after` a slug and at most `limit` of them
+        (a keyset page: stable while tenants are added, unlike an offset)."""
         query = sa.select(tenants).order_by(tenants.c.slug)
         if state is not None:
             if state not in lifecycle.STATES:
@@ -115,6 +126,14 @@ class Registry(BillingOps, SweepOps):
             query = query.where(tenants.c.desired_state == state)
         if location is not None:
             query = query.where(tenants.c.location == location)
+        if plan is not None:
+            query = query.where(tenants.c.plan == plan)
+        if created_since is not None:
+            query = query.where(tenants.c.created_at >= _aware(created_since))
+        if after is not None:
+            query = query.where(tenants.c.slug > after)
+        if limit is not None:
+            query = query.limit(limit)
         with self.read() as conn:
             return [to_tenant(r) for r in conn.execute(query)]
 

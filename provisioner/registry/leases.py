@@ -99,7 +99,10 @@ def _ready(now: datetime) -> sa.ColumnElement[bool]:
     return sa.and_(
         _lease_free(now),
         sa.or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now),
-        sa.or_(_fresh(), c.observed_state.is_distinct_from(FAILED)),
+        # Given up: failed, this generation's attempts spent, and no retry scheduled. After
+        # `tenants retry` the failed state stays until an attempt succeeds, so a scheduled
+        # next attempt is what keeps such a tenant in play.
+        sa.or_(_fresh(), c.observed_state.is_distinct_from(FAILED), c.next_attempt_at.is_not(None)),
     )
 
 
@@ -136,6 +139,7 @@ def claim(
         c.observed_plan,
         c.attempts,
         c.attempt_generation,
+        c.lease_owner,  # set on a free row: the lease of a worker that never reported expired
         c.version,
         c.release_id,
         c.target_release_id,
@@ -160,6 +164,7 @@ def claim(
             rows.extend(conn.execute(query).all())
         if not rows:
             return []
+        _lease_expired(conn, [r for r in rows if r.lease_owner is not None], now)
         exhausted = [r for r in rows if _is_fresh(r) is False and r.attempts >= max_attempts]
         for row in exhausted:
             _give_up_unreported(registry, conn, row, now, max_attempts)
@@ -308,7 +313,30 @@ def _give_up_unreported(
         f" {row.slug}`"
     )
     bound(registry, conn).set_observed_state(row.slug, FAILED, actor="worker", at=now, error=reason)
-    _release(conn, row.slug, now)
+    _release(conn, row.slug, now, next_attempt_at=None, last_error=reason)
+
+
+def _lease_expired(conn: sa.Connection, rows: list[Any], now: datetime) -> None:
+    """One event per lease that ran out without a report (a worker killed mid-operation), so the
+    audit trail says where the attempt went before the tenant is claimed again or given up."""
+    if not rows:
+        return
+    conn.execute(
+        sa.insert(tenant_events),
+        [
+            {
+                "tenant_id": row.id,
+                "slug": row.slug,
+                "kind": "reconcile.lease-expired",
+                "at": now,
+                "recorded_at": now,
+                "actor": "worker",
+                "reason": f"worker {row.lease_owner} stopped reporting; its attempt is lost",
+                "data": {"owner": row.lease_owner, "attempt": row.attempts},
+            }
+            for row in rows
+        ],
+    )
 
 
 def heartbeat(

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from provisioner.incidents.rules import rulebook
-from provisioner.lifecycle import FAILED
+from provisioner.lifecycle import DELETED, FAILED
 from provisioner.registry.bound import bound
 from provisioner.registry.facade import Registry
 from provisioner.registry.incidents import keep_notice_contact
@@ -59,9 +59,7 @@ def complete(
             reg.record_deletion_evidence(
                 claim.slug, deletion_evidence, actor=f"worker:{claim.owner}", at=now
             )
-            # The admin's e-mail is tenant data: it goes with the rest, but for a breach notice
-            # about data held before the deletion (README "Incidents").
-            keep_notice_contact(conn, claim.slug, now, rulebook().contact_keep_days)
+            _scrub_signup(conn, claim.slug, now)
         _release(
             conn,
             claim.slug,
@@ -145,3 +143,25 @@ def retry(registry: Registry, slug: str, *, actor: str, now: datetime) -> Tenant
             data={"attempts": tenant.attempts, "last_error": tenant.last_error},
         )
         return reg.get_tenant(slug)
+
+
+def destroyed_by_operator(
+    registry: Registry, slug: str, *, actor: str, now: datetime, evidence: dict[str, Any]
+) -> Tenant:
+    """An operator's `tenants destroy` of a tenant whose deletion was decided: recorded as the
+    worker records its own, so no worker destroys it again and the tombstone carries the proof."""
+    with registry.write() as conn:
+        reg = bound(registry, conn)
+        tenant = reg.get_tenant(slug)
+        reg.set_observed_state(
+            slug, DELETED, actor=actor, at=now, generation=tenant.generation, outputs={}
+        )
+        reg.record_deletion_evidence(slug, evidence, actor=actor, at=now)
+        _scrub_signup(conn, slug, now)
+        return reg.get_tenant(slug)
+
+
+def _scrub_signup(conn: sa.Connection, slug: str, now: datetime) -> None:
+    # The admin's e-mail is tenant data: it goes with the rest, but for a breach notice about
+    # data held before the deletion (README "Incidents").
+    keep_notice_contact(conn, slug, now, rulebook().contact_keep_days)

@@ -59,6 +59,7 @@ class Tenant:
     last_error: str | None
     version: int
     updated_at: datetime
+    attempt_generation: int | None = None  # the generation `attempts` counts against
 
     @property
     def state(self) -> str:
@@ -129,9 +130,9 @@ class BillingResult:
     """What `record_billing_event` did."""
 
     tenant: Tenant  # the tenant after the event
-    record: BillingRecord | None  # None for `activity` (not billing data) or a duplicate
+    record: BillingRecord | None  # None for `activity` (not billing data); a replay: the stored
     note: str  # one line: what the event changed
-    duplicate: bool = False  # an import line whose external id was already recorded
+    duplicate: bool = False  # a replay of an event whose external id was already recorded
 
 
 @dataclass(frozen=True)

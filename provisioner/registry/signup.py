@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -29,12 +30,18 @@ _RACE_RETRIES = 5  # a lost race on the slug's unique index is retried; the retr
 _INSERT_SIGNUP = sa.insert(signups)
 _ANSWER_KEY = (
     sa.update(idempotency_keys)
-    .where(idempotency_keys.c.key == sa.bindparam("answered_key"))
+    .where(
+        idempotency_keys.c.caller == sa.bindparam("answered_caller"),
+        idempotency_keys.c.key == sa.bindparam("answered_key"),
+    )
     .values(
         status_code=sa.bindparam("answer_status", type_=idempotency_keys.c.status_code.type),
         response=sa.bindparam("answer_body", type_=idempotency_keys.c.response.type),
     )
 )
+
+
+DEFAULT_KEY_TTL = timedelta(hours=24)  # a key is replayed for this long, then forgotten
 
 
 @dataclass(frozen=True)
@@ -56,12 +63,14 @@ def signup(
     request_hash: str,
     render: Callable[[Tenant], dict[str, Any]],
     conflict: Callable[[TenantExists], dict[str, Any]],
+    key_ttl: timedelta = DEFAULT_KEY_TTL,
 ) -> SignupAnswer:
-    """Create the tenant for `spec` once per key; `render` / `conflict` build the answer."""
+    """Create the tenant for `spec` once per key of this caller (`actor`); `render` / `conflict`
+    build the answer. A key older than `key_ttl` is forgotten: the request is a new one."""
     for _ in range(_RACE_RETRIES):
         try:
             return _signup_once(
-                registry, spec, admin_email, actor, key, request_hash, render, conflict
+                registry, spec, admin_email, actor, key, request_hash, render, conflict, key_ttl
             )
         except sa.exc.IntegrityError:
             continue  # another transaction created the slug first; the next pass sees it
@@ -79,14 +88,23 @@ def _signup_once(
     request_hash: str,
     render: Callable[[Tenant], dict[str, Any]],
     conflict: Callable[[TenantExists], dict[str, Any]],
+    key_ttl: timedelta,
 ) -> SignupAnswer:
     now = registry._clock()
     with registry.write() as conn:
         if key is not None:
+            mine = (idempotency_keys.c.caller == actor, idempotency_keys.c.key == key)
+            # An expired key is forgotten here, not only by the purge job: its answer is stale.
+            conn.execute(
+                sa.delete(idempotency_keys).where(
+                    *mine, idempotency_keys.c.created_at <= now - key_ttl
+                )
+            )
             fresh = insert_ignoring_conflicts(
                 conn,
                 idempotency_keys,
                 {
+                    "caller": actor,
                     "key": key,
                     "request_hash": request_hash,
                     "slug": spec.slug,
@@ -96,9 +114,7 @@ def _signup_once(
                 },
             )
             if not fresh:
-                seen = conn.execute(
-                    sa.select(idempotency_keys).where(idempotency_keys.c.key == key)
-                ).one()
+                seen = conn.execute(sa.select(idempotency_keys).where(*mine)).one()
                 if seen.request_hash != request_hash:
                     raise IdempotencyKeyReused(
                         "this Idempotency-Key was used with another request body: send a new"
@@ -125,7 +141,13 @@ def _signup_once(
             status, body = 202, render(tenant)
         if key is not None:
             conn.execute(
-                _ANSWER_KEY, {"answered_key": key, "answer_status": status, "answer_body": body}
+                _ANSWER_KEY,
+                {
+                    "answered_caller": actor,
+                    "answered_key": key,
+                    "answer_status": status,
+                    "answer_body": body,
+                },
             )
         return SignupAnswer(status, body, replayed=False)
 
@@ -135,3 +157,28 @@ def admin_email(registry: Registry, slug: str) -> str | None:
         return conn.execute(
             sa.select(signups.c.admin_email).where(signups.c.slug == slug)
         ).scalar_one_or_none()
+
+
+def purge_idempotency_keys(
+    registry: Registry, *, before: datetime, batch: int = 1000, max_batches: int | None = None
+) -> int:
+    """Delete keys created before `before`, `batch` rows per short transaction (never one long
+    lock over a big table); returns how many went. `max_batches` bounds one run."""
+    k = idempotency_keys.c
+    removed, batches = 0, 0
+    while max_batches is None or batches < max_batches:
+        with registry.write() as conn:
+            rows = conn.execute(
+                sa.select(k.caller, k.key).where(k.created_at < before).limit(batch)
+            ).all()
+            if rows:
+                conn.execute(
+                    sa.delete(idempotency_keys).where(
+                        sa.tuple_(k.caller, k.key).in_([(r.caller, r.key) for r in rows])
+                    )
+                )
+        removed += len(rows)
+        batches += 1
+        if len(rows) < batch:
+            break
+    return removed

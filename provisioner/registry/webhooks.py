@@ -60,11 +60,23 @@ def claim_due(
     lease_seconds: float,
     url: str | None = None,
 ) -> list[Delivery]:
-    """Lease up to `limit` pending deliveries that are due (only those to `url`, if given)."""
+    """Lease up to `limit` pending deliveries that are due (only those to `url`, if given): at
+    most one per tenant, its oldest pending one, so a tenant's notifications arrive in the order
+    they happened (a later one waits while an earlier one backs off) and the batch can be sent
+    concurrently."""
     free = sa.or_(w.lease_expires_at.is_(None), w.lease_expires_at <= now)
+    earlier = webhook_deliveries.alias("earlier")
+    # Order is kept per tenant and endpoint: a notice pending to another endpoint (the mail
+    # service) never holds back this one's.
+    first_pending = ~sa.exists().where(
+        earlier.c.slug == w.slug,
+        earlier.c.url == w.url,
+        earlier.c.status == PENDING,
+        earlier.c.id < w.id,
+    )
     query = (
         sa.select(w.id, w.slug, w.event, w.url, w.payload, w.attempts)
-        .where(w.status == PENDING, w.next_attempt_at <= now, free)
+        .where(w.status == PENDING, w.next_attempt_at <= now, free, first_pending)
         .order_by(w.next_attempt_at, w.id)
         .limit(limit)
     )

@@ -1,7 +1,8 @@
 """Tables of the signup API and the workers (issue 6), kept apart from the registry's own.
 
-- `idempotency_keys`: one row per `Idempotency-Key` the API has seen: the hash of the request it
-  came with and the answer it got, replayed verbatim for a retry with the same body.
+- `idempotency_keys`: one row per caller and `Idempotency-Key` the API has seen: the hash of the
+  request it came with and the answer it got, replayed verbatim for that caller's retry with the
+  same body until the key expires (24 h by default; `provisioner purge-idempotency-keys`).
 - `signups`: what the signup service told us that the stack does not need (the admin's e-mail);
   scrubbed when the tenant's data is deleted.
 - `webhook_deliveries`: the per-tenant delivery log of state-change notifications, with the
@@ -23,6 +24,7 @@ metadata = Base.metadata
 idempotency_keys = sa.Table(
     "idempotency_keys",
     metadata,
+    sa.Column("caller", sa.String(128), primary_key=True),  # api:<token name>: keys are per caller
     sa.Column("key", sa.String(255), primary_key=True),
     sa.Column("request_hash", sa.String(64), nullable=False),  # sha256 of the canonical body
     sa.Column("slug", sa.String(64), nullable=False),

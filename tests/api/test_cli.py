@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.conftest import SIGNUP, TOKEN_CONFIG, auth
+from tests.api.conftest import SIGNUP, TOKEN_CONFIG, TOKENS, auth
 
 PROVISIONER = str(Path(sys.executable).parent / "provisioner")
 
@@ -27,10 +27,13 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _serve(env: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], str]:
+def _serve(
+    env: dict[str, str], *args: str, stdout: int | None = None
+) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
         [PROVISIONER, "serve", "--port", "0", *args],
         env=env,
+        stdout=stdout,
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -106,3 +109,51 @@ def test_serve_without_tokens_refuses_to_start(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error: no API tokens configured")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_credentials_in_urls_never_reach_the_logs(tmp_path: Path) -> None:
+    """A token sent in the query string (or a header-like value in the path) is masked in the
+    access log and the error log alike; the request itself is still answered."""
+    env = _env(tmp_path, PROVISIONER_API_TOKENS=TOKEN_CONFIG)
+    server, url = _serve(env, stdout=subprocess.PIPE)
+    secret = TOKENS["signup"]
+    try:
+        with httpx.Client(base_url=url, timeout=10) as http:
+            created = http.post(
+                f"/v1/tenants?access_token={secret}", json=SIGNUP, headers=auth("signup")
+            )
+            assert created.status_code == 202, created.text
+            unauth = http.get(f"/v1/tenants/acme?api_key={secret}&x=1")
+            assert unauth.status_code == 401
+            odd = http.get(f"/v1/tenants/Bearer%20{secret}", headers=auth("reader"))
+            assert odd.status_code == 422  # not a slug
+    finally:
+        server.send_signal(signal.SIGTERM)
+        stdout, stderr = server.communicate(timeout=15)
+    logs = stdout + stderr
+    assert logs.count("/v1/tenants?[redacted]") == 1, logs  # the access log kept the line
+    assert "/v1/tenants/acme?[redacted]" in logs and "/v1/tenants/Bearer%20[redacted]" in logs
+    assert secret not in logs
+
+
+def test_the_log_filter_masks_messages_and_tracebacks() -> None:
+    import logging
+
+    from provisioner.redaction import RedactingFilter
+
+    try:
+        raise RuntimeError("upstream said: Authorization: Bearer sekrit123 for ?token=sekrit123")
+    except RuntimeError:
+        record = logging.LogRecord(
+            "provisioner.api", logging.ERROR, __file__, 1,
+            "failed on %s with header %s", ("/v1/x?password=sekrit123", "Bearer sekrit123"),
+            sys.exc_info(),
+        )  # fmt: skip
+    assert RedactingFilter().filter(record)
+    assert "sekrit123" not in logging.Formatter().format(record)
+    access = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "POST", "/v1/tenants?access_token=sekrit123", "1.1", 202), None,
+    )  # fmt: skip
+    RedactingFilter().filter(access)
+    assert access.getMessage() == '127.0.0.1:5 - "POST /v1/tenants?[redacted] HTTP/1.1" 202'

@@ -102,6 +102,8 @@ def test_billing_events_move_the_lifecycle(live: Live) -> None:
             headers=auth("billing"),
         )
         assert duplicate.status_code == 200 and duplicate.json()["duplicate"] is True
+        # The stored answer: the same record, not a second one.
+        assert duplicate.json()["billing_record_id"] == converted.json()["billing_record_id"]
         refused = http.post(
             "/v1/tenants/acme/billing-events",
             json={"kind": "payment_recovered"},
@@ -168,3 +170,26 @@ def test_readyz_is_503_when_the_registry_is_unreachable() -> None:
             assert failing.status_code == 503 and failing.json()["error"]["code"] == "not_ready"
     finally:
         stop(server, thread)
+
+
+def test_an_external_id_reused_for_another_event_is_refused_not_dropped(live: Live) -> None:
+    with live.client() as http:
+        http.post("/v1/tenants", json=SIGNUP, headers=auth("signup"))
+        converted = http.post(
+            "/v1/tenants/acme/billing-events",
+            json={"kind": "converted", "plan": "standard", "external_id": "INV-1"},
+            headers=auth("billing"),
+        )
+        assert converted.status_code == 200, converted.text
+        reused = http.post(
+            "/v1/tenants/acme/billing-events",
+            json={"kind": "cancelled", "external_id": "INV-1"},
+            headers=auth("billing"),
+        )
+        assert reused.status_code == 409, reused.text
+        error = reused.json()["error"]
+        assert error["code"] == "external_id_reused" and "INV-1" in error["message"]
+        assert "differs in event" in error["message"]
+    tenant = live.registry.get_tenant("acme")
+    assert tenant.desired_state == "active" and tenant.plan == "standard"
+    assert [r.kind for r in live.registry.billing_records("acme")] == ["converted"]

@@ -162,6 +162,16 @@ def test_restore_to_point_in_time_restores_database_and_volumes_as_new_slug(
     assert volumes[0]["AvailabilityZone"] == tenant.location.zones[0]
     tags = {t["Key"]: t["Value"] for t in volumes[0]["Tags"]}
     assert tags["tenant"] == f"{tenant.slug}-copy"
+    # Every required tag, or the audit's tags.required rule fails the copy.
+    from provisioner.promises import REQUIRED_TAGS
+
+    assert all(tags.get(name) for name in REQUIRED_TAGS), tags
+    assert tags["plan"] == "standard"
+    db = client("rds", tenant.region).describe_db_instances(
+        DBInstanceIdentifier=result.db_identifier
+    )["DBInstances"][0]
+    db_tags = [t["Key"] for t in db["TagList"]]
+    assert db_tags.count("plan") == 1 and set(REQUIRED_TAGS) <= set(db_tags)
 
 
 def test_restored_copy_is_checked_with_the_audit_rules(clients: Clients, tenant: Built) -> None:

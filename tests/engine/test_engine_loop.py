@@ -257,6 +257,9 @@ def test_preview_leaves_pending_operations_alone(tmp_path: Path, spec: TenantSpe
 def test_destroy_removes_the_stack(tmp_path: Path, spec: TenantSpec) -> None:
     done = SimpleNamespace(summary=SimpleNamespace(resource_changes={"delete": 31}))
     stack = ScriptedStack([done])
+    checkpoint = tmp_path / "state" / ".pulumi" / "stacks" / "tenant" / f"{spec.stack_name}.json"
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_text("{}")  # the stack exists in the backend
     result = ScriptedEngine(tmp_path, stack).destroy(spec)
     assert stack.calls[-1][0] == "destroy" and stack.calls[-1][1]["remove"] is True
     assert result.change_count == 31
@@ -264,9 +267,11 @@ def test_destroy_removes_the_stack(tmp_path: Path, spec: TenantSpec) -> None:
 
 def test_without_the_cli_the_api_raises_before_writing(sandbox: Path, spec: TenantSpec) -> None:
     engine = Engine()
-    for verb in ("preview", "up", "refresh", "destroy"):
+    for verb in ("preview", "up", "refresh"):
         with pytest.raises(PulumiCliMissing):
             getattr(engine, verb)(spec)
+    with pytest.raises(StackNotFound, match="without the Pulumi CLI"):
+        engine.destroy(spec)  # the backend says no stack was ever built: no CLI needed
     with pytest.raises(PulumiCliMissing):
         engine.outputs(spec)
     with pytest.raises(PulumiCliMissing):

@@ -164,7 +164,7 @@ def test_bad_input_is_a_usage_error() -> None:
     facts = _paid()
     with pytest.raises(UsageError, match="unknown billing event"):
         lifecycle.billing_event(facts, "refund", AT)
-    with pytest.raises(UsageError, match="--plan applies"):
+    with pytest.raises(UsageError, match="a plan applies to converted"):
         lifecycle.billing_event(facts, "activity", AT, "free")
     with pytest.raises(UsageError, match="unknown plan"):
         lifecycle.new_tenant("acme", "gold", T0)

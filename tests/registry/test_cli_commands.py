@@ -88,6 +88,9 @@ REFUSED: list[tuple[str, list[str], str]] = [
      "time order"),
     ("duplicate slug", ["tenants", "create", "goneco", "-l", "de", "-p", "free"], "never reused"),
     ("bad slug", ["tenants", "create", "Bad_Slug", "-l", "de", "-p", "free"], "slug"),
+    ("slug with a newline", ["tenants", "create", "nlco\n", "-l", "de", "-p", "trial"], "slug"),
+    ("slug with a NUL", ["tenants", "create", "nl\x00co", "-l", "de", "-p", "trial"], "slug"),
+    ("slug, Cyrillic a", ["tenants", "create", "\u0430cme", "-l", "de", "-p", "trial"], "slug"),
     ("bad location", ["tenants", "create", "newco", "-l", "mars", "-p", "free"], "mars"),
     ("bad plan", ["tenants", "create", "newco", "-l", "de", "-p", "gold"], "unknown plan"),
     ("trial days on paid", ["tenants", "create", "newco", "-l", "de", "-p", "standard",
@@ -131,6 +134,33 @@ def test_create_show_list(cli_env: str) -> None:
     assert ok_json("tenants", "list", "--state", "suspended")["tenants"] == []
     table = run("tenants", "list")
     assert table.exit_code == 0 and "acme" in table.stdout and "beta" in table.stdout
+
+
+def test_list_filters_and_database_url(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ok_json("tenants", "create", "acme", "-l", "de", "-p", "trial", "--at", "2026-01-01")
+    ok_json("tenants", "create", "beta", "-l", "uk", "-p", "standard", "--at", "2026-01-05")
+    ok_json("tenants", "create", "gamma", "-l", "de", "-p", "standard", "--at", "2026-01-09")
+    # Like `serve` and `worker`: the registry by URL, whatever the environment says.
+    monkeypatch.setenv("PROVISIONER_DATABASE_URL", f"sqlite:///{tmp_path / 'other.db'}")
+    url = ("--database-url", cli_env)
+
+    def slugs(*args: str) -> list[str]:
+        return [t["slug"] for t in ok_json("tenants", "list", *url, *args)["tenants"]]
+
+    assert slugs() == ["acme", "beta", "gamma"]
+    assert slugs("--plan", "standard") == ["beta", "gamma"]
+    assert slugs("--plan", "standard", "-l", "de") == ["gamma"]
+    assert slugs("--created-since", "2026-01-05") == ["beta", "gamma"]
+    assert slugs("--created-since", "2026-01-05T00:00:01Z") == ["gamma"]
+    assert ok_json("tenants", "list")["tenants"] == []  # the environment's (empty) registry
+    for args, message in (
+        (("--plan", "gold"), "unknown plan"),
+        (("--created-since", "soon"), "--created-since"),
+    ):
+        result = run("tenants", "list", *url, *args)
+        assert result.exit_code == 2 and message in result.stderr, result.output
 
 
 def test_operator_suspend_and_resume_leave_an_audit_trail(cli_env: str) -> None:
@@ -188,6 +218,28 @@ def test_billing_import_is_all_or_nothing_and_skips_duplicates(
     ]  # fmt: skip
     assert records[1].data == {"amount": 120}
     assert snapshot("beta")["tenant"]["plan"] == "enterprise"
+
+
+def test_billing_id_reused_for_another_event_exits_2_and_records_nothing(
+    cli_env: str, tmp_path: Path
+) -> None:
+    ok_json("tenants", "create", "acme", "-l", "de", "-p", "standard", "--at", at(T0))
+    first = ok_json("billing", "record", "acme", "payment_failed", "--at", "2026-02-01",
+                    "--id", "INV-1")  # fmt: skip
+    replay = ok_json("billing", "record", "acme", "payment_failed", "--at", "2026-02-01",
+                     "--id", "INV-1")  # fmt: skip
+    assert replay["duplicate"] is True and replay["billing_record"] == first["billing_record"]
+    before = everything(cli_env)
+    result = run("billing", "record", "acme", "cancelled", "--at", "2026-02-02", "--id", "INV-1")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "INV-1" in result.stderr and "event, at" in result.stderr
+    lines = tmp_path / "events.ndjson"
+    lines.write_text(json.dumps({"tenant": "acme", "event": "cancelled", "at": "2026-02-02",
+                                 "id": "INV-1"}) + "\n")  # fmt: skip
+    imported = run("billing", "import", str(lines))
+    assert imported.exit_code == 2 and "events.ndjson:1" in imported.stderr
+    assert everything(cli_env) == before
 
 
 @pytest.mark.parametrize(

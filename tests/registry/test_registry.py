@@ -19,6 +19,7 @@ from provisioner.errors import (
 )
 from provisioner.registry import Registry
 from provisioner.registry.db import current_revision, head_revision, script_head
+from provisioner.retention import iso
 from provisioner.spec import TenantSpec
 from tests.registry.conftest import T0
 
@@ -123,7 +124,12 @@ def test_every_change_is_in_the_audit_trail(registry: Registry) -> None:
         ("created", "cli:alice", "signup"),
         ("suspended", "cli:bob", "abuse"),
         ("resumed", "cli:bob", "cleared"),
-        ("billing.payment_failed", "billing", "payment failed; suspension due in 15 days"),
+        (
+            "billing.payment_failed",
+            "billing",
+            f"payment failed; suspended at {iso(T0 + 18 * DAY)} unless the payment is recovered"
+            " before",
+        ),
         ("restore-drill", "audit", "quarterly"),
         (
             "retention.suspend",

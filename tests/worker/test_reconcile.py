@@ -73,6 +73,8 @@ class T:
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
     last_error: str | None = None
+    attempt_generation: int | None = None
+    next_attempt_at: datetime | None = None
 
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -88,7 +90,17 @@ def test_status_words() -> None:
     assert status_of(T("suspended", "suspended", observed_generation=1), NOW) == "suspended"
     assert status_of(T("deleted", "suspended", observed_generation=1), NOW) == "deleting"
     assert status_of(T("deleted", "deleted", observed_generation=1), NOW) == "deleted"
-    assert status_of(T("active", "failed", observed_generation=1), NOW) == "failed"
+    spent = T("active", "failed", observed_generation=1, attempt_generation=1)
+    assert status_of(spent, NOW) == "failed"
+    # `tenants retry` resets the attempts: retrying until it gives up again.
+    assert status_of(T("active", "failed", observed_generation=1), NOW) == "retrying"
+    between = T("active", "failed", attempt_generation=1, next_attempt_at=NOW)
+    assert status_of(between, NOW) == "retrying"
+    running = T("active", "failed", attempt_generation=1, lease_owner="w",
+                lease_expires_at=NOW + timedelta(seconds=5))  # fmt: skip
+    assert status_of(running, NOW) == "reconciling"
+    moved = T("suspended", "failed", generation=2, attempt_generation=1)  # a new desired state
+    assert status_of(moved, NOW) == "retrying"
 
 
 def test_the_api_accepts_exactly_the_lifecycle_billing_events() -> None:

@@ -53,17 +53,23 @@ class Receiver:
                         "body": json.loads(body),
                     }
                 )
-                status = receiver.statuses.pop(0) if receiver.statuses else 204
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                _answer(self, receiver.statuses.pop(0) if receiver.statuses else 204)
 
-            def log_message(self, *args: object) -> None:
-                pass
+        self.server, self.url = _listen(Handler)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+def _answer(handler: BaseHTTPRequestHandler, status: int) -> None:
+    handler.send_response(status)
+    handler.send_header("Content-Length", "0")
+    handler.end_headers()
+
+
+def _listen(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
+    """Serve `handler` on a free local port, quietly, in a thread; returns (server, its URL)."""
+    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/hooks"
 
 
 @pytest.fixture
@@ -136,3 +142,128 @@ def test_signatures_refuse_tampering_and_replays() -> None:
     assert not verify(SECRET, body, "1700000001", signature, now=1_700_000_100)
     assert not verify(SECRET, body, "1700000000", signature, now=1_700_000_000 + 301)
     assert not verify(SECRET, body, "yesterday", signature)
+
+
+def test_retried_tenants_say_retrying_and_each_give_up_sends_a_failed_webhook(
+    registry: Registry, engine: DoubleEngine, clock: Clock, receiver: Receiver
+) -> None:
+    from provisioner.api.models import tenant_view
+    from provisioner.registry import outcomes
+
+    receiver.statuses.clear()
+    config = WebhookConfig(url=receiver.url, secret=SECRET)
+    hooks = Dispatcher(registry, config, owner="t", clock=clock)
+    settings = WorkerSettings(program_version=PROGRAM, poll_seconds=0.05, max_attempts=2)
+    worker = Worker(registry, engine, settings, webhooks=hooks, clock=clock, rand=lambda: 1.0)
+    engine.always_fail.add("acme")
+    add_tenants(registry, "acme")
+
+    def status() -> str:
+        return str(tenant_view(registry.get_tenant("acme"), clock())["status"])
+
+    def give_up() -> None:
+        worker.run(once=True)  # attempt 1 fails; backing off
+        assert status() == "retrying"
+        clock.advance(3600)
+        worker.run(once=True)  # attempt 2 fails: given up
+        assert status() == "failed"
+
+    give_up()
+    outcomes.retry(registry, "acme", actor="cli:ops", now=clock())
+    assert status() == "retrying"  # not "failed" while fresh attempts are due
+    give_up()
+    hooks.deliver_due()
+    events = [r["body"]["event"] for r in receiver.received]  # type: ignore[index]
+    assert events == ["tenant.failed", "tenant.failed"]  # the second give-up is announced too
+    assert [d["event"] for d in delivery_log.deliveries(registry, "acme")] == events
+
+
+class PacedReceiver:
+    """Holds the request for tenant `slow` until every other tenant's has arrived (bounded by
+    `hold_seconds`, so a sequential sender still finishes), and counts requests in flight."""
+
+    def __init__(self, others: int, fail_first: set[int] | None = None) -> None:
+        self.others_arrived = threading.Event()
+        self.arrivals: list[tuple[str, int]] = []  # (slug, delivery id) in arrival order
+        self.slow_overlapped: bool | None = None
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.fail_first = set(fail_first or ())
+        lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                slug, delivery = body["tenant"]["slug"], int(self.headers[DELIVERY_HEADER])
+                with lock:
+                    receiver.in_flight += 1
+                    receiver.max_in_flight = max(receiver.max_in_flight, receiver.in_flight)
+                    receiver.arrivals.append((slug, delivery))
+                    if sum(1 for s, _ in receiver.arrivals if s != "slow") >= others:
+                        receiver.others_arrived.set()
+                if slug == "slow":
+                    receiver.slow_overlapped = receiver.others_arrived.wait(timeout=5)
+                else:
+                    threading.Event().wait(0.02)  # a receiver that takes a moment
+                status = 200
+                with lock:
+                    receiver.in_flight -= 1
+                    if delivery in receiver.fail_first:
+                        receiver.fail_first.discard(delivery)
+                        status = 500
+                _answer(self, status)
+
+        self.server, self.url = _listen(Handler)
+
+
+def _announce(registry: Registry, dispatcher: Dispatcher, slugs: list[str], now: object) -> None:
+    for slug in slugs:
+        tenant = registry.get_tenant(slug)
+        with registry.write() as conn:
+            dispatcher.enqueue(conn, tenant, now)  # type: ignore[arg-type]
+
+
+def test_a_slow_receiver_delays_only_its_own_tenant_and_concurrency_is_bounded(
+    registry: Registry, clock: Clock
+) -> None:
+    others = [f"tenant{i}" for i in range(6)]
+    add_tenants(registry, "slow", *others)
+    receiver = PacedReceiver(others=len(others))
+    try:
+        config = WebhookConfig(url=receiver.url, secret=SECRET, concurrency=3)
+        hooks = Dispatcher(registry, config, owner="t", clock=clock)
+        _announce(registry, hooks, ["slow", *others], clock())
+        assert hooks.deliver_due() == 7
+    finally:
+        receiver.server.shutdown()
+    # Due first (enqueued first), held by its receiver while every other tenant got theirs.
+    assert receiver.slow_overlapped is True
+    assert receiver.max_in_flight <= 3
+    assert all(d["status"] == "delivered" for d in delivery_log.deliveries(registry, "slow"))
+
+
+def test_a_tenants_notifications_arrive_in_order_even_when_one_is_retried(
+    registry: Registry, clock: Clock
+) -> None:
+    add_tenants(registry, "acme", "beta")
+    receiver = PacedReceiver(others=0)
+    try:
+        config = WebhookConfig(url=receiver.url, secret=SECRET, retry_base_seconds=10)
+        hooks = Dispatcher(registry, config, owner="t", clock=clock, rand=lambda: 1.0)
+        _announce(registry, hooks, ["acme", "acme", "beta", "acme"], clock())
+        first = delivery_log.deliveries(registry, "acme")[0]["id"]
+        receiver.fail_first = {first}
+        hooks.deliver_due()  # acme's first fails: its later ones wait; beta's goes out
+        acme = delivery_log.deliveries(registry, "acme")
+        assert [(d["status"], d["attempts"]) for d in acme] == [
+            ("pending", 1), ("pending", 0), ("pending", 0),
+        ]  # fmt: skip
+        assert sorted(s for s, _ in receiver.arrivals) == ["acme", "beta"]
+        clock.advance(11)
+        hooks.deliver_due()
+    finally:
+        receiver.server.shutdown()
+    ids = [d["id"] for d in delivery_log.deliveries(registry, "acme")]
+    assert [i for s, i in receiver.arrivals if s == "acme"] == [ids[0], *ids]  # in order
+    assert all(d["status"] == "delivered" for d in delivery_log.deliveries(registry, "acme"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -147,6 +148,32 @@ def test_without_pulumi_cli_the_attempt_fails_with_the_message_and_backs_off(
     assert worker.run(once=True).claimed == 0  # backed off: no spin
 
 
+def test_a_trial_that_never_built_is_deleted_without_the_pulumi_cli(
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real engine, no Pulumi CLI: the build fails for good, the trial reaches its deletion
+    date, and the deletion completes because the backend has no stack (the evidence says so)."""
+    from provisioner.engine import Engine
+    from provisioner.spec import TenantSpec
+    from provisioner.worker import PulumiStackEngine
+
+    monkeypatch.setenv("PROVISIONER_HOME", str(tmp_path / "home"))
+    real = PulumiStackEngine(Engine(env={"PATH": str(tmp_path / "empty-bin")}))
+    t0 = datetime.now(UTC) - timedelta(days=40)
+    registry.create_tenant(TenantSpec.create("acme", "de", "trial"), actor="test", at=t0)
+    worker = make_worker(registry, real, max_attempts=1)
+    worker.run(once=True)
+    assert registry.get_tenant("acme").observed_state == "failed"
+    registry.retention_apply(datetime.now(UTC))
+    assert registry.get_tenant("acme").desired_state == "deleted"
+    assert worker.run(once=True).actions == {"destroy": 1}
+    tenant = registry.get_tenant("acme")
+    assert tenant.observed_state == "deleted" and tenant.last_error is None
+    evidence = tenant.deletion_evidence or {}
+    assert evidence["stack_existed"] is False
+    assert "without the Pulumi CLI" in evidence["stack_check"]
+
+
 def test_suspend_resume_and_destroy(registry: Registry, engine: DoubleEngine) -> None:
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     from provisioner.spec import TenantSpec
@@ -223,6 +250,24 @@ def test_a_late_result_after_a_takeover_is_dropped(
     )
     assert done is not None and done.observed_state == "active"
     assert kinds(registry, "acme").count("observed") == 1
+    expired = [e for e in registry.events("acme") if e.kind == "reconcile.lease-expired"]
+    assert [(e.data or {}).get("owner") for e in expired] == ["worker-a"]
+
+
+def test_a_lost_last_attempt_is_given_up_once_with_its_expired_lease_recorded(
+    registry: Registry, engine: DoubleEngine, clock: Clock
+) -> None:
+    add_tenants(registry, "acme")
+    args = {"limit": 1, "lease_seconds": 10, "max_attempts": 1, "program_version": PROGRAM}
+    leases.claim(registry, "worker-a", now=clock(), **args)  # type: ignore[arg-type]
+    clock.advance(11)  # killed: never reports
+    assert leases.claim(registry, "worker-b", now=clock(), **args) == []  # type: ignore[arg-type]
+    tenant = registry.get_tenant("acme")
+    assert tenant.observed_state == "failed" and "never reported back" in (tenant.last_error or "")
+    assert leases.claim(registry, "worker-c", now=clock(), **args) == []  # type: ignore[arg-type]
+    trail = kinds(registry, "acme")
+    assert trail.count("reconcile.lease-expired") == 1 and trail.count("observed") == 1
+    assert trail.index("reconcile.lease-expired") < trail.index("observed")
 
 
 def test_claims_find_unsettled_tenants_through_the_partial_index(tmp_path: Path) -> None:
@@ -253,17 +298,22 @@ def test_claims_find_unsettled_tenants_through_the_partial_index(tmp_path: Path)
 def test_the_real_adapter_maps_the_workers_verbs_and_gates_them() -> None:
     """PulumiStackEngine maps the worker's verbs onto provisioner.engine.Engine's (the shape
     each verb deploys: test_adapter_shapes.py, through the real Engine)."""
+    from provisioner.policy.gate import Deployment
     from provisioner.spec import TenantSpec
     from provisioner.worker import PulumiStackEngine
 
     calls: list[tuple[str, str]] = []
 
     class RecordingEngine:
-        def up(self, spec: TenantSpec) -> str:
+        """Calls the gate as provisioner.engine.Engine does, before it would apply anything."""
+
+        def up(self, spec: TenantSpec, gate: Any) -> str:
+            gate(Deployment(spec))
             calls.append(("up", spec.slug))
             return "up"
 
-        def suspend(self, spec: TenantSpec) -> str:
+        def suspend(self, spec: TenantSpec, gate: Any) -> str:
+            gate(Deployment(spec, suspended=True))
             calls.append(("suspend", spec.slug))
             return "suspended"
 
@@ -282,8 +332,8 @@ def test_the_real_adapter_maps_the_workers_verbs_and_gates_them() -> None:
     from provisioner.policy import evaluate
     from provisioner.synth import synth_plan
 
-    def broken_check(spec: TenantSpec) -> object:
-        plan = synth_plan(spec)
+    def broken_check(deployment: Deployment) -> object:
+        plan = synth_plan(deployment.spec, suspended=deployment.suspended)
         for res in plan["resources"]:
             if res["type"] == "aws:rds/instance:Instance":
                 res["inputs"]["publiclyAccessible"] = True
