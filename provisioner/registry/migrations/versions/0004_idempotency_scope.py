@@ -5,7 +5,7 @@ request, never a replay of the first caller's answer. Existing keys are given th
 used them, from the signup they created (`signups.actor`); a key without a signup keeps an empty
 caller, which no token has, so it is never replayed and is purged with the expired ones.
 
-Revision ID: 0004
+Revision ID: 0004_idempotency_scope
 Revises: 0003_unsettled_index
 Create Date: 2026-12-01
 """
@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql
 
 from provisioner.registry.models import UTCDateTime
 
-revision = "0004"
+revision = "0004_idempotency_scope"
 down_revision = "0003_unsettled_index"
 branch_labels = None
 depends_on = None

@@ -2,7 +2,7 @@
 and the tenants' release columns and say in rollouts (canary, window, pin, legal hold).
 
 Revision ID: 0005_rollouts
-Revises: 0003_unsettled_index
+Revises: 0004_idempotency_scope
 Create Date: 2026-12-01
 """
 
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 from provisioner.registry.models import UTCDateTime
 
 revision = "0005_rollouts"
-down_revision = "0003_unsettled_index"
+down_revision = "0004_idempotency_scope"
 branch_labels = None
 depends_on = None
 
