@@ -47,7 +47,7 @@ def upgrade() -> None:
     op.create_table(
         "rollouts",
         sa.Column("id", _ID, nullable=False),
-        sa.Column("release_id", sa.Integer, nullable=False),
+        sa.Column("release_id", _ID, nullable=False),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("strategy", _JSON, nullable=False),
         sa.Column("waves", _JSON, nullable=False),
@@ -71,7 +71,7 @@ def upgrade() -> None:
     op.create_index("ix_rollouts_state", "rollouts", ["state"])
     op.create_table(
         "rollout_tenants",
-        sa.Column("rollout_id", sa.Integer, nullable=False),
+        sa.Column("rollout_id", _ID, nullable=False),
         sa.Column("slug", sa.String(64), nullable=False),
         sa.Column("wave", sa.Integer, nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
@@ -89,7 +89,7 @@ def upgrade() -> None:
     op.create_table(
         "rollout_events",
         sa.Column("id", _ID, nullable=False),
-        sa.Column("rollout_id", sa.Integer, nullable=False),
+        sa.Column("rollout_id", _ID, nullable=False),
         sa.Column("kind", sa.String(64), nullable=False),
         sa.Column("at", UTCDateTime(), nullable=False),
         sa.Column("actor", sa.String(128), nullable=False),
