@@ -9,12 +9,13 @@ import copy
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from provisioner.errors import EnvironmentProblem
+from provisioner.errors import CheckFailed, EnvironmentProblem
 from provisioner.fleet.pool import subprocess_env
-from provisioner.policy.gate import policy_gate
+from provisioner.policy.gate import Deployment, Gate
 from provisioner.policy.model import Finding, PolicyReport, Severity
 from provisioner.rollout.program import ReleaseProgram
 from provisioner.spec import TenantSpec
@@ -23,10 +24,20 @@ from provisioner.worker import PulumiStackEngine
 CHECK_TIMEOUT_SECONDS = 600
 
 
-def release_check(root: Path) -> Any:
-    """A policy check (for policy_gate) that plans and checks with the release's own code."""
+def release_check(root: Path) -> Callable[[Deployment], PolicyReport]:
+    """A policy check (for the Gate) that plans and checks with the release's own code.
 
-    def check(spec: TenantSpec) -> PolicyReport:
+    The release's `provisioner check` plans the running shape in the default zone, so only that
+    configuration is checked; another one (a capacity retry's zone) is refused rather than
+    deployed unchecked, and the worker retries the update later."""
+
+    def check(deployment: Deployment) -> PolicyReport:
+        spec = deployment.spec
+        if deployment.suspended or deployment.zone is not None:
+            raise CheckFailed(
+                f"policy check for {deployment.describe()}: a release's own check covers only the"
+                " running shape in the default zone; nothing was deployed"
+            )
         env = {**subprocess_env(), "PYTHONPATH": str(root)}
         done = subprocess.run(
             [sys.executable, "-m", "provisioner", "check", spec.slug, "--location",
@@ -59,7 +70,7 @@ class ReleasePulumiEngine(PulumiStackEngine):
 
     def up_release(self, spec: TenantSpec, program: ReleaseProgram) -> Any:
         root = program.root()
-        policy_gate(spec, force=False, check=release_check(root))
         engine = copy.copy(self._engine)
         engine.program_dir = root / "stacks" / "tenant"
-        return engine.up(spec)
+        # The release's own rules on exactly what each attempt applies (zone retries included).
+        return engine.up(spec, gate=Gate(check=release_check(root)))

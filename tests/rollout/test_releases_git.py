@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -87,7 +88,11 @@ class InnerEngine:
         self.program_dir = TENANT_PROGRAM_DIR
         self.ran: list[tuple[str, Path]] = []
 
-    def up(self, spec: TenantSpec) -> str:
+    def up(self, spec: TenantSpec, gate: Any) -> str:
+        """Calls the gate as provisioner.engine.Engine does, before it would apply anything."""
+        from provisioner.policy.gate import Deployment
+
+        gate(Deployment(spec))
         self.ran.append((spec.slug, self.program_dir))
         return "up"
 
