@@ -136,7 +136,8 @@ def _make_mocks(spec: TenantSpec, regions: Catalogue) -> Any:
                 outputs["dnsName"] = f"{args.name}.{region}.elb.example"
                 outputs["zoneId"] = "ZLBEXAMPLE"
             elif service == "acm" and kind == "certificate":
-                domain = inputs.get("domainName", "")
+                domains = [inputs.get("domainName", ""),
+                           *(inputs.get("subjectAlternativeNames") or [])]
                 outputs["domainValidationOptions"] = [
                     {
                         "domainName": domain,
@@ -144,6 +145,7 @@ def _make_mocks(spec: TenantSpec, regions: Catalogue) -> Any:
                         "resourceRecordType": "CNAME",
                         "resourceRecordValue": "_validation.acm-validations.aws.",
                     }
+                    for domain in domains
                 ]
             elif service == "route53" and kind == "record":
                 outputs["fqdn"] = inputs.get("name", args.name)

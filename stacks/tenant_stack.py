@@ -100,6 +100,8 @@ class TenantStack(TenantPart):
             security_group_id=network.lb_sg.id,
             instance_id=compute.instance.id,
             account_id=account_id,
+            mail_security_group_id=network.mail_sg.id,
+            waf_log_group_arn=logs.waf.arn,
             suspended=suspended,
             opts=child,
         )
@@ -118,6 +120,7 @@ class TenantStack(TenantPart):
             "url": f"https://{hostname}",
             "region": spec.region,
             "load_balancer_dns_name": edge.lb.dns_name,
+            "mail_hostname": edge.mail_hostname,
             "database_endpoint": database.instance.address,
             "key_arn": keys.key.arn,
             "backup_vault": backup.vault.name,
