@@ -178,7 +178,7 @@ class Network(TenantPart):
         for port in MAIL_TLS_PORTS:
             app_ingress.append({"protocol": "tcp", "from_port": port, "to_port": port,
                                 "security_groups": [self.mail_sg.id],
-                                "description": f"mail over TLS ({port}) from the mail LB"})  # fmt: skip
+                                "description": f"mail over TLS ({port}) from the mail LB"})
         self.app_sg = aws.ec2.SecurityGroup(
             f"{name}-app-sg",
             description="App server: reachable from the tenant's load balancers only",
