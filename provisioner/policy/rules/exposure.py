@@ -262,8 +262,8 @@ RULES = (
     Rule("NET-006", "Public subnets hold only the load balancer and NAT gateways", "isolation",
          Severity.mandatory, check_public_subnets),
     Rule("NET-007", "The VPC's default security group is adopted and has no rules", "isolation",
-         Severity.advisory, check_default_security_group,
-         "CIS AWS 5.4; advisory because nothing in the stack uses the default group."),
+         Severity.mandatory, check_default_security_group,
+         "CIS AWS 5.4, Security Hub EC2.2: a group that admits its own members must not exist."),
     Rule("NET-008", "Every S3 bucket blocks all public access", "isolation", Severity.mandatory,
          check_bucket_public_access),
     Rule("ISO-001", "Nothing connects or shares the tenant's network and resources with another"
