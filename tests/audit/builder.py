@@ -103,7 +103,7 @@ def _backup_account_vault(slug: str, loc: Location, tags: list[dict[str, str]]
     key = kms.create_key(Description=f"tenant {slug} backup copies")["KeyMetadata"]
     kms.create_alias(AliasName=f"alias/tenant-{slug}", TargetKeyId=key["KeyId"])
     backup = backup_account_client("backup", loc)
-    name = f"t-{slug}-copy"
+    name = f"tenant-{slug}-copy"  # the stack's name: the deletion audit looks for it
     arn = backup.create_backup_vault(
         BackupVaultName=name, EncryptionKeyArn=key["Arn"],
         BackupVaultTags={t["Key"]: t["Value"] for t in tags},
@@ -456,6 +456,19 @@ def destroy_tenant(b: Built, keep: tuple[str, ...] = ()) -> None:
     ec2.delete_vpc(VpcId=b.vpc_id)
     backup = client("backup", region)
     backup.delete_backup_plan(BackupPlanId=b.plan_id)
+    mail = elb.describe_load_balancers(Names=[f"t-{b.slug}-mail"])["LoadBalancers"][0]
+    for listener in elb.describe_listeners(LoadBalancerArn=mail["LoadBalancerArn"])["Listeners"]:
+        elb.delete_listener(ListenerArn=listener["ListenerArn"])
+    elb.delete_load_balancer(LoadBalancerArn=mail["LoadBalancerArn"])
+    for group in elb.describe_target_groups()["TargetGroups"]:
+        if group["TargetGroupName"].startswith(f"t-{b.slug}-mail-"):
+            elb.delete_target_group(TargetGroupArn=group["TargetGroupArn"])
+    waf = client("wafv2", region)
+    for acl in waf.list_web_acls(Scope="REGIONAL")["WebACLs"]:
+        if acl["Name"] == f"tenant-{b.slug}":
+            waf.delete_web_acl(Name=acl["Name"], Scope="REGIONAL", Id=acl["Id"],
+                               LockToken=acl["LockToken"])
+    logs.delete_log_group(logGroupName=f"aws-waf-logs-tenant-{b.slug}")
     # The locked vaults stay (the stack retains them); their recovery points expire.
     key_id = b.key_arn.rsplit("/", 1)[-1]
     if "key" not in keep:
