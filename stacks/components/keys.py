@@ -75,12 +75,36 @@ def _principal_is(role_arns: Sequence[str]) -> dict[str, Any]:
     return {"ArnEquals": {"aws:PrincipalArn": list(role_arns)}}
 
 
+def _administers(sid: str, account: str, admin_role_arn: str) -> dict[str, Any]:
+    """Key administration (never use of the key for data) for one named role of `account`."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+        "Action": list(KEY_ADMIN_ACTIONS),
+        "Resource": "*",
+        "Condition": _principal_is([admin_role_arn]),
+    }
+
+
+def _roles_use(sid: str, account: str, roles: Sequence[str], via: dict[str, Any]
+               ) -> dict[str, Any]:
+    """Use of the key for data by named roles of `account`, only through AWS services."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+        "Action": [*KEY_USE_ACTIONS, "kms:CreateGrant"],
+        "Resource": "*",
+        "Condition": {**_principal_is(roles), **via},
+    }
+
+
 def tenant_key_policy(spec: TenantSpec, account: str) -> str:
     """The tenant key's policy (see the module docstring)."""
     region = spec.region
     platform = catalogue().platform
     admin = platform.admin_role_arn(account)
-    root = f"arn:aws:iam::{account}:root"
     own_roles = [
         f"arn:aws:iam::{account}:role/{app_role_name(spec)}",
         f"arn:aws:iam::{account}:role/{backup_role_name(spec)}",
@@ -88,22 +112,9 @@ def tenant_key_policy(spec: TenantSpec, account: str) -> str:
     ]
     backup_account = spec.location.backup.account_id
     statements: list[dict[str, Any]] = [
-        {
-            "Sid": "PlatformAdministers",
-            "Effect": "Allow",
-            "Principal": {"AWS": root},
-            "Action": list(KEY_ADMIN_ACTIONS),
-            "Resource": "*",
-            "Condition": _principal_is([admin]),
-        },
-        {
-            "Sid": "TenantRolesUseThroughServices",
-            "Effect": "Allow",
-            "Principal": {"AWS": root},
-            "Action": [*KEY_USE_ACTIONS, "kms:CreateGrant"],
-            "Resource": "*",
-            "Condition": {**_principal_is(own_roles), **_via(TENANT_KEY_SERVICES, region)},
-        },
+        _administers("PlatformAdministers", account, admin),
+        _roles_use("TenantRolesUseThroughServices", account, own_roles,
+                   _via(TENANT_KEY_SERVICES, region)),
         {
             "Sid": "CloudWatchLogsForTenantLogGroups",
             "Effect": "Allow",
@@ -145,30 +156,13 @@ def backup_key_policy(spec: TenantSpec) -> str:
     account = backup.account_id
     platform = catalogue().platform
     admin = platform.backup_role_arn(account)
-    root = f"arn:aws:iam::{account}:root"
     backup_service_role = (
         f"arn:aws:iam::{account}:role/aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup"
     )
     statements: list[dict[str, Any]] = [
-        {
-            "Sid": "BackupAccountAdministers",
-            "Effect": "Allow",
-            "Principal": {"AWS": root},
-            "Action": list(KEY_ADMIN_ACTIONS),
-            "Resource": "*",
-            "Condition": _principal_is([admin]),
-        },
-        {
-            "Sid": "BackupServiceUses",
-            "Effect": "Allow",
-            "Principal": {"AWS": root},
-            "Action": [*KEY_USE_ACTIONS, "kms:CreateGrant"],
-            "Resource": "*",
-            "Condition": {
-                **_principal_is([backup_service_role, admin]),
-                **_via(("backup",), backup.region),
-            },
-        },
+        _administers("BackupAccountAdministers", account, admin),
+        _roles_use("BackupServiceUses", account, [backup_service_role, admin],
+                   _via(("backup",), backup.region)),
         {
             "Sid": "NoReplicas",
             "Effect": "Deny",
