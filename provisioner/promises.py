@@ -17,6 +17,23 @@ ALLOWED_TLS_POLICIES: frozenset[str] = frozenset(
     }
 )
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-2021-06"  # what the tenant stack sets
+# The same suites on the app server (nginx), as OpenSSL names them: what TLS_POLICY offers
+# (AWS's ELB security policy table): ECDHE key exchange, AEAD ciphers only.
+TLS12_CIPHERS: tuple[str, ...] = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+)
+TLS13_CIPHERSUITES: tuple[str, ...] = (
+    "TLS_AES_128_GCM_SHA256",
+    "TLS_AES_256_GCM_SHA384",
+    "TLS_CHACHA20_POLY1305_SHA256",
+)
+# Mail client access (IMAPS, POP3S, SMTPS): implicit TLS only. Their plaintext ports must never
+# have a listener.
+MAIL_TLS_PORTS: tuple[int, ...] = (993, 995, 465)
+MAIL_PLAINTEXT_PORTS: tuple[int, ...] = (25, 110, 143, 587)
 
 HSTS_MIN_MAX_AGE_SECONDS = 31_536_000  # one year
 HSTS_HEADER = "max-age=63072000; includeSubDomains; preload"  # two years, what the stack sets

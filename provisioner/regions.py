@@ -23,16 +23,18 @@ LOCATION_CODES = ("us", "uk", "ie", "de", "au", "sg", "jp", "in")
 BackupMode = Literal["cross-region", "air-gapped"]
 _REGION_RE = re.compile(r"[a-z]{2}-[a-z]+-[0-9]")
 _ACCOUNT_RE = re.compile(r"[0-9]{12}")
+_ROLE_RE = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}")
 
 
 @dataclass(frozen=True)
 class BackupDestination:
     """Where a location's daily backups are copied."""
 
-    mode: BackupMode  # cross-region vault under a key replica, or air-gapped vault in-region
+    mode: BackupMode  # vault in another region, or an air-gapped vault in-region
     region: str  # AWS region of the destination vault
     opt_in: bool  # the destination region must be enabled on the account first
     why: str  # the reason, for an auditor
+    account_id: str  # the location's backup account, which owns the copy vault and its key
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,20 @@ class Location:
 
 
 @dataclass(frozen=True)
+class Platform:
+    """The platform's own roles, by name (the same name in every account)."""
+
+    admin_role: str  # in tenant accounts: administers tenant keys, runs deployments
+    backup_role: str  # in backup accounts: assumed by the tenant program's second provider
+
+    def admin_role_arn(self, account: str) -> str:
+        return f"arn:aws:iam::{account}:role/{self.admin_role}"
+
+    def backup_role_arn(self, account: str) -> str:
+        return f"arn:aws:iam::{account}:role/{self.backup_role}"
+
+
+@dataclass(frozen=True)
 class Catalogue:
     """Everything regions.yaml holds."""
 
@@ -62,6 +78,7 @@ class Catalogue:
     domain: str  # tenants are served at {slug}.{domain}
     hosted_zone_id: str  # Route 53 zone of `domain`
     offline_account_id: str  # account id the offline plan's mocks answer with
+    platform: Platform  # the platform's roles in tenant and backup accounts
     source: Path
 
     def regions(self) -> set[str]:
@@ -132,11 +149,15 @@ def _parse_location(source: Path, code: str, data: Any) -> Location:
         raise ConfigError(
             f"{source}: {bwhere}: field 'region' must be {region} for an air-gapped vault"
         )
+    backup_account = str(_field(source, bwhere, backup_data, "account_id", str))
+    if not _ACCOUNT_RE.fullmatch(backup_account):
+        raise ConfigError(f"{source}: {bwhere}: field 'account_id' must be 12 digits")
     backup = BackupDestination(
         mode=mode,
         region=backup_region,
         opt_in=_field(source, bwhere, backup_data, "opt_in", bool),
         why=" ".join(str(_field(source, bwhere, backup_data, "why", str)).split()),
+        account_id=backup_account,
     )
     return Location(
         code=code,
@@ -183,11 +204,27 @@ def parse_catalogue(source: Path, raw: Any) -> Catalogue:
     account = str(_field(source, "offline", offline, "account_id", str))
     if not _ACCOUNT_RE.fullmatch(account):
         raise ConfigError(f"{source}: offline: field 'account_id' must be 12 digits")
+    for loc in locations.values():
+        if loc.backup.account_id == account:
+            raise ConfigError(
+                f"{source}: location '{loc.code}': backup: field 'account_id' is the tenant"
+                " account (offline account_id): backups must live in a separate account"
+            )
+    platform_raw = _field(source, "top level", raw, "platform", dict)
+    if not isinstance(platform_raw, dict):
+        raise ConfigError(f"{source}: 'platform' must be a mapping")
+    roles = {}
+    for name in ("admin_role", "backup_role"):
+        value = str(_field(source, "platform", platform_raw, name, str))
+        if not _ROLE_RE.fullmatch(value):
+            raise ConfigError(f"{source}: platform: field '{name}' is not an IAM role name")
+        roles[name] = value
     return Catalogue(
         locations=locations,
         domain=_field(source, "dns", dns, "domain", str),
         hosted_zone_id=_field(source, "dns", dns, "hosted_zone_id", str),
         offline_account_id=account,
+        platform=Platform(**roles),
         source=source,
     )
 

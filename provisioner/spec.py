@@ -98,4 +98,5 @@ class TenantSpec:
             "plan": self.plan.name,
             "backup_region": self.location.backup.region,
             "backup_mode": self.location.backup.mode,
+            "backup_account_id": self.location.backup.account_id,
         }

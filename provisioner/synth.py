@@ -6,7 +6,9 @@ as the provider would receive them (camelCase, numbers as floats, secrets as "[s
 
 Mock outputs are deterministic so two plans of the same spec are identical and diff cleanly:
 - a resource's id is `{name}-id` (its Pulumi logical name);
-- its ARN is `arn:aws:{service}:{region}:{account}:{kind}/{name}-id` for regional resources,
+- its ARN is `arn:aws:{service}:{region}:{account}:{kind}/{name}-id` for regional resources
+  ({account} is the tenant account, or the account an explicit provider assumes a role in:
+  the backup account's resources carry the backup account's id),
   `arn:aws:iam::{account}:{kind}/{name}` for IAM and `arn:aws:s3:::{bucket}` for buckets;
   {region} is the resource's effective region (its `region` input, else the tenant's region);
 - names the provider would generate (`name`, `bucket`) are `{name}-generated`.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -85,13 +88,28 @@ def _make_mocks(spec: TenantSpec, regions: Catalogue) -> Any:
     import pulumi
     from pulumi.runtime.mocks import MockMonitor
 
-    account = regions.offline_account_id
+    tenant_account = regions.offline_account_id
+    provider_accounts: dict[str, str] = {}  # explicit provider's id -> the account it acts in
 
     class OfflineMocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
             inputs = dict(args.inputs)
-            region = str(inputs.get("region") or spec.region)
             rid = f"{args.name}-id"
+            if args.typ == "pulumi:providers:aws":
+                # A provider that assumes a role in another account (the backup account):
+                # what it creates lives there, and the mock ARNs say so.
+                roles = inputs.get("assumeRoles") or []
+                if isinstance(roles, str):  # provider configuration arrives JSON-encoded
+                    roles = json.loads(roles)
+                first = roles[0] if roles else {}
+                role_arn = str(first.get("roleArn") or first.get("role_arn") or "")
+                if role_arn.count(":") >= 5 and role_arn.split(":")[4]:
+                    provider_accounts[rid] = role_arn.split(":")[4]
+                return rid, {**inputs, "id": rid}
+            account = tenant_account
+            if args.provider:
+                account = provider_accounts.get(args.provider.rsplit("::", 1)[-1], tenant_account)
+            region = str(inputs.get("region") or spec.region)
             outputs: dict[str, Any] = {**inputs, "id": rid}
             outputs["arn"] = mock_arn(args.typ, args.name, region, account, inputs)
             outputs.setdefault("name", f"{args.name}-generated")
@@ -105,6 +123,7 @@ def _make_mocks(spec: TenantSpec, regions: Catalogue) -> Any:
                 outputs["allocationId"] = rid
             elif service == "rds" and kind == "instance":
                 outputs["address"] = f"{inputs.get('identifier', args.name)}.{region}.rds.example"
+                outputs["resourceId"] = f"db-{args.name}-id"
                 outputs["masterUserSecrets"] = [
                     {
                         "secretArn": f"arn:aws:secretsmanager:{region}:{account}:secret:"
@@ -117,7 +136,8 @@ def _make_mocks(spec: TenantSpec, regions: Catalogue) -> Any:
                 outputs["dnsName"] = f"{args.name}.{region}.elb.example"
                 outputs["zoneId"] = "ZLBEXAMPLE"
             elif service == "acm" and kind == "certificate":
-                domain = inputs.get("domainName", "")
+                domains = [inputs.get("domainName", ""),
+                           *(inputs.get("subjectAlternativeNames") or [])]
                 outputs["domainValidationOptions"] = [
                     {
                         "domainName": domain,
@@ -125,6 +145,7 @@ def _make_mocks(spec: TenantSpec, regions: Catalogue) -> Any:
                         "resourceRecordType": "CNAME",
                         "resourceRecordValue": "_validation.acm-validations.aws.",
                     }
+                    for domain in domains
                 ]
             elif service == "route53" and kind == "record":
                 outputs["fqdn"] = inputs.get("name", args.name)
@@ -134,10 +155,10 @@ def _make_mocks(spec: TenantSpec, regions: Catalogue) -> Any:
             token = args.token
             if token == "aws:index/getCallerIdentity:getCallerIdentity":
                 return {
-                    "accountId": account,
-                    "arn": f"arn:aws:iam::{account}:user/offline-plan",
+                    "accountId": tenant_account,
+                    "arn": f"arn:aws:iam::{tenant_account}:user/offline-plan",
                     "userId": "OFFLINE",
-                    "id": account,
+                    "id": tenant_account,
                 }
             if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
                 zones = list(spec.location.zones)

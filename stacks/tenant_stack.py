@@ -19,13 +19,13 @@ from stacks.components.base import TenantPart
 from stacks.components.compute import Compute
 from stacks.components.database import Database
 from stacks.components.edge import Edge
-from stacks.components.keys import Keys
+from stacks.components.keys import Keys, backup_account_provider
 from stacks.components.network import Network
 from stacks.components.observability import Observability
 
 # Bumped whenever the program changes what it creates; recorded per tenant by the registry so
 # workers know which tenants still run an older program.
-PROGRAM_VERSION = "2026.11.2"
+PROGRAM_VERSION = "2026.12.1"
 
 
 def hostname_for(spec: TenantSpec, regions: Catalogue) -> str:
@@ -58,7 +58,10 @@ class TenantStack(TenantPart):
         hostname = hostname_for(spec, regions)
         child = pulumi.ResourceOptions(parent=self)
 
-        keys = Keys("keys", spec, account_id=account_id, opts=child)
+        backup_provider = backup_account_provider("backup-account", spec, parent=self)
+        keys = Keys(
+            "keys", spec, account_id=account_id, backup_provider=backup_provider, opts=child
+        )
         logs = Observability("observability", spec, key_arn=keys.key.arn, opts=child)
         network = Network("network", spec, flow_log_group_arn=logs.flow_logs.arn, opts=child)
         private_ids = [s.id for s in network.private_subnets]
@@ -79,8 +82,10 @@ class TenantStack(TenantPart):
             availability_zone=app_zone,
             security_group_id=network.app_sg.id,
             db_host=database.instance.address,
-            db_secret_arn=database.instance.master_user_secrets[0].secret_arn,
+            db_resource_id=database.instance.resource_id,
+            account_id=account_id,
             log_group_name=logs.app.name,
+            session_log_group_name=logs.ssm_sessions.name,
             hostname=hostname,
             suspended=suspended,
             opts=child,
@@ -95,6 +100,8 @@ class TenantStack(TenantPart):
             security_group_id=network.lb_sg.id,
             instance_id=compute.instance.id,
             account_id=account_id,
+            mail_security_group_id=network.mail_sg.id,
+            waf_log_group_arn=logs.waf.arn,
             suspended=suspended,
             opts=child,
         )
@@ -102,8 +109,10 @@ class TenantStack(TenantPart):
             "backup",
             spec,
             key_arn=keys.key.arn,
-            destination_key_arn=keys.backup_key_arn,
+            destination_key_arn=keys.backup_key.arn,
             protected_arns=[database.instance.arn, compute.instance.arn, compute.data_volume.arn],
+            account_id=account_id,
+            backup_provider=backup_provider,
             opts=child,
         )
         self.outputs: dict[str, pulumi.Input[str]] = {
@@ -111,6 +120,7 @@ class TenantStack(TenantPart):
             "url": f"https://{hostname}",
             "region": spec.region,
             "load_balancer_dns_name": edge.lb.dns_name,
+            "mail_hostname": edge.mail_hostname,
             "database_endpoint": database.instance.address,
             "key_arn": keys.key.arn,
             "backup_vault": backup.vault.name,

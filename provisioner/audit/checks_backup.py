@@ -1,7 +1,9 @@
 """Backups: a vault under the tenant key, a daily rule, and its copy to the configured destination.
 
-The copy must land where regions.yaml says (another region of the same jurisdiction, or an
-air-gapped vault in the same region) in a vault encrypted with the tenant's key (its replica).
+The copy must land where regions.yaml says: in the location's backup account (read as the
+platform's backup role there), in another region of the same jurisdiction or an air-gapped vault
+in the same region, in a vault encrypted with a key of the backup account and locked in
+compliance mode for at least the plan's backup retention.
 Selections are read with ListBackupSelections/GetBackupSelection (moto 5.2.5 does not implement
 them; the tests stub those two calls with botocore's Stubber).
 """
@@ -77,7 +79,20 @@ def _check_copy(ctx: Context, plan_arn: str, copy: dict[str, Any]) -> bool:
             f" {target.backup_region} ({target.location.jurisdiction}) as regions.yaml says",
         )
         return False
-    backup: Any = ctx.client("backup", dest_region)
+    want_account = target.location.backup.account_id
+    dest_account = dest_arn.split(":")[4] if dest_arn.count(":") >= 5 else ""
+    if dest_account != want_account:
+        report.fail(
+            "backups",
+            "backup.copy-account",
+            plan_arn,
+            target.region,
+            f"daily copy goes to account {dest_account or '?'}, not the location's backup"
+            f" account {want_account}: the tenant's account could delete it",
+        )
+        return False
+    report.check("backup.copy-account", plan_arn)
+    backup: Any = ctx.backup_account_client("backup")
     try:
         vault = backup.describe_backup_vault(BackupVaultName=dest_arn.rsplit(":", 1)[-1])
     except Exception as exc:
@@ -91,7 +106,8 @@ def _check_copy(ctx: Context, plan_arn: str, copy: dict[str, Any]) -> bool:
             f"copy destination vault {dest_arn} does not exist",
         )
         return False
-    if target.location.backup.mode == "air-gapped" and vault.get("VaultType") != AIR_GAPPED:
+    air_gapped = vault.get("VaultType") == AIR_GAPPED
+    if target.location.backup.mode == "air-gapped" and not air_gapped:
         report.fail(
             "backups",
             "backup.copy-destination",
@@ -100,16 +116,24 @@ def _check_copy(ctx: Context, plan_arn: str, copy: dict[str, Any]) -> bool:
             f"destination must be a logically air-gapped vault, is {vault.get('VaultType')}",
         )
         return False
-    if target.location.backup_is_cross_region and not ctx.is_tenant_key(
-        vault.get("EncryptionKeyArn")
-    ):
+    key = str(vault.get("EncryptionKeyArn") or "")
+    if key.split(":")[4:5] != [want_account]:
         report.fail(
             "at-rest",
-            "backup.copy-encrypted-with-tenant-key",
+            "backup.copy-encrypted-with-backup-account-key",
             dest_arn,
             dest_region,
-            f"destination vault encrypted with {vault.get('EncryptionKeyArn')}, not a replica of"
-            f" the tenant key {ctx.expected_key()}",
+            f"destination vault encrypted with {key or 'no key'}, not a key the backup account"
+            f" {want_account} owns",
+        )
+        return False
+    if not air_gapped and not vault.get("Locked"):
+        report.fail(
+            "backups",
+            "backup.vault-lock",
+            dest_arn,
+            dest_region,
+            "the copy vault is not locked (Vault Lock in compliance mode)",
         )
         return False
     report.check("backup.copy-destination", plan_arn)

@@ -81,8 +81,18 @@ def _check_http(ctx: Context, elb: Any, listener: dict[str, Any]) -> None:
 def check_load_balancers(ctx: Context) -> None:
     elb: Any = ctx.client("elbv2")
     region, report = ctx.target.region, ctx.report
-    for resource in ctx.of_kind("elasticloadbalancing:loadbalancer"):
+    found = ctx.of_kind("elasticloadbalancing:loadbalancer")
+    kinds = {
+        lb["LoadBalancerArn"]: lb.get("Type")
+        for lb in (elb.describe_load_balancers(LoadBalancerArns=[r.arn for r in found])[
+            "LoadBalancers"] if found else [])
+    }  # fmt: skip
+    for resource in found:
         lb_arn = resource.arn
+        if kinds.get(lb_arn) == "network":
+            # The mail NLB: its TLS listeners are checked by nlb.mail-tls; access logs here.
+            _check_access_logs(ctx, elb, lb_arn)
+            continue
         listeners = [
             listener
             for page in elb.get_paginator("describe_listeners").paginate(LoadBalancerArn=lb_arn)
@@ -117,15 +127,25 @@ def check_load_balancers(ctx: Context) -> None:
                 f"{DROP_INVALID} is {attributes.get(DROP_INVALID)!r}: malformed headers reach"
                 " the app",
             )
-        if str(attributes.get(ACCESS_LOGS)).lower() == "true" and attributes.get(
-            ACCESS_LOGS_BUCKET
-        ):
-            report.check("alb.access-logs", lb_arn)
-        else:
-            report.fail(
-                "logging",
-                "alb.access-logs",
-                lb_arn,
-                region,
-                f"access logs are off ({ACCESS_LOGS}={attributes.get(ACCESS_LOGS)!r})",
-            )
+        _check_access_logs(ctx, elb, lb_arn, attributes)
+
+
+def _check_access_logs(ctx: Context, elb: Any, lb_arn: str,
+                       attributes: dict[str, Any] | None = None) -> None:
+    if attributes is None:
+        attributes = {
+            a["Key"]: a.get("Value")
+            for a in elb.describe_load_balancer_attributes(LoadBalancerArn=lb_arn)["Attributes"]
+        }
+    if str(attributes.get(ACCESS_LOGS)).lower() == "true" and attributes.get(
+        ACCESS_LOGS_BUCKET
+    ):
+        ctx.report.check("alb.access-logs", lb_arn)
+    else:
+        ctx.report.fail(
+            "logging",
+            "alb.access-logs",
+            lb_arn,
+            ctx.target.region,
+            f"access logs are off ({ACCESS_LOGS}={attributes.get(ACCESS_LOGS)!r})",
+        )

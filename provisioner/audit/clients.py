@@ -104,18 +104,39 @@ class Clients:
         self._local = threading.local()
         self._config = retry_config()
 
-    def client(self, service: str, region: str) -> Any:
-        """A client for `service` in `region`, cached for this thread."""
-        cache: dict[tuple[str, str], Any] = self._local.__dict__.setdefault("clients", {})
-        key = (service, region)
+    def client(self, service: str, region: str, role_arn: str | None = None) -> Any:
+        """A client for `service` in `region`, cached for this thread; with `role_arn`, acting
+        as that role (another account's, e.g. the location's backup account), assumed once per
+        thread with this session's credentials."""
+        cache: dict[tuple[str, str, str], Any] = self._local.__dict__.setdefault("clients", {})
+        key = (service, region, role_arn or "")
         if key not in cache:
             with aws_errors():
-                session = _thread_session(self._profile)
+                session = self._assumed(role_arn, region) if role_arn \
+                    else _thread_session(self._profile)
                 made = session.client(service, region_name=region, config=self._config)  # type: ignore[call-overload]
             if self._on_new_client is not None:
                 self._on_new_client(service, region, made)
             cache[key] = made
         return cache[key]
+
+
+    def _assumed(self, role_arn: str, region: str) -> boto3.session.Session:
+        sessions: dict[str, boto3.session.Session] = self._local.__dict__.setdefault(
+            "assumed", {})
+        if role_arn not in sessions:
+            sts = self.client("sts", region)
+            creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="provisioner-audit")[
+                "Credentials"]
+            core = botocore.session.Session()
+            core.register_component("data_loader", _shared_loader())
+            sessions[role_arn] = boto3.session.Session(
+                botocore_session=core,
+                aws_access_key_id=creds["AccessKeyId"],
+                aws_secret_access_key=creds["SecretAccessKey"],
+                aws_session_token=creds["SessionToken"],
+            )
+        return sessions[role_arn]
 
 
 def error_code(exc: BaseException) -> str:

@@ -24,6 +24,15 @@ class Context:
     def client(self, service: str, region: str | None = None) -> Any:
         return self.clients.client(service, region or self.target.region)
 
+    def backup_account_client(self, service: str) -> Any:
+        """A client in the location's backup account and region, as the platform's backup role
+        (regions.yaml `platform.backup_role`): the tenant's account cannot read it."""
+        from provisioner.regions import catalogue
+
+        backup = self.target.location.backup
+        role = catalogue().platform.backup_role_arn(backup.account_id)
+        return self.clients.client(service, backup.region, role_arn=role)
+
     def backup_plans(self) -> list[str]:
         """The tenant's backup plan ARNs: from the tagging API when it lists them (AWS does),
         else by listing plans and their tags (one call per plan in the region)."""
@@ -52,7 +61,7 @@ class Context:
 
 
 def resolve_tenant_key(ctx: Context) -> None:
-    """Find the tenant key by alias; check rotation and, for cross-region backups, a replica."""
+    """Find the tenant key by alias; check it is enabled and rotated."""
     kms = ctx.clients.client("kms", ctx.target.region)
     alias_arn = f"arn:aws:kms:{ctx.target.region}:{ctx.report.account}:{ctx.target.key_alias}"
     try:
@@ -85,20 +94,4 @@ def resolve_tenant_key(ctx: Context) -> None:
     else:
         ctx.report.fail(
             "at-rest", "kms.rotation", arn, ctx.target.region, "automatic key rotation is off"
-        )
-    if not ctx.target.location.backup_is_cross_region:
-        return
-    replicas = {
-        r.get("Region") for r in meta.get("MultiRegionConfiguration", {}).get("ReplicaKeys", [])
-    }
-    if meta.get("MultiRegion") and ctx.target.backup_region in replicas:
-        ctx.report.check("kms.backup-replica", arn)
-    else:
-        ctx.report.fail(
-            "backups",
-            "kms.backup-replica",
-            arn,
-            ctx.target.region,
-            f"no replica of the tenant key in the backup region {ctx.target.backup_region}:"
-            " copies there cannot be encrypted with the tenant's own key",
         )

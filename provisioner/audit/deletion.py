@@ -5,8 +5,12 @@ Two independent sources per region, so a resource that lost its tags is still fo
 - per-service reads by tag filter or by the names the stack derives from the slug (instances,
   volumes, snapshots, database instances, snapshots and retained automated backups, secrets,
   log groups, vaults and their recovery points).
-The tenant's KMS keys (primary and replica) may remain only in PendingDeletion: once deleted,
-every backup encrypted under them is unreadable (crypto-shredding).
+The tenant's KMS keys (its own, and the backup account's per-tenant key, read as the platform's
+backup role there) may remain only in PendingDeletion: once deleted, every backup encrypted under
+them is unreadable (crypto-shredding). Vaults locked in compliance mode outlive the tenant by
+design; a recovery point in one is accepted only while every key that can decrypt it (the key
+it is encrypted with) is pending deletion or gone, and is listed as pending with the date its
+lifecycle deletes it.
 
 The JSON of `Proof.to_dict()` is the deletion evidence the registry stores.
 """
@@ -86,8 +90,8 @@ class _Sweep:
     def mine(self, tags: dict[str, str]) -> bool:
         return tags.get("tenant") == self.target.slug
 
-    def key(self, region: str, key_id: str) -> None:
-        kms = self.clients.client("kms", region)
+    def key(self, region: str, key_id: str, role_arn: str | None = None) -> None:
+        kms = self.clients.client("kms", region, role_arn=role_arn)
         try:
             meta = kms.describe_key(KeyId=key_id)["KeyMetadata"]
         except Exception as exc:
@@ -109,9 +113,36 @@ class _Sweep:
         if state not in KEY_GOING:
             self.remnant(region, "kms:key", meta["Arn"], f"key is {state}, not pending deletion")
 
+    def key_going(self, region: str, key_arn: str, role_arn: str | None) -> str | None:
+        """None when the key is pending deletion or gone, else its state."""
+        kms = self.clients.client("kms", region, role_arn=role_arn)
+        try:
+            state = str(kms.describe_key(KeyId=key_arn)["KeyMetadata"].get("KeyState"))
+        except Exception as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        return None if state in KEY_GOING else state
+
+    def vault_locked(self, region: str, name: str, role_arn: str | None = None) -> bool:
+        backup = self.clients.client("backup", region, role_arn=role_arn)
+        try:
+            return bool(backup.describe_backup_vault(BackupVaultName=name).get("Locked"))
+        except Exception as exc:
+            if is_not_found(exc):
+                return False
+            raise
+
     def tagged(self, region: str, resource: Tagged) -> None:
         if resource.kind == "kms:key":
             self.key(region, resource.arn)
+            return
+        if resource.kind == "backup:backup-vault" and self.vault_locked(
+                region, resource.resource_id):
+            # A compliance-mode lock cannot be lifted: the vault stays until its recovery
+            # points expire; those are judged one by one (backups()).
+            self.proof.pending.append({"arn": resource.arn, "region": region,
+                                       "kind": "backup:backup-vault", "deletion_date": ""})
             return
         if resource.kind == "secretsmanager:secret" and self._secret_going(region, resource.arn):
             return
@@ -227,8 +258,8 @@ class _Sweep:
                 )
         self.proof.checked.update({f"{region} secretsmanager:secret", f"{region} logs:log-group"})
 
-    def backups(self, region: str, tenant_vaults: set[str]) -> None:
-        backup = self.clients.client("backup", region)
+    def backups(self, region: str, tenant_vaults: set[str], role_arn: str | None = None) -> None:
+        backup = self.clients.client("backup", region, role_arn=role_arn)
         vaults = [
             v
             for p in backup.get_paginator("list_backup_vaults").paginate()
@@ -240,15 +271,42 @@ class _Sweep:
             pages = backup.get_paginator("list_recovery_points_by_backup_vault").paginate(
                 BackupVaultName=name
             )
+            locked: bool | None = None
             for point in (p for page in pages for p in page.get("RecoveryPoints", [])):
                 source = point.get("ResourceArn", "")
-                if mine or source.endswith(f":db:{self.db_id}"):
-                    self.remnant(
-                        region, "backup:recovery-point", point["RecoveryPointArn"], f"of {source}"
-                    )
+                if not (mine or source.endswith(f":db:{self.db_id}")):
+                    continue
+                if locked is None:
+                    locked = self.vault_locked(region, name, role_arn)
+                if locked and self._shredded(region, name, point, role_arn):
+                    continue
+                self.remnant(
+                    region, "backup:recovery-point", point["RecoveryPointArn"], f"of {source}"
+                )
         self.proof.checked.update(
             {f"{region} backup:recovery-point", f"{region} backup:backup-vault"}
         )
+
+
+    def _shredded(self, region: str, vault: str, point: dict[str, Any],
+                  role_arn: str | None) -> bool:
+        """A locked recovery point whose key is going: unreadable now, deleted at DeleteAt."""
+        backup = self.clients.client("backup", region, role_arn=role_arn)
+        arn = point["RecoveryPointArn"]
+        detail = backup.describe_recovery_point(BackupVaultName=vault, RecoveryPointArn=arn)
+        key = detail.get("EncryptionKeyArn") or point.get("EncryptionKeyArn")
+        if not key:
+            return False  # not known to be encrypted under a key that is going
+        state = self.key_going(region, str(key), role_arn)
+        if state is not None:
+            self.remnant(region, "backup:recovery-point", arn,
+                         f"locked, but its key {key} is {state}: still readable")
+            return True  # reported, with the reason
+        expires = (detail.get("CalculatedLifecycle") or {}).get("DeleteAt")
+        self.proof.pending.append({
+            "arn": arn, "region": region, "kind": "backup:recovery-point",
+            "deletion_date": expires.isoformat() if expires else "", "key": str(key)})
+        return True
 
 
 def prove_deletion(clients: Clients, target: Target, now: datetime) -> Proof:
@@ -274,4 +332,21 @@ def prove_deletion(clients: Clients, target: Target, now: datetime) -> Proof:
             sweep.rds(region)
             sweep.secrets_and_logs(region)
             sweep.backups(region, {r.arn for r in tagged if r.kind == "backup:backup-vault"})
+        # The location's backup account: its per-tenant key and the copies, read as the
+        # platform's backup role there.
+        from provisioner.regions import catalogue
+
+        backup = target.location.backup
+        role = catalogue().platform.backup_role_arn(backup.account_id)
+        sweep.key(backup.region, target.key_alias, role_arn=role)
+        copies = clients.client("backup", backup.region, role_arn=role)
+        names = {f"tenant-{target.slug}-copy", f"tenant-{target.slug}-air-gapped"}  # the stack's
+        vaults = {
+            v["BackupVaultArn"]
+            for p in copies.get_paginator("list_backup_vaults").paginate()
+            for v in p["BackupVaultList"]
+            if v["BackupVaultName"] in names
+        }
+        sweep.backups(backup.region, vaults, role_arn=role)
+        proof.checked.add(f"{backup.region} backup-account:{backup.account_id}")
     return proof

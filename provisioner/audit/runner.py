@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from provisioner.audit import checks_backup, checks_lb, checks_storage
+from provisioner.audit import checks_backup, checks_hardening, checks_lb, checks_storage
 from provisioner.audit.clients import Clients, aws_errors, is_not_found
 from provisioner.audit.context import Context, resolve_tenant_key
 from provisioner.audit.discovery import GLOBAL, Discovery, account_id, enabled_regions
@@ -122,6 +122,11 @@ def audit_tenant(
         checks_lb.check_load_balancers(ctx)
         checks_backup.check_vaults(ctx)
         checks_backup.check_plans(ctx)
+        checks_hardening.check_key_policy(ctx)
+        checks_hardening.check_database(ctx)
+        checks_hardening.check_waf(ctx)
+        checks_hardening.check_mail(ctx)
+        checks_hardening.check_vault_locks(ctx)
         sweep = regions if regions is not None else enabled_regions(clients, target.region)
         check_residency(ctx, sweep, region_workers)
     return report

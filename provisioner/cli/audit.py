@@ -71,6 +71,13 @@ def _print_proof(proof: dict[str, Any]) -> None:
     keys = ", ".join(
         f"{k['region']}: {k['state']} {k['deletion_date']}".strip() for k in proof["keys"]
     )
+    locked = [p for p in proof.get("pending", []) if p["kind"] == "backup:recovery-point"]
+    if locked:  # unreadable already (their keys are going); deleted by their lifecycle
+        print_table(
+            f"locked recovery points of {proof['tenant']} (keys pending deletion)",
+            ("region", "recovery point", "expires"),
+            [(p["region"], p["arn"], p["deletion_date"] or "?") for p in locked],
+        )
     verdict = "DELETED" if proof["passed"] else f"NOT DELETED: {len(proof['remnants'])} remnant(s)"
     typer.echo(f"{proof['tenant']}: {verdict}; keys: {keys or 'none left'}")
 

@@ -30,7 +30,7 @@ ID_ARGUMENT = typer.Argument(..., help="The incident's id (`provisioner incident
 AT_OPTION = typer.Option(
     None, "--at", help="When it took effect (ISO 8601, UTC if no zone); default now."
 )
-_DURATION_RE = re.compile(r"^(\d+)\s*([mhd])$")
+_DURATION_RE = re.compile(r"([0-9]+) *([mhd])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 _YES_NO = {"yes": True, "no": False}
 
@@ -54,7 +54,7 @@ def _yes_no(value: str, option: str) -> bool:
 
 def parse_within(value: str) -> timedelta:
     """`12h`, `30m`, `2d`."""
-    match = _DURATION_RE.match(value.strip().lower())
+    match = _DURATION_RE.fullmatch(value.strip().lower())
     if not match:
         raise UsageError(f"--within {value!r}: give a duration such as 30m, 12h or 2d")
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})

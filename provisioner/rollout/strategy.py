@@ -25,7 +25,7 @@ DEFAULT_BAKE_SECONDS = 30 * 60
 DEFAULT_ERROR_BUDGET = "0"
 DEFAULT_IN_FLIGHT = 20  # per region: tenants targeted and not yet verified at once
 NAMED_STAGES = ("canary", "groups", "trials")
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_DURATION = re.compile(r"(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?")
 
 
 def parse_duration(text: str, name: str = "duration") -> int:
@@ -33,7 +33,7 @@ def parse_duration(text: str, name: str = "duration") -> int:
     value = text.strip().lower()
     if value.isdigit():
         return int(value)
-    match = _DURATION.match(value)
+    match = _DURATION.fullmatch(value)
     if not value or match is None:
         raise UsageError(f"{name} {text!r}: use e.g. 30m, 1h30m, 45s or 0")
     days, hours, minutes, seconds = (int(g or 0) for g in match.groups())

@@ -27,7 +27,7 @@ LOCATION_TIME_ZONES = {
     "in": "Asia/Kolkata",
 }
 DEFAULT_HOURS = "01:00-05:00"
-_WINDOW = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})(?:\s+(\S+))?$")
+_WINDOW = re.compile(r"([0-9]{1,2}):([0-9]{2})-([0-9]{1,2}):([0-9]{2})(?: +(\S+))?")
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Window:
     @classmethod
     def parse(cls, text: str, default_zone: str = "UTC") -> Window:
         """'02:00-06:00 Europe/Berlin' (zone optional: `default_zone`)."""
-        match = _WINDOW.match(text.strip())
+        match = _WINDOW.fullmatch(text.strip())
         if match is None:
             raise UsageError(
                 f"maintenance window {text!r}: use HH:MM-HH:MM [ZONE], e.g. 02:00-06:00"

@@ -1,14 +1,21 @@
-"""AWS Backup: a vault under the tenant key, a daily plan with a copy to the location's backup
-destination, and a selection covering the database and the volumes.
+"""AWS Backup: a locked vault under the tenant key, a daily plan whose copy leaves the tenant's
+account, and a selection covering the database and the volumes.
 
-The destination is a vault in another region of the same jurisdiction, encrypted with the
-replica of the tenant's multi-region key, or, where the jurisdiction has one AWS region (UK,
-Singapore), a logically air-gapped vault in that region. Cold storage is not used: cold
-recovery points cannot be copied across regions.
+The copy goes to the location's **backup account** (through the second, explicit AWS provider):
+a vault in another region of the same jurisdiction, or, where the jurisdiction has one AWS
+region (UK, Singapore), a logically air-gapped vault in that region. Either is encrypted under a
+per-tenant key the backup account owns, so nothing in the tenant's account can delete the copies
+or their key. Every vault is locked in compliance mode (AWS Backup Vault Lock) with a minimum
+retention of the plan's backup retention; none has `force_destroy`. Deleting the tenant's stack
+therefore leaves the vaults (`retain_on_delete`): their recovery points expire by retention, and
+the tenant's keys are scheduled for deletion, which makes them unreadable first
+(crypto-shredding). Cold storage is not used: cold recovery points cannot be copied across
+regions.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import pulumi
@@ -17,12 +24,16 @@ import pulumi_aws as aws
 from provisioner.promises import BACKUP_SCHEDULE
 from provisioner.spec import TenantSpec
 from stacks.components.base import TenantPart, assume_role_policy
+from stacks.components.keys import backup_role_name
 
 BACKUP_ROLE_POLICIES = (
     "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
     "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores",
 )
 START_WINDOW_MINUTES = 60
+# Compliance mode: after this grace period nobody, not even the account root or AWS, can remove
+# the lock or delete a recovery point before its retention ends (3 days is the minimum).
+LOCK_CHANGEABLE_FOR_DAYS = 3
 COMPLETION_WINDOW_MINUTES = 8 * 60  # a daily job must finish well inside the day
 
 
@@ -36,33 +47,40 @@ class Backup(TenantPart):
         key_arn: pulumi.Input[str],
         destination_key_arn: pulumi.Input[str],
         protected_arns: Sequence[pulumi.Input[str]],
+        account_id: pulumi.Input[str],
+        backup_provider: aws.Provider,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("Backup", name, spec, opts)
         retention = spec.plan.backup_retention_days
         vault_name = f"tenant-{spec.slug}"
+        # Locked vaults outlive the stack: their recovery points expire by retention.
+        kept = self.child(retain_on_delete=True)
         self.vault = aws.backup.Vault(
             f"{name}-vault",
             name=vault_name,
             kms_key_arn=key_arn,
-            force_destroy=True,  # deleting a tenant deletes its recovery points
             region=self.region,
             tags=self.tags(),
-            opts=self.child(),
+            opts=kept,
         )
+        self._lock(f"{name}-vault-lock", self.vault.name, self.region, kept)
         destination = spec.location.backup
+        in_backup_account = self.child(provider=backup_provider, retain_on_delete=True)
         copy_vault: aws.backup.Vault | aws.backup.LogicallyAirGappedVault
         if destination.mode == "cross-region":
             copy_vault = aws.backup.Vault(
                 f"{name}-copy-vault",
                 name=f"{vault_name}-copy",
                 kms_key_arn=destination_key_arn,
-                force_destroy=True,
                 region=destination.region,
                 tags=self.tags(purpose="backup-copy"),
-                opts=self.child(),
+                opts=in_backup_account,
             )
+            self._lock(f"{name}-copy-vault-lock", copy_vault.name, destination.region,
+                       in_backup_account)
         else:
+            # Locked by construction: its minimum and maximum retention are fixed at creation.
             copy_vault = aws.backup.LogicallyAirGappedVault(
                 f"{name}-air-gapped-vault",
                 name=f"{vault_name}-air-gapped",
@@ -71,9 +89,33 @@ class Backup(TenantPart):
                 max_retention_days=retention,
                 region=destination.region,
                 tags=self.tags(purpose="backup-copy"),
-                opts=self.child(),
+                opts=in_backup_account,
             )
         self.copy_vault = copy_vault
+        # The backup account lets this tenant's account copy into the vault, and nothing more.
+        aws.backup.VaultPolicy(
+            f"{name}-copy-vault-policy",
+            backup_vault_name=copy_vault.name,
+            policy=pulumi.Output.all(copy_vault.arn, account_id).apply(
+                lambda v: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "TenantAccountCopiesIn",
+                                "Effect": "Allow",
+                                "Principal": {"AWS": f"arn:aws:iam::{v[1]}:root"},
+                                "Action": "backup:CopyIntoBackupVault",
+                                "Resource": v[0],
+                            }
+                        ],
+                    },
+                    sort_keys=True,
+                )
+            ),
+            region=destination.region,
+            opts=self.child(provider=backup_provider),
+        )
         plan = aws.backup.Plan(
             f"{name}-plan",
             name=f"tenant-{spec.slug}-daily",
@@ -101,6 +143,7 @@ class Backup(TenantPart):
         )
         role = aws.iam.Role(
             f"{name}-role",
+            name=backup_role_name(spec),
             assume_role_policy=assume_role_policy("backup.amazonaws.com"),
             tags=self.tags(),
             opts=self.child(),
@@ -121,3 +164,17 @@ class Backup(TenantPart):
             opts=self.child(depends_on=attachments),
         )
         self.register_outputs({"vault": self.vault.name})
+
+    def _lock(
+        self, name: str, vault_name: pulumi.Input[str], region: str,
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        """Vault Lock in compliance mode, minimum retention = the plan's backup retention."""
+        aws.backup.VaultLockConfiguration(
+            name,
+            backup_vault_name=vault_name,
+            min_retention_days=self.spec.plan.backup_retention_days,
+            changeable_for_days=LOCK_CHANGEABLE_FOR_DAYS,
+            region=region,
+            opts=opts,
+        )

@@ -1,11 +1,18 @@
-"""The tenant's MySQL 8 database: encrypted with the tenant key, private, TLS required.
+"""The tenant's MySQL 8.4 (LTS) database: encrypted with the tenant key, private, TLS required.
 
 The master password is generated and kept by RDS in Secrets Manager under the tenant key
-(`manage_master_user_password`): no password exists in code, config or Pulumi state.
+(`manage_master_user_password`): no password exists in code, config or Pulumi state, and only
+the platform reads it. The application connects as `APP_DB_USER` with IAM database
+authentication (a 15-minute token from its instance role, no password at all).
+
+Minor versions are upgraded automatically in a weekly maintenance window of the tenant's own:
+windows are spread over the week by a hash of the tenant's name, so a region's tenants are not
+all restarted at once (`maintenance_window`).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import pulumi
@@ -15,11 +22,34 @@ from provisioner.spec import TenantSpec
 from stacks.components.base import TenantPart
 from stacks.components.observability import DB_LOG_EXPORTS, db_identifier
 
-ENGINE_VERSION = "8.0"
-PARAMETER_FAMILY = "mysql8.0"
+# 8.4 is MySQL's LTS line; RDS standard support for 8.0 ended on 31 July 2026.
+ENGINE_VERSION = "8.4"
+PARAMETER_FAMILY = "mysql8.4"
 BACKUP_WINDOW = "02:00-02:30"  # UTC, before AWS Backup's daily 03:00 job
-MAINTENANCE_WINDOW = "sun:04:00-sun:04:30"
 CA_CERTIFICATE = "rds-ca-rsa2048-g1"
+APP_DB_USER = "crm_app"  # the application's user: IAM-authenticated, least privilege
+# Maintenance slots: 30 minutes, starting on the half hour from 04:00 to 05:30 UTC (after the
+# backup window and AWS Backup's 03:00 start window), any day: 28 slots per region.
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_SLOT_STARTS = ((4, 0), (4, 30), (5, 0), (5, 30))
+
+
+def maintenance_window(spec: TenantSpec) -> str:
+    """The tenant's weekly maintenance window (`ddd:hh:mm-ddd:hh:mm`, UTC).
+
+    A stable hash of the tenant's name and region picks one of the 28 slots, so tenants of a
+    region spread evenly over the week and a tenant's window never moves."""
+    digest = hashlib.sha256(f"{spec.region}/{spec.slug}".encode()).digest()
+    slot = int.from_bytes(digest[:8], "big") % (len(_DAYS) * len(_SLOT_STARTS))
+    day = _DAYS[slot // len(_SLOT_STARTS)]
+    hour, minute = _SLOT_STARTS[slot % len(_SLOT_STARTS)]
+    end_hour, end_minute = divmod(hour * 60 + minute + 30, 60)
+    return f"{day}:{hour:02d}:{minute:02d}-{day}:{end_hour:02d}:{end_minute:02d}"
+
+
+def app_user_arn(region: str, account: str, resource_id: str) -> str:
+    """What `rds-db:connect` names: the app user of this database only."""
+    return f"arn:aws:rds-db:{region}:{account}:dbuser:{resource_id}/{APP_DB_USER}"
 
 
 class Database(TenantPart):
@@ -67,6 +97,8 @@ class Database(TenantPart):
             identifier=identifier,
             engine="mysql",
             engine_version=ENGINE_VERSION,
+            # Moving an existing 8.0 tenant to 8.4 is a major upgrade, applied in its window.
+            allow_major_version_upgrade=True,
             instance_class=plan.db_instance_class,
             allocated_storage=plan.db_storage_gib,
             max_allocated_storage=plan.db_max_storage_gib,
@@ -86,7 +118,7 @@ class Database(TenantPart):
             iam_database_authentication_enabled=True,
             backup_retention_period=plan.backup_retention_days,
             backup_window=BACKUP_WINDOW,
-            maintenance_window=MAINTENANCE_WINDOW,
+            maintenance_window=maintenance_window(spec),
             copy_tags_to_snapshot=True,
             delete_automated_backups=True,  # deleting a tenant deletes its data
             deletion_protection=plan.deletion_protection,

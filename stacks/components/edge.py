@@ -1,9 +1,15 @@
-"""The tenant's front door: a TLS-only Application Load Balancer with HSTS, its certificate,
-its DNS name, and an access-log bucket.
+"""The tenant's front doors: a TLS-only Application Load Balancer with HSTS behind a web
+application firewall, a Network Load Balancer for mail clients (implicit TLS only), their
+certificate, DNS names, and an access-log bucket.
 
 - HTTPS 443 with a TLS 1.2/1.3, forward-secret-only policy (set explicitly: the API's default is
   still ELBSecurityPolicy-2016-08) and the HSTS header added by the listener to every response.
 - HTTP 80 answers nothing but a 301 to HTTPS.
+- AWS WAF (v2) in front of the ALB: AWS managed rule groups (common rule set, known bad
+  inputs, SQL injection) with their own block actions; its logs go to the tenant's encrypted
+  log group, with the Authorization and Cookie headers redacted.
+- Mail clients: TLS listeners for IMAPS 993, POP3S 995 and SMTPS 465 with the same policy and
+  certificate (`mail.<hostname>`), forwarding over TLS; no listener on 25/110/143/587.
 - Access logs go to a bucket of the tenant's own. ELB log delivery supports only SSE-S3
   (AES-256) on the target bucket, not SSE-KMS, so that bucket uses SSE-S3:
   https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html
@@ -23,6 +29,16 @@ from stacks.components.base import TenantPart
 from stacks.components.network import APP_PORT, HTTP_PORT, HTTPS_PORT
 
 ACCESS_LOG_PREFIX = "alb"
+MAIL_ACCESS_LOG_PREFIX = "nlb"
+# AWS managed rule groups, evaluated in this order; each keeps its own (block) actions.
+WAF_MANAGED_RULE_GROUPS = (
+    "AWSManagedRulesCommonRuleSet",
+    "AWSManagedRulesKnownBadInputsRuleSet",
+    "AWSManagedRulesSQLiRuleSet",
+)
+# Mail protocols the product offers, each on its implicit-TLS port.
+MAIL_LISTENERS = (("imaps", 993), ("pop3s", 995), ("smtps", 465))
+WAF_REDACTED_HEADERS = ("authorization", "cookie")  # secrets never reach the logs
 # What a suspended tenant's HTTPS listener answers instead of forwarding to the app.
 SUSPENDED_RESPONSE: aws.lb.ListenerDefaultActionArgsDict = {
     "type": "fixed-response",
@@ -48,6 +64,8 @@ class Edge(TenantPart):
         security_group_id: pulumi.Input[str],
         instance_id: pulumi.Input[str],
         account_id: pulumi.Input[str],
+        mail_security_group_id: pulumi.Input[str],
+        waf_log_group_arn: pulumi.Input[str],
         suspended: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -87,6 +105,7 @@ class Edge(TenantPart):
             region=self.region,
             opts=self.child(),
         )
+        self.mail_hostname = f"mail.{hostname}"
         certificate = self._certificate(name, hostname, hosted_zone_id)
         aws.lb.Listener(
             f"{name}-https",
@@ -132,7 +151,124 @@ class Edge(TenantPart):
             ],
             opts=self.child(),
         )  # fmt: skip
+        self._firewall(name, waf_log_group_arn)
+        self._mail(name, subnet_ids, mail_security_group_id, vpc_id, instance_id,
+                   certificate.certificate_arn, hosted_zone_id, logs)
         self.register_outputs({"hostname": hostname, "lb_dns_name": self.lb.dns_name})
+
+    def _firewall(self, name: str, log_group_arn: pulumi.Input[str]) -> None:
+        """WAFv2 web ACL on the ALB: managed rule groups in block mode, logged."""
+        metric = f"tenant-{self.spec.slug}"
+
+        def visibility(metric_name: str) -> aws.wafv2.WebAclVisibilityConfigArgsDict:
+            return {"cloudwatch_metrics_enabled": True, "metric_name": metric_name,
+                    "sampled_requests_enabled": True}
+
+        self.web_acl = aws.wafv2.WebAcl(
+            f"{name}-waf",
+            name=metric,
+            scope="REGIONAL",
+            default_action={"allow": {}},
+            rules=[
+                {
+                    "name": group,
+                    "priority": priority,
+                    # `none` keeps the group's own actions (block); `count` would only watch.
+                    "override_action": {"none": {}},
+                    "statement": {"managed_rule_group_statement": {"vendor_name": "AWS",
+                                                                   "name": group}},
+                    "visibility_config": visibility(f"{metric}-{group}"),
+                }
+                for priority, group in enumerate(WAF_MANAGED_RULE_GROUPS)
+            ],
+            visibility_config=visibility(metric),
+            region=self.region,
+            tags=self.tags(),
+            opts=self.child(),
+        )  # fmt: skip
+        aws.wafv2.WebAclAssociation(
+            f"{name}-waf-alb",
+            resource_arn=self.lb.arn,
+            web_acl_arn=self.web_acl.arn,
+            region=self.region,
+            opts=self.child(),
+        )
+        aws.wafv2.WebAclLoggingConfiguration(
+            f"{name}-waf-logs",
+            resource_arn=self.web_acl.arn,
+            log_destination_configs=[log_group_arn],
+            redacted_fields=[{"single_header": {"name": h}} for h in WAF_REDACTED_HEADERS],
+            region=self.region,
+            opts=self.child(),
+        )
+
+    def _mail(
+        self,
+        name: str,
+        subnet_ids: Sequence[pulumi.Input[str]],
+        security_group_id: pulumi.Input[str],
+        vpc_id: pulumi.Input[str],
+        instance_id: pulumi.Input[str],
+        certificate_arn: pulumi.Input[str],
+        hosted_zone_id: str,
+        logs: aws.s3.Bucket,
+    ) -> None:
+        """Network Load Balancer for mail clients: TLS listeners only, TLS to the app server."""
+        self.mail_lb = aws.lb.LoadBalancer(
+            f"{name}-nlb",
+            load_balancer_type="network",
+            internal=False,
+            subnets=list(subnet_ids),
+            security_groups=[security_group_id],
+            enable_cross_zone_load_balancing=True,
+            enable_deletion_protection=self.spec.plan.deletion_protection,
+            access_logs={"bucket": logs.bucket, "prefix": MAIL_ACCESS_LOG_PREFIX,
+                         "enabled": True},
+            region=self.region,
+            tags=self.tags(purpose="mail"),
+            opts=self.child(depends_on=[self._log_policy]),
+        )  # fmt: skip
+        for protocol, port in MAIL_LISTENERS:
+            target_group = aws.lb.TargetGroup(
+                f"{name}-{protocol}",
+                port=port,
+                protocol="TLS",
+                target_type="instance",
+                vpc_id=vpc_id,
+                health_check={"protocol": "TCP"},
+                region=self.region,
+                tags=self.tags(),
+                opts=self.child(),
+            )
+            aws.lb.TargetGroupAttachment(
+                f"{name}-{protocol}-server",
+                target_group_arn=target_group.arn,
+                target_id=instance_id,
+                port=port,
+                region=self.region,
+                opts=self.child(),
+            )
+            aws.lb.Listener(
+                f"{name}-{protocol}",
+                load_balancer_arn=self.mail_lb.arn,
+                port=port,
+                protocol="TLS",
+                ssl_policy=TLS_POLICY,
+                certificate_arn=certificate_arn,
+                default_actions=[{"type": "forward", "target_group_arn": target_group.arn}],
+                region=self.region,
+                tags=self.tags(),
+                opts=self.child(),
+            )
+        aws.route53.Record(
+            f"{name}-mail-dns",
+            zone_id=hosted_zone_id,
+            name=self.mail_hostname,
+            type="A",
+            aliases=[{"name": self.mail_lb.dns_name, "zone_id": self.mail_lb.zone_id,
+                      "evaluate_target_health": True}],
+            opts=self.child(),
+        )  # fmt: skip
 
     def _access_log_bucket(self, name: str, account_id: pulumi.Input[str]) -> aws.s3.Bucket:
         bucket = aws.s3.Bucket(
@@ -171,11 +307,13 @@ class Edge(TenantPart):
             bucket=bucket.id,
             rules=[
                 {
-                    "id": "expire-access-logs",
+                    "id": "expire-access-logs" if prefix == ACCESS_LOG_PREFIX
+                    else f"expire-{prefix}-access-logs",
                     "status": "Enabled",
-                    "filter": {"prefix": f"{ACCESS_LOG_PREFIX}/"},
+                    "filter": {"prefix": f"{prefix}/"},
                     "expiration": {"days": self.spec.plan.log_retention_days},
                 }
+                for prefix in (ACCESS_LOG_PREFIX, MAIL_ACCESS_LOG_PREFIX)
             ],
             region=self.region,
             opts=self.child(),
@@ -195,6 +333,24 @@ class Edge(TenantPart):
                                 "Principal": {"AWS": f"arn:aws:iam::{elb_account}:root"},
                                 "Action": "s3:PutObject",
                                 "Resource": f"{v[0]}/{ACCESS_LOG_PREFIX}/AWSLogs/{v[1]}/*",
+                            },
+                            # NLB access logs are delivered by the log delivery service,
+                            # for this account only.
+                            {
+                                "Sid": "NlbLogDelivery",
+                                "Effect": "Allow",
+                                "Principal": {"Service": "delivery.logs.amazonaws.com"},
+                                "Action": "s3:PutObject",
+                                "Resource": f"{v[0]}/{MAIL_ACCESS_LOG_PREFIX}/AWSLogs/{v[1]}/*",
+                                "Condition": {"StringEquals": {"aws:SourceAccount": v[1]}},
+                            },
+                            {
+                                "Sid": "NlbLogDeliveryAclCheck",
+                                "Effect": "Allow",
+                                "Principal": {"Service": "delivery.logs.amazonaws.com"},
+                                "Action": "s3:GetBucketAcl",
+                                "Resource": v[0],
+                                "Condition": {"StringEquals": {"aws:SourceAccount": v[1]}},
                             },
                             {
                                 "Sid": "DenyInsecureTransport",
@@ -220,27 +376,30 @@ class Edge(TenantPart):
         certificate = aws.acm.Certificate(
             f"{name}-certificate",
             domain_name=hostname,
+            subject_alternative_names=[self.mail_hostname],
             validation_method="DNS",
             key_algorithm="EC_prime256v1",
             region=self.region,
             tags=self.tags(),
             opts=self.child(),
         )
-        option = certificate.domain_validation_options[0]
-        record = aws.route53.Record(
-            f"{name}-certificate-validation-record",
-            zone_id=hosted_zone_id,
-            name=option.resource_record_name,
-            type=option.resource_record_type,
-            records=[option.resource_record_value],
-            ttl=300,
-            allow_overwrite=True,
-            opts=self.child(),
-        )
+        records = []
+        for i, suffix in enumerate(("", "-mail")):  # the hostname, then mail.<hostname>
+            option = certificate.domain_validation_options[i]
+            records.append(aws.route53.Record(
+                f"{name}-certificate-validation-record{suffix}",
+                zone_id=hosted_zone_id,
+                name=option.resource_record_name,
+                type=option.resource_record_type,
+                records=[option.resource_record_value],
+                ttl=300,
+                allow_overwrite=True,
+                opts=self.child(),
+            ))  # fmt: skip
         return aws.acm.CertificateValidation(
             f"{name}-certificate-validation",
             certificate_arn=certificate.arn,
-            validation_record_fqdns=[record.fqdn],
+            validation_record_fqdns=[record.fqdn for record in records],
             region=self.region,
             opts=self.child(),
         )

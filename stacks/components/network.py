@@ -11,6 +11,7 @@ import json
 import pulumi
 import pulumi_aws as aws
 
+from provisioner.promises import MAIL_TLS_PORTS
 from provisioner.spec import TenantSpec
 from stacks.components.base import TenantPart, assume_role_policy
 
@@ -152,12 +153,37 @@ class Network(TenantPart):
             tags=self.tags(Name="lb"),
             opts=self.child(),
         )  # fmt: skip
+        # Mail client access: implicit-TLS ports only (IMAPS, POP3S, SMTPS) on the network
+        # load balancer; no plaintext mail port is open anywhere.
+        self.mail_sg = aws.ec2.SecurityGroup(
+            f"{name}-mail-sg",
+            description="Mail load balancer: IMAPS, POP3S and SMTPS from anywhere",
+            vpc_id=self.vpc.id,
+            ingress=[
+                {"protocol": "tcp", "from_port": port, "to_port": port,
+                 "cidr_blocks": [ANYWHERE_V4], "ipv6_cidr_blocks": [ANYWHERE_V6],
+                 "description": f"mail over TLS ({port})"}
+                for port in MAIL_TLS_PORTS
+            ],
+            egress=[{"protocol": "tcp", "from_port": port, "to_port": port,
+                     "cidr_blocks": list(PRIVATE_CIDRS), "description": "to the app servers"}
+                    for port in MAIL_TLS_PORTS],
+            region=self.region,
+            tags=self.tags(Name="mail"),
+            opts=self.child(),
+        )  # fmt: skip
+        app_ingress: list[aws.ec2.SecurityGroupIngressArgsDict] = [
+            {"protocol": "tcp", "from_port": APP_PORT, "to_port": APP_PORT,
+             "security_groups": [self.lb_sg.id], "description": "from the load balancer"}]
+        for port in MAIL_TLS_PORTS:
+            app_ingress.append({"protocol": "tcp", "from_port": port, "to_port": port,
+                                "security_groups": [self.mail_sg.id],
+                                "description": f"mail over TLS ({port}) from the mail LB"})
         self.app_sg = aws.ec2.SecurityGroup(
             f"{name}-app-sg",
-            description="App server: reachable from the tenant's load balancer only",
+            description="App server: reachable from the tenant's load balancers only",
             vpc_id=self.vpc.id,
-            ingress=[{"protocol": "tcp", "from_port": APP_PORT, "to_port": APP_PORT,
-                      "security_groups": [self.lb_sg.id], "description": "from the load balancer"}],
+            ingress=app_ingress,
             egress=[
                 {"protocol": "tcp", "from_port": HTTPS_PORT, "to_port": HTTPS_PORT,
                  "cidr_blocks": [ANYWHERE_V4], "description": "SSM, KMS, Secrets Manager, updates"},

@@ -20,6 +20,17 @@ def db_identifier(spec: TenantSpec) -> str:
     return f"{spec.resource_prefix}-db"
 
 
+def tenant_log_group_name(spec: TenantSpec, kind: str) -> str:
+    """`/tenant/<slug>/<kind>`: the app server's role may write to this prefix only."""
+    return f"/tenant/{spec.slug}/{kind}"
+
+
+def waf_log_group_name(spec: TenantSpec) -> str:
+    """WAF delivers only to log groups named `aws-waf-logs-...` (AWS WAF API reference,
+    LoggingConfiguration), so this one cannot live under `/tenant/<slug>/`."""
+    return f"aws-waf-logs-tenant-{spec.slug}"
+
+
 class Observability(TenantPart):
     """Log groups for the app, the VPC flow logs and the database exports."""
 
@@ -44,8 +55,10 @@ class Observability(TenantPart):
                 opts=self.child(),
             )
 
-        self.app = group("app", f"/tenant/{spec.slug}/app")
-        self.flow_logs = group("flow-logs", f"/tenant/{spec.slug}/vpc-flow-logs")
+        self.app = group("app", tenant_log_group_name(spec, "app"))
+        self.flow_logs = group("flow-logs", tenant_log_group_name(spec, "vpc-flow-logs"))
+        self.ssm_sessions = group("ssm-sessions", tenant_log_group_name(spec, "ssm-sessions"))
+        self.waf = group("waf", waf_log_group_name(spec))
         self.db_groups = [
             group(f"db-{log}", f"/aws/rds/instance/{db_identifier(spec)}/{log}")
             for log in DB_LOG_EXPORTS

@@ -1,9 +1,12 @@
 """Build a compliant tenant with plain boto3 against moto's server, the way the stack would.
 
 Names and settings follow the tenant stack: key alias `alias/tenant-{slug}` (multi-region, rotated,
-replica in the backup region), DB `t-{slug}-db` with `require_secure_transport=1`, encrypted
-root and data volumes, ALB with HTTPS (allowed policy, HSTS attribute) and HTTP 301 redirect,
-access logs, encrypted log group, backup vault + daily plan copying to the destination vault.
+the stack's own key policy), DB `t-{slug}-db` (MySQL 8.4, `require_secure_transport=1`, IAM
+authentication, automatic minor upgrades), encrypted root and data volumes, ALB with HTTPS
+(allowed policy, HSTS attribute), HTTP 301 redirect and a WAF web ACL, a mail NLB with TLS
+listeners, access logs, encrypted log groups, a locked backup vault + daily plan copying to a
+locked vault of the location's backup account (made as the platform's backup role there, which
+moto treats as that account) under that account's key.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from typing import Any
 
 import boto3
 
-from provisioner.promises import BACKUP_SCHEDULE, HSTS_HEADER, TLS_POLICY
+from provisioner.promises import BACKUP_SCHEDULE, HSTS_HEADER, MAIL_TLS_PORTS, TLS_POLICY
 from provisioner.regions import Location, catalogue
+from provisioner.spec import TenantSpec
+from stacks.components.keys import tenant_key_policy
 
 from .stubs import BackupStubs
 
@@ -23,13 +28,25 @@ def client(service: str, region: str) -> Any:
     return boto3.client(service, region_name=region)
 
 
+def backup_account_client(service: str, loc: Location) -> Any:
+    """A client in the location's backup account: moto files what an assumed role of another
+    account creates under that account."""
+    role = catalogue().platform.backup_role_arn(loc.backup.account_id)
+    creds = client("sts", loc.backup.region).assume_role(
+        RoleArn=role, RoleSessionName="test-builder")["Credentials"]
+    return boto3.client(service, region_name=loc.backup.region,
+                        aws_access_key_id=creds["AccessKeyId"],
+                        aws_secret_access_key=creds["SecretAccessKey"],
+                        aws_session_token=creds["SessionToken"])
+
+
 @dataclass
 class Built:
     slug: str
     location: Location
     account: str
     key_arn: str
-    replica_arn: str
+    backup_key_arn: str
     db_arn: str
     instance_id: str
     data_volume_id: str
@@ -79,31 +96,44 @@ def tenant_tags(slug: str, location: str, plan: str = "standard") -> list[dict[s
     return [{"Key": k, "Value": v} for k, v in pairs.items()]
 
 
-def _key(slug: str, loc: Location, tags: list[dict[str, str]], replica: bool) -> tuple[str, str]:
+def _key(slug: str, loc: Location, tags: list[dict[str, str]], account: str,
+         policy: bool) -> str:
     kms = client("kms", loc.region)
+    spec = TenantSpec.create(slug, loc.code, "standard")
     key = kms.create_key(
         Description=f"tenant {slug}",
         MultiRegion=True,
         Tags=[{"TagKey": t["Key"], "TagValue": t["Value"]} for t in tags],
+        **({"Policy": tenant_key_policy(spec, account)} if policy else {}),
     )["KeyMetadata"]
     kms.enable_key_rotation(KeyId=key["KeyId"])
     kms.create_alias(AliasName=f"alias/tenant-{slug}", TargetKeyId=key["KeyId"])
-    replica_arn = key["Arn"]
-    if replica and loc.backup.region != loc.region:
-        answer = kms.replicate_key(KeyId=key["KeyId"], ReplicaRegion=loc.backup.region)
-        replica_arn = answer["ReplicaKeyMetadata"]["Arn"]
-        client("kms", loc.backup.region).tag_resource(
-            KeyId=key["KeyId"], Tags=[{"TagKey": t["Key"], "TagValue": t["Value"]} for t in tags]
-        )
-    return key["Arn"], replica_arn
+    return str(key["Arn"])
 
 
-def build_tenant(slug: str = "acme", location: str = "de", replica: bool = True) -> Built:
+def _backup_account_vault(slug: str, loc: Location, tags: list[dict[str, str]]
+                          ) -> tuple[str, str]:
+    """The copy vault and its key, in the backup account: (vault ARN, key ARN)."""
+    kms = backup_account_client("kms", loc)
+    key = kms.create_key(Description=f"tenant {slug} backup copies")["KeyMetadata"]
+    kms.create_alias(AliasName=f"alias/tenant-{slug}", TargetKeyId=key["KeyId"])
+    backup = backup_account_client("backup", loc)
+    name = f"tenant-{slug}-copy"  # the stack's name: the deletion audit looks for it
+    arn = backup.create_backup_vault(
+        BackupVaultName=name, EncryptionKeyArn=key["Arn"],
+        BackupVaultTags={t["Key"]: t["Value"] for t in tags},
+    )["BackupVaultArn"]
+    backup.put_backup_vault_lock_configuration(BackupVaultName=name, MinRetentionDays=14,
+                                               ChangeableForDays=3)
+    return str(arn), str(key["Arn"])
+
+
+def build_tenant(slug: str = "acme", location: str = "de", key_policy: bool = True) -> Built:
     loc = catalogue().resolve(location)
     region = loc.region
     tags = tenant_tags(slug, loc.code)
     account = client("sts", region).get_caller_identity()["Account"]
-    key_arn, replica_arn = _key(slug, loc, tags, replica)
+    key_arn = _key(slug, loc, tags, account, key_policy)
 
     ec2 = client("ec2", region)
     vpc = ec2.create_vpc(
@@ -122,7 +152,7 @@ def build_tenant(slug: str = "acme", location: str = "de", replica: bool = True)
     rds = client("rds", region)
     rds.create_db_parameter_group(
         DBParameterGroupName=f"t-{slug}-mysql8",
-        DBParameterGroupFamily="mysql8.0",
+        DBParameterGroupFamily="mysql8.4",
         Description="TLS only",
         Tags=tags,
     )
@@ -145,7 +175,9 @@ def build_tenant(slug: str = "acme", location: str = "de", replica: bool = True)
     db = rds.create_db_instance(
         DBInstanceIdentifier=f"t-{slug}-db",
         Engine="mysql",
-        EngineVersion="8.0.40",
+        EngineVersion="8.4.3",
+        AutoMinorVersionUpgrade=True,
+        EnableIAMDatabaseAuthentication=True,
         DBInstanceClass="db.t4g.micro",
         AllocatedStorage=20,
         MasterUsername="admin",
@@ -265,12 +297,10 @@ def build_tenant(slug: str = "acme", location: str = "de", replica: bool = True)
         EncryptionKeyArn=key_arn,
         BackupVaultTags={t["Key"]: t["Value"] for t in tags},
     )
-    dest_name = f"t-{slug}-copy"
-    dest_arn = client("backup", loc.backup.region).create_backup_vault(
-        BackupVaultName=dest_name,
-        EncryptionKeyArn=replica_arn,
-        BackupVaultTags={t["Key"]: t["Value"] for t in tags},
-    )["BackupVaultArn"]
+    backup.put_backup_vault_lock_configuration(BackupVaultName=vault, MinRetentionDays=14,
+                                               ChangeableForDays=3)
+    dest_arn, backup_key_arn = _backup_account_vault(slug, loc, tags)
+    _firewall_and_mail(slug, loc, tags, lb, subnets, vpc, cert, key_arn)
     plan = backup.create_backup_plan(
         BackupPlan={
             "BackupPlanName": f"t-{slug}-daily",
@@ -296,7 +326,7 @@ def build_tenant(slug: str = "acme", location: str = "de", replica: bool = True)
         location=loc,
         account=account,
         key_arn=key_arn,
-        replica_arn=replica_arn,
+        backup_key_arn=backup_key_arn,
         db_arn=db["DBInstanceArn"],
         instance_id=instance_id,
         data_volume_id=data,
@@ -316,6 +346,47 @@ def build_tenant(slug: str = "acme", location: str = "de", replica: bool = True)
         flow_log_id=flow_log,
         vpc_id=vpc,
     )
+
+
+def _firewall_and_mail(slug: str, loc: Location, tags: list[dict[str, str]], lb: str,
+                       subnets: list[str], vpc: str, cert: str, key_arn: str) -> None:
+    """The ALB's WAF web ACL (managed groups, blocking, logged) and the mail NLB."""
+    region = loc.region
+    groups = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
+              "AWSManagedRulesSQLiRuleSet")
+    visibility = {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True,
+                  "MetricName": f"tenant-{slug}"}
+    waf = client("wafv2", region)
+    acl = waf.create_web_acl(
+        Name=f"tenant-{slug}", Scope="REGIONAL", DefaultAction={"Allow": {}},
+        VisibilityConfig=visibility,
+        Rules=[{"Name": g, "Priority": i, "OverrideAction": {"None": {}},
+                "Statement": {"ManagedRuleGroupStatement": {"VendorName": "AWS", "Name": g}},
+                "VisibilityConfig": {**visibility, "MetricName": g}}
+               for i, g in enumerate(groups)],
+    )["Summary"]
+    waf.associate_web_acl(WebACLArn=acl["ARN"], ResourceArn=lb)
+    logs = client("logs", region)
+    logs.create_log_group(logGroupName=f"aws-waf-logs-tenant-{slug}", kmsKeyId=key_arn,
+                          tags={t["Key"]: t["Value"] for t in tags})
+    group_arn = f"arn:aws:logs:{region}:{client('sts', region).get_caller_identity()['Account']}" \
+        f":log-group:aws-waf-logs-tenant-{slug}"
+    waf.put_logging_configuration(LoggingConfiguration={
+        "ResourceArn": acl["ARN"], "LogDestinationConfigs": [group_arn]})
+    elb = client("elbv2", region)
+    nlb = elb.create_load_balancer(Name=f"t-{slug}-mail", Subnets=subnets, Type="network",
+                                   Scheme="internet-facing", Tags=tags)["LoadBalancers"][0]
+    bucket = f"t-{slug}-alb-logs-{client('sts', region).get_caller_identity()['Account']}"
+    elb.modify_load_balancer_attributes(
+        LoadBalancerArn=nlb["LoadBalancerArn"],
+        Attributes=[{"Key": "access_logs.s3.enabled", "Value": "true"},
+                    {"Key": "access_logs.s3.bucket", "Value": bucket}])
+    for port in MAIL_TLS_PORTS:
+        tg = elb.create_target_group(Name=f"t-{slug}-mail-{port}", Protocol="TLS", Port=port,
+                                     VpcId=vpc, Tags=tags)["TargetGroups"][0]["TargetGroupArn"]
+        elb.create_listener(LoadBalancerArn=nlb["LoadBalancerArn"], Protocol="TLS", Port=port,
+                            SslPolicy=TLS_POLICY, Certificates=[{"CertificateArn": cert}],
+                            DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
 
 
 def stub_selection(stubs: BackupStubs, built: Built) -> BackupStubs:
@@ -400,14 +471,23 @@ def destroy_tenant(b: Built, keep: tuple[str, ...] = ()) -> None:
     ec2.delete_vpc(VpcId=b.vpc_id)
     backup = client("backup", region)
     backup.delete_backup_plan(BackupPlanId=b.plan_id)
-    backup.delete_backup_vault(BackupVaultName=b.vault_name)
-    client("backup", b.location.backup.region).delete_backup_vault(
-        BackupVaultName=b.dest_vault_arn.rsplit(":", 1)[-1]
-    )
+    mail = elb.describe_load_balancers(Names=[f"t-{b.slug}-mail"])["LoadBalancers"][0]
+    for listener in elb.describe_listeners(LoadBalancerArn=mail["LoadBalancerArn"])["Listeners"]:
+        elb.delete_listener(ListenerArn=listener["ListenerArn"])
+    elb.delete_load_balancer(LoadBalancerArn=mail["LoadBalancerArn"])
+    for group in elb.describe_target_groups()["TargetGroups"]:
+        if group["TargetGroupName"].startswith(f"t-{b.slug}-mail-"):
+            elb.delete_target_group(TargetGroupArn=group["TargetGroupArn"])
+    waf = client("wafv2", region)
+    for acl in waf.list_web_acls(Scope="REGIONAL")["WebACLs"]:
+        if acl["Name"] == f"tenant-{b.slug}":
+            waf.delete_web_acl(Name=acl["Name"], Scope="REGIONAL", Id=acl["Id"],
+                               LockToken=acl["LockToken"])
+    logs.delete_log_group(logGroupName=f"aws-waf-logs-tenant-{b.slug}")
+    # The locked vaults stay (the stack retains them); their recovery points expire.
     key_id = b.key_arn.rsplit("/", 1)[-1]
     if "key" not in keep:
         client("kms", region).schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
-        if b.location.backup.region != region:
-            client("kms", b.location.backup.region).schedule_key_deletion(
-                KeyId=key_id, PendingWindowInDays=7
-            )
+    if "backup-key" not in keep:
+        backup_account_client("kms", b.location).schedule_key_deletion(
+            KeyId=b.backup_key_arn.rsplit("/", 1)[-1], PendingWindowInDays=7)

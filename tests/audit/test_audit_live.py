@@ -275,11 +275,60 @@ def test_missing_selection_is_a_finding(
     assert stubs.called("ListBackupSelections") == [{"BackupPlanId": tenant.plan_id}]
 
 
-def test_no_key_replica_in_the_backup_region_is_a_finding(aws: str, slug: str) -> None:
-    built = build_tenant(slug, "ie", replica=False)  # eu-west-1, copies to eu-central-1
-    stubs = stub_selection(BackupStubs(), built)
-    report = audit(Clients(on_new_client=stubs.attach), built)
-    assert ("kms.backup-replica", "backups", built.key_arn) in findings(report)
+def test_kms_defaults_key_policy_is_a_finding(aws: str, slug: str) -> None:
+    """KMS's default policy gives the account root kms:* and lets anyone replicate the key."""
+    built = build_tenant(slug, "ie", key_policy=False)
+    report = audit(Clients(on_new_client=stub_selection(BackupStubs(), built).attach), built)
+    assert ("kms.key-policy", "isolation", built.key_arn) in findings(report)
+    message = next(f.message for f in report.findings if f.rule == "kms.key-policy")
+    assert "kms:*" in message and "ReplicateKey" in message
+
+
+def test_hardening_checks_ran_on_the_live_resources(clients: Clients, tenant: Built) -> None:
+    checked = audit(clients, tenant).to_dict()["checked"]
+    assert tenant.key_arn in checked["kms.key-policy"]
+    assert tenant.db_arn in checked["rds.engine-supported"]
+    assert tenant.db_arn in checked["rds.iam-auth"]
+    assert tenant.lb_arn in checked["waf.alb-protected"]
+    assert checked["nlb.mail-tls"]
+    assert tenant.plan_arn in checked["backup.copy-account"]
+    assert any(arn.endswith(f":{tenant.vault_name}") for arn in checked["backup.vault-lock"])
+
+
+def test_drift_from_the_hardened_shape_is_found(clients: Clients, tenant: Built) -> None:
+    region = tenant.region
+    client("rds", region).modify_db_instance(
+        DBInstanceIdentifier=f"t-{tenant.slug}-db", AutoMinorVersionUpgrade=False,
+        EnableIAMDatabaseAuthentication=False, ApplyImmediately=True)
+    waf = client("wafv2", region)
+    waf.disassociate_web_acl(ResourceArn=tenant.lb_arn)
+    elb = client("elbv2", region)
+    nlb = next(lb for lb in elb.describe_load_balancers()["LoadBalancers"]
+               if lb["LoadBalancerName"] == f"t-{tenant.slug}-mail")
+    tg = elb.create_target_group(Name=f"t-{tenant.slug}-imap", Protocol="TCP", Port=143,
+                                 VpcId=tenant.vpc_id)["TargetGroups"][0]["TargetGroupArn"]
+    plain = elb.create_listener(LoadBalancerArn=nlb["LoadBalancerArn"], Protocol="TCP", Port=143,
+                                DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    found = findings(audit(clients, tenant))
+    assert ("rds.auto-minor-upgrade", "at-rest", tenant.db_arn) in found
+    assert ("rds.iam-auth", "at-rest", tenant.db_arn) in found
+    assert ("waf.alb-protected", "in-transit", tenant.lb_arn) in found
+    assert ("nlb.mail-tls", "in-transit", plain["Listeners"][0]["ListenerArn"]) in found
+
+
+def test_a_copy_in_the_tenants_own_account_is_a_finding(aws: str, slug: str) -> None:
+    built = build_tenant(slug, "de")
+    own = client("backup", "eu-west-1").create_backup_vault(
+        BackupVaultName=f"t-{slug}-own-copy", EncryptionKeyArn=built.key_arn)["BackupVaultArn"]
+    plan = client("backup", built.region).create_backup_plan(
+        BackupPlan={"BackupPlanName": f"t-{slug}-own", "Rules": [{
+            "RuleName": "daily", "TargetBackupVaultName": built.vault_name,
+            "ScheduleExpression": "cron(0 3 ? * * *)",
+            "CopyActions": [{"DestinationBackupVaultArn": own}]}]},
+        BackupPlanTags={t["Key"]: t["Value"] for t in built.tags})
+    report = audit(Clients(on_new_client=stub_selection(BackupStubs(), built).attach), built)
+    assert ("backup.copy-account", "backups", plan["BackupPlanArn"]) in findings(report)
+    assert ("backup.copy-account", "backups", built.plan_arn) not in findings(report)
 
 
 def test_unknown_tenant_fails_with_inventory_findings(clients: Clients, aws: str) -> None:
@@ -302,7 +351,7 @@ def _air_gapped(stubs: BackupStubs, vault_name: str, key_arn: str) -> None:
         return {
             "BackupVaultName": vault_name,
             "VaultType": "LOGICALLY_AIR_GAPPED_BACKUP_VAULT",
-            "EncryptionKeyArn": key_arn,  # the stack gives it the tenant key
+            "EncryptionKeyArn": key_arn,  # the stack gives it the backup account's key
         }
 
     stubs.on("DescribeBackupVault", describe)
@@ -314,5 +363,5 @@ def test_single_region_jurisdiction_needs_an_air_gapped_copy(aws: str, slug: str
     report = audit(Clients(on_new_client=stubs.attach), built)
     # The copy vault moto made is an ordinary vault in the same region: not a separate domain.
     assert findings(report) == {("backup.copy-destination", "backups", built.dest_vault_arn)}
-    _air_gapped(stubs, built.dest_vault_arn.rsplit(":", 1)[-1], built.key_arn)
+    _air_gapped(stubs, built.dest_vault_arn.rsplit(":", 1)[-1], built.backup_key_arn)
     assert audit(Clients(on_new_client=stubs.attach), built).findings == []

@@ -60,7 +60,7 @@ def test_list_shows_snapshots_copies_and_recovery_points_with_age_and_key(
     client("rds", "eu-west-1").copy_db_snapshot(
         SourceDBSnapshotIdentifier=arn,
         TargetDBSnapshotIdentifier=f"t-{tenant.slug}-copy",
-        KmsKeyId=tenant.replica_arn,
+        KmsKeyId=client("kms", "eu-west-1").create_key()["KeyMetadata"]["Arn"],
         SourceRegion=tenant.region,
     )
     point = f"arn:aws:backup:{tenant.region}:{tenant.account}:recovery-point:rp-1"
@@ -97,7 +97,7 @@ def test_list_shows_snapshots_copies_and_recovery_points_with_age_and_key(
     # moto's CreateSnapshot keeps Encrypted but not the volume's KmsKeyId (AWS keeps both).
     assert next(r for r in rows if r["id"] == ebs)["encrypted"] is True
     copy = next(r for r in rows if r["region"] == "eu-west-1")
-    assert copy["tenant_key"] is True  # the replica shares the key id
+    assert copy["tenant_key"] is False  # under another key than the tenant's: shown as such
 
 
 def test_create_starts_jobs_for_database_and_volumes_with_the_selection_role(

@@ -43,8 +43,9 @@ def test_a_live_tenant_is_not_deleted(clients: Clients, tenant: Built, stubs: Ba
         "s3:bucket",
         "logs:log-group",
         "elasticloadbalancing:loadbalancer",
-        "backup:backup-vault",
     } <= kinds
+    # The vault is locked in compliance mode: kept by design, listed as pending, not a remnant.
+    assert tenant.vault_name in {p["arn"].rsplit(":", 1)[-1] for p in proof.pending}
 
 
 def test_deleted_tenant_passes_with_key_pending_deletion(
@@ -153,4 +154,50 @@ def test_a_secret_counts_until_it_is_scheduled_for_deletion(
     sm.delete_secret(SecretId=arn, RecoveryWindowInDays=7)
     proof = prove(clients, tenant)
     assert proof.passed, proof.to_dict()
-    assert [p["arn"] for p in proof.to_dict()["pending"]] == [arn]
+    secrets = [p["arn"] for p in proof.to_dict()["pending"] if p["kind"] == "secretsmanager:secret"]
+    assert secrets == [arn]
+
+
+def _locked_copy(stubs: BackupStubs, tenant: Built) -> str:
+    """A recovery point of the tenant's database in the backup account's locked copy vault,
+    encrypted with the backup account's key (Stubber: moto has no recovery points)."""
+    name = tenant.dest_vault_arn.rsplit(":", 1)[-1]
+    point = f"{tenant.dest_vault_arn.rsplit(':', 2)[0]}:recovery-point:copy-{tenant.slug}"
+
+    def points(params: dict) -> dict:
+        if params["BackupVaultName"] != name:
+            return {"RecoveryPoints": []}
+        return {"RecoveryPoints": [{
+            "RecoveryPointArn": point, "BackupVaultName": name, "ResourceArn": tenant.db_arn,
+            "ResourceType": "RDS", "Status": "COMPLETED"}]}
+
+    stubs.on("ListRecoveryPointsByBackupVault", points)
+    stubs.on("DescribeRecoveryPoint", lambda params: {
+        "RecoveryPointArn": params["RecoveryPointArn"], "BackupVaultName": name,
+        "EncryptionKeyArn": tenant.backup_key_arn, "IsEncrypted": True,
+        "CalculatedLifecycle": {"DeleteAt": datetime(2026, 12, 12, 3, 0, tzinfo=UTC)}})
+    return point
+
+
+def test_locked_copy_is_accepted_only_once_its_key_is_going(
+    clients: Clients, tenant: Built, stubs: BackupStubs
+) -> None:
+    point = _locked_copy(stubs, tenant)
+    destroy_tenant(tenant, keep=("backup-key",))
+    proof = prove(clients, tenant)
+    assert ("backup:recovery-point", point) in remnants(proof)
+    assert ("kms:key", tenant.backup_key_arn) in remnants(proof)  # found by alias, as the role
+    assert "still readable" in next(r.detail for r in proof.remnants if r.arn == point)
+
+
+def test_locked_copy_under_a_key_pending_deletion_passes_with_its_expiry(
+    clients: Clients, tenant: Built, stubs: BackupStubs
+) -> None:
+    point = _locked_copy(stubs, tenant)
+    destroy_tenant(tenant)
+    proof = prove(clients, tenant)
+    assert proof.passed, proof.to_dict()
+    pending = {p["arn"]: p for p in proof.to_dict()["pending"]}
+    assert pending[point]["deletion_date"] == "2026-12-12T03:00:00+00:00"
+    assert pending[point]["key"] == tenant.backup_key_arn
+    assert tenant.backup_key_arn in {k["arn"] for k in proof.to_dict()["keys"]}

@@ -25,7 +25,8 @@ PYTHON = sys.executable
 # module the program uses, as the program does (`__dict__` alone does not load it).
 USED_CLASSES = [
     "ec2.Vpc", "rds.Instance", "lb.Listener", "s3.Bucket", "kms.Key", "iam.Role", "backup.Vault",
-    "cloudwatch.LogGroup", "acm.Certificate", "route53.Record", "ebs.Volume",
+    "cloudwatch.LogGroup", "acm.Certificate", "route53.Record", "ebs.Volume", "wafv2.WebAcl",
+    "ssm.Document",
 ]  # fmt: skip
 BARE_IMPORT = "import pulumi, pulumi_aws as aws\n" + "\n".join(f"aws.{c}" for c in USED_CLASSES)
 

@@ -252,8 +252,8 @@ CASES = [
     Case("KMS-001", "asymmetric-key-added", adding(KEY, "signing", {
         "enableKeyRotation": True, "customerMasterKeySpec": "RSA_2048",
         "keyUsage": "SIGN_VERIFY", "tags": TAGS}), True),
-    Case("KMS-001", "replica-of-foreign-key", setting(
-        REPLICA, ("primaryKeyArn",), FOREIGN_KEY_ARN), True),
+    Case("KMS-001", "replica-of-foreign-key", adding(REPLICA, "stray-replica", {
+        "primaryKeyArn": FOREIGN_KEY_ARN, "region": "eu-west-1", "tags": TAGS}), True),
     Case("KMS-001", "second-rotated-key", adding(KEY, "extra", {
         "enableKeyRotation": True, "tags": TAGS}), False),
     # --- in transit ----------------------------------------------------------------------------
@@ -451,11 +451,11 @@ CASES = [
     # --- residency and tags --------------------------------------------------------------------
     Case("RES-001", "volume-in-us", setting(VOLUME, ("region",), "us-east-1"), True),
     Case("RES-001", "log-group-in-backup-region", adding(LOG_GROUP, "dr-logs", {
-        "kmsKeyId": "keys-replica-id", "retentionInDays": 30.0, "region": "eu-west-1",
+        "kmsKeyId": "keys-backup-key-id", "retentionInDays": 30.0, "region": "eu-west-1",
         "tags": TAGS}), True),
     Case("RES-001", "database-global", lambda p: _set_region(p, DB, "global"), True),
     Case("RES-001", "vault-in-backup-region", adding(VAULT, "second-copy", {
-        "kmsKeyArn": "keys-replica-id", "region": "eu-west-1", "tags": TAGS}), False),
+        "kmsKeyArn": "keys-backup-key-id", "region": "eu-west-1", "tags": TAGS}), False),
     Case("TAG-001", "untagged-volume", setting(VOLUME, ("tags",), DELETE), True),
     Case("TAG-001", "other-tenant", setting(VOLUME, ("tags", "tenant"), "acme"), True),
     Case("TAG-001", "topic-without-tags", adding("aws:sns/topic:Topic", "alerts", {}), True),

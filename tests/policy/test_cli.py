@@ -63,11 +63,12 @@ def test_a_broken_promise_exits_1_naming_rule_and_resource(tmp_path: Path) -> No
 
 def test_an_advisory_warning_still_exits_0(tmp_path: Path) -> None:
     plan = real_plan("de", "standard")
-    lb = next(r for r in plan["resources"] if r["type"] == "aws:lb/loadBalancer:LoadBalancer")
-    lb["inputs"]["dropInvalidHeaderFields"] = False
+    lifecycle = next(r for r in plan["resources"] if r["type"].endswith(
+        "bucketLifecycleConfiguration:BucketLifecycleConfiguration"))
+    lifecycle["inputs"]["rules"] = [lifecycle["inputs"]["rules"][0]]  # NLB logs kept forever
     result = run("check", "--plan-file", write(tmp_path, plan))
     assert result.exit_code == 0, result.output
-    assert "TLS-004" in result.stdout
+    assert "LOG-005" in result.stdout
     assert "1 warning" in result.stdout
 
 

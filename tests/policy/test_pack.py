@@ -29,6 +29,7 @@ from stacks.policy_pack.adapter import build_policies
 from tests.policy.conftest import real_plan
 
 PACK_DIR = PROJECT_ROOT / "stacks" / "policy_pack"
+BACKUP_ACCOUNT_NAMES = ("keys-backup-", "backup-copy-vault", "backup-air-gapped-vault")
 
 
 def _options() -> PolicyResourceOptions:
@@ -126,7 +127,8 @@ def test_unknown_reference_with_one_candidate_is_resolved_during_preview() -> No
 def test_unknown_reference_whose_candidates_agree_passes_during_preview() -> None:
     plan = real_plan("de", "standard")
     # The primary vault's key is unknown and depends on both keys: either is the tenant's own.
-    resources = stack_resources(plan, {("backup-vault", "kmsKeyArn"): ["keys-key", "keys-replica"]})
+    resources = stack_resources(plan, {("backup-vault", "kmsKeyArn"):
+                                       ["keys-key", "keys-backup-key"]})
     assert run_policy("ENC-004", resources) == []
 
 
@@ -194,8 +196,10 @@ def _as_deployed(plan: dict[str, Any], with_dependencies: bool) -> list[PolicyRe
         res["inputs"] = _rename(res["inputs"], pattern, renames)
         # Outputs a deployed resource's properties carry: its ARN and physical name.
         if res["type"].startswith("aws:"):
-            arn = mock_arn(res["type"], res["name"], res["region"], "123456789012",
-                           res["inputs"])
+            # What the backup account's provider creates carries that account's id.
+            in_backup_account = res["name"].startswith(BACKUP_ACCOUNT_NAMES)
+            account = plan["tenant"]["backup_account_id"] if in_backup_account else "123456789012"
+            arn = mock_arn(res["type"], res["name"], res["region"], account, res["inputs"])
             res["inputs"]["arn"] = _rename(arn, pattern, renames)
         if res["type"] == "aws:s3/bucket:Bucket":
             res["inputs"]["bucket"] = renames[f"{res['name']}-generated"]

@@ -8,9 +8,13 @@ import pytest
 from provisioner.policy import evaluate
 from provisioner.policy.model import Severity
 from provisioner.policy.rules import RULES
-from tests.policy.cases import CASES, Case
+from tests.policy.cases import CASES as BASE_CASES
+from tests.policy.cases import Case
+from tests.policy.cases_hardening import CASES as HARDENING_CASES
 from tests.policy.conftest import real_plan
 from tests.policy.helpers import findings
+
+CASES = [*BASE_CASES, *HARDENING_CASES]
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
@@ -41,15 +45,18 @@ def test_every_rule_has_a_failing_and_a_passing_mutation() -> None:
 def test_a_mandatory_failure_fails_the_report_and_an_advisory_one_only_warns() -> None:
     plan = real_plan("de", "standard")
     lb = next(r for r in plan["resources"] if r["type"] == "aws:lb/loadBalancer:LoadBalancer")
-    lb["inputs"]["dropInvalidHeaderFields"] = False  # TLS-004, advisory
+    lifecycle = next(r for r in plan["resources"] if r["type"].endswith(
+        "bucketLifecycleConfiguration:BucketLifecycleConfiguration"))
+    lifecycle["inputs"]["rules"] = []  # LOG-005, advisory
     report = evaluate(plan)
     assert report.passed
-    assert [f.rule_id for f in report.warnings] == ["TLS-004"]
+    assert {f.rule_id for f in report.warnings} == {"LOG-005"}
     lb["inputs"]["accessLogs"]["enabled"] = False  # LOG-001, mandatory
     report = evaluate(plan)
     assert not report.passed
     assert report.failed_rule_ids() == ["LOG-001"]
-    assert [f.severity for f in report.failures] == [Severity.mandatory, Severity.advisory]
+    assert report.failures[0].severity is Severity.mandatory
+    assert report.failures[-1].severity is Severity.advisory
     data = report.to_dict()
     assert data["passed"] is False
     assert data["failures"][0]["rule_id"] == "LOG-001"

@@ -31,16 +31,26 @@ class Plan:
         assert len(found) == 1, f"expected one {token} *{name_suffix}, found {len(found)}"
         return found[0]
 
-    def arn(self, res: dict[str, Any]) -> str:
-        """The ARN the mocks give `res` (what other resources receive as a reference)."""
-        return mock_arn(res["type"], res["name"], res["region"], self.account, res["inputs"])
+    def arn(self, res: dict[str, Any], account: str | None = None) -> str:
+        """The ARN the mocks give `res` (what other resources receive as a reference); pass
+        `account` for a resource of the backup account."""
+        return mock_arn(res["type"], res["name"], res["region"], account or self.account,
+                        res["inputs"])
+
+    @property
+    def backup_account(self) -> str:
+        return self.spec.location.backup.account_id
 
     def id(self, res: dict[str, Any]) -> str:
         return f"{res['name']}-id"
 
     @property
     def tenant_key(self) -> dict[str, Any]:
-        return self.one("aws:kms/key:Key")
+        return self.one("aws:kms/key:Key", "keys-key")
+
+    @property
+    def backup_key(self) -> dict[str, Any]:
+        return self.one("aws:kms/key:Key", "keys-backup-key")
 
     @property
     def tenant_key_arn(self) -> str:

@@ -42,7 +42,8 @@ def test_daily_copy_goes_to_the_locations_destination(planned: Plan) -> None:
     expected_type = VAULT if destination.mode == "cross-region" else AIR_GAPPED
     assert copy_vault["type"] == expected_type
     actions = planned.one("aws:backup/plan:Plan")["inputs"]["rules"][0]["copyActions"]
-    assert [a["destinationVaultArn"] for a in actions] == [planned.arn(copy_vault)]
+    assert [a["destinationVaultArn"] for a in actions] == [
+        planned.arn(copy_vault, planned.backup_account)]
 
 
 # Where each AWS region is, stated here independently of regions.yaml (AWS's list of Regions,
@@ -69,14 +70,32 @@ def test_every_location_is_in_the_jurisdiction_table() -> None:
         assert JURISDICTION_OF_REGION[loc.region] == loc.jurisdiction, loc.code
 
 
-def test_copies_are_encrypted_with_the_tenants_key_material(planned: Plan) -> None:
+def test_copies_are_encrypted_with_the_backup_accounts_key(planned: Plan) -> None:
     copy_vault = _copy_vault(planned)
     key = copy_vault["inputs"].get("kmsKeyArn") or copy_vault["inputs"].get("encryptionKeyArn")
-    if planned.spec.location.backup.mode == "cross-region":
-        replica = planned.one("aws:kms/replicaKey:ReplicaKey")
-        assert key == planned.arn(replica)
-    else:
-        assert key == planned.tenant_key_arn
+    assert key == planned.arn(planned.backup_key, planned.backup_account)
+
+
+def test_copy_vault_lives_in_the_backup_account(planned: Plan) -> None:
+    actions = planned.one("aws:backup/plan:Plan")["inputs"]["rules"][0]["copyActions"]
+    assert actions[0]["destinationVaultArn"].split(":")[4] == planned.backup_account
+    policy = planned.one("aws:backup/vaultPolicy:VaultPolicy")["inputs"]["policy"]
+    assert '"backup:CopyIntoBackupVault"' in policy
+    assert f"arn:aws:iam::{planned.account}:root" in policy
+
+
+def test_every_vault_is_locked_in_compliance_mode_without_force_destroy(planned: Plan) -> None:
+    retention = float(planned.spec.plan.backup_retention_days)
+    lock_type = "aws:backup/vaultLockConfiguration:VaultLockConfiguration"
+    locks = {lock["inputs"]["backupVaultName"]: lock["inputs"]
+             for lock in planned.of_type(lock_type)}
+    for vault in planned.of_type(VAULT):
+        assert "forceDestroy" not in vault["inputs"] or vault["inputs"]["forceDestroy"] is False
+        lock = locks[vault["inputs"]["name"]]
+        assert lock["minRetentionDays"] == retention
+        assert lock["changeableForDays"] >= 3.0  # set: compliance mode, not governance
+    for vault in planned.of_type(AIR_GAPPED):
+        assert vault["inputs"]["minRetentionDays"] == retention
 
 
 def test_selection_covers_the_database_and_the_volumes(planned: Plan) -> None:

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from provisioner.errors import UsageError
+from provisioner.promises import TLS12_CIPHERS, TLS13_CIPHERSUITES
 from provisioner.spec import TenantSpec
 from provisioner.synth import synth_plan
 from tests.stack.conftest import Plan
@@ -40,24 +41,66 @@ def test_data_volume_is_encrypted_with_the_tenant_key_and_attached(planned: Plan
     assert attachment["inputs"]["instanceId"] == planned.id(planned.one(INSTANCE))
 
 
-def test_access_is_through_ssm_with_no_ssh_key(planned: Plan) -> None:
+def test_access_is_through_ssm_with_no_ssh_key_and_no_managed_policy(planned: Plan) -> None:
     assert "keyName" not in planned.one(INSTANCE)["inputs"]
-    attachments = planned.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-    assert any(
-        a["inputs"]["policyArn"].endswith("AmazonSSMManagedInstanceCore") for a in attachments
-    )
+    role = planned.one("aws:iam/role:Role", "compute-role")
+    attachments = [a for a in planned.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                   if a["parent"] == role["parent"]]
+    assert attachments == [], "AmazonSSMManagedInstanceCore grants ssm:GetParameter on *"
 
 
-def test_instance_role_reads_only_its_own_secret_and_uses_only_its_own_key(planned: Plan) -> None:
-    policy = json.loads(planned.one("aws:iam/rolePolicy:RolePolicy", "own-secret-and-key")
-                        ["inputs"]["policy"])  # fmt: skip
-    resources = {s["Sid"]: s["Resource"] for s in policy["Statement"]}
-    region, account = planned.spec.region, planned.account
-    assert resources["OwnKey"] == planned.tenant_key_arn
-    assert resources["OwnDatabaseSecret"].startswith(
-        f"arn:aws:secretsmanager:{region}:{account}:secret:rds!"
-    )
-    assert all(s["Effect"] == "Allow" and "*" not in s["Resource"] for s in policy["Statement"])
+def _role_statements(planned: Plan) -> dict[str, dict]:
+    out = {}
+    for policy in planned.of_type("aws:iam/rolePolicy:RolePolicy"):
+        if policy["name"].startswith("compute-"):
+            out.update({s["Sid"]: s for s in json.loads(policy["inputs"]["policy"])["Statement"]})
+    return out
+
+
+def test_instance_role_is_limited_to_the_tenants_own_resources(planned: Plan) -> None:
+    statements = _role_statements(planned)
+    region, account, slug = planned.spec.region, planned.account, planned.spec.slug
+    assert statements["OwnKey"]["Resource"] == [planned.tenant_key_arn]
+    groups = f"arn:aws:logs:{region}:{account}:log-group:/tenant/{slug}/*"
+    assert statements["OwnLogGroups"]["Resource"] == [groups, f"{groups}:log-stream:*"]
+    assert statements["OwnParameters"]["Resource"] == [
+        f"arn:aws:ssm:{region}:{account}:parameter/tenant/{slug}/*"]
+    connect = statements["OwnDatabaseAsAppUser"]
+    assert connect["Action"] == ["rds-db:connect"]
+    assert connect["Resource"][0].endswith("/crm_app")
+    assert statements["SsmAgentOwnInstance"]["Resource"] == [
+        planned.arn(planned.one(INSTANCE))]
+    for sid, statement in statements.items():
+        assert statement["Effect"] == "Allow"
+        assert "*" not in statement["Action"]
+        if sid != "SsmChannels":
+            assert "*" not in statement["Resource"], sid
+        assert not any(a.startswith("secretsmanager:") for a in statement["Action"])
+    assert all(a.startswith(("ssmmessages:", "ec2messages:"))
+               for a in statements["SsmChannels"]["Action"])
+
+
+def test_ssm_sessions_are_logged_to_the_tenants_encrypted_log_group(planned: Plan) -> None:
+    document = planned.one("aws:ssm/document:Document")
+    assert document["inputs"]["documentType"] == "Session"
+    content = json.loads(document["inputs"]["content"])["inputs"]
+    assert content["cloudWatchLogGroupName"] == f"/tenant/{planned.spec.slug}/ssm-sessions"
+    assert content["cloudWatchEncryptionEnabled"] is True
+    assert content["kmsKeyId"] == planned.tenant_key_arn
+    group = next(g for g in planned.of_type("aws:cloudwatch/logGroup:LogGroup")
+                 if g["inputs"]["name"] == content["cloudWatchLogGroupName"])
+    assert group["inputs"]["kmsKeyId"] == planned.tenant_key_arn
+
+
+def test_nginx_offers_only_the_load_balancers_forward_secret_suites(planned: Plan) -> None:
+    user_data = planned.one(INSTANCE)["inputs"]["userData"]
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in user_data
+    ciphers = re.search(r"ssl_ciphers ([^;]+);", user_data)
+    assert ciphers and set(ciphers.group(1).split(":")) == set(TLS12_CIPHERS)
+    assert all(c.startswith("ECDHE-") and "GCM" in c for c in TLS12_CIPHERS)
+    suites = re.search(r"ssl_conf_command Ciphersuites ([^;]+);", user_data)
+    assert suites and set(suites.group(1).split(":")) == set(TLS13_CIPHERSUITES)
+    assert "ssl_session_tickets off;" in user_data
 
 
 def test_user_data_is_rendered_from_the_template_without_secrets(planned: Plan) -> None:

@@ -27,10 +27,10 @@ def test_private_subnets_span_two_zones_and_assign_no_public_ips(planned: Plan) 
     assert all(s["inputs"]["mapPublicIpOnLaunch"] is False for s in private)
 
 
-def test_only_the_load_balancer_uses_public_subnets(planned: Plan) -> None:
+def test_only_the_load_balancers_use_public_subnets(planned: Plan) -> None:
     public_ids = {planned.id(s) for s in _subnets(planned, "public")}
-    lb = planned.one("aws:lb/loadBalancer:LoadBalancer")
-    assert set(lb["inputs"]["subnets"]) == public_ids
+    for lb in planned.of_type("aws:lb/loadBalancer:LoadBalancer"):
+        assert set(lb["inputs"]["subnets"]) == public_ids
     server = planned.one("aws:ec2/instance:Instance")
     assert server["inputs"]["subnetId"] not in public_ids
     db_subnets = planned.one("aws:rds/subnetGroup:SubnetGroup")["inputs"]["subnetIds"]
@@ -52,12 +52,17 @@ def _ingress_sources(sg: dict) -> list[tuple[float, float, list, list]]:
     ]  # fmt: skip
 
 
-def test_only_the_load_balancer_reaches_the_app(planned: Plan) -> None:
+def test_only_the_load_balancers_reach_the_app(planned: Plan) -> None:
     lb_sg, app_sg = planned.one(SG, "lb-sg"), planned.one(SG, "app-sg")
+    mail_sg = planned.one(SG, "mail-sg")
     sources = _ingress_sources(app_sg)
     assert sources, "the app must accept the load balancer"
-    for _, _, cidrs, groups in sources:
-        assert cidrs == [] and groups == [planned.id(lb_sg)]
+    for from_port, _, cidrs, groups in sources:
+        assert cidrs == []
+        if from_port == 8443.0:
+            assert groups == [planned.id(lb_sg)]
+        else:  # mail over TLS, from the mail load balancer only
+            assert from_port in {993.0, 995.0, 465.0} and groups == [planned.id(mail_sg)]
     server = planned.one("aws:ec2/instance:Instance")
     assert server["inputs"]["vpcSecurityGroupIds"] == [planned.id(app_sg)]
 
@@ -70,15 +75,16 @@ def test_only_the_app_reaches_the_database(planned: Plan) -> None:
     assert db["inputs"]["vpcSecurityGroupIds"] == [planned.id(db_sg)]
 
 
-def test_only_the_load_balancer_is_open_to_the_internet_and_only_on_80_and_443(
+def test_only_the_load_balancers_are_open_to_the_internet_on_web_and_mail_tls_ports(
     planned: Plan,
 ) -> None:
-    lb_sg = planned.one(SG, "lb-sg")
+    allowed = {"lb-sg": {(443.0, 443.0), (80.0, 80.0)},
+               "mail-sg": {(993.0, 993.0), (995.0, 995.0), (465.0, 465.0)}}
     for sg in planned.of_type(SG):
         for from_port, to_port, cidrs, _ in _ingress_sources(sg):
             if {"0.0.0.0/0", "::/0"} & set(cidrs):
-                assert sg is lb_sg
-                assert (from_port, to_port) in {(443.0, 443.0), (80.0, 80.0)}
+                kind = sg["name"].removeprefix("network-")
+                assert (from_port, to_port) in allowed[kind]
 
 
 def test_default_security_group_is_stripped(planned: Plan) -> None:

@@ -36,8 +36,11 @@ def test_every_resource_is_in_the_tenants_region_but_the_backup_copy(planned: Pl
     allowed_elsewhere = {
         "aws:backup/vault:Vault",
         "aws:backup/logicallyAirGappedVault:LogicallyAirGappedVault",
-        "aws:kms/replicaKey:ReplicaKey",
+        "aws:backup/vaultLockConfiguration:VaultLockConfiguration",
+        "aws:backup/vaultPolicy:VaultPolicy",
+        "aws:kms/key:Key",  # the backup account's key
         "aws:kms/alias:Alias",
+        "pulumi:providers:aws",  # the backup account's provider
     }
     backup_region = planned.spec.location.backup.region
     for res in planned.resources:

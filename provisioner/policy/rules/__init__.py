@@ -5,12 +5,16 @@ from __future__ import annotations
 from provisioner.policy.model import Rule
 from provisioner.policy.rules import (
     at_rest,
+    backup_account,
     backups,
     exposure,
     grants,
     in_transit,
+    least_privilege,
     logs,
     placement,
+    plan_promises,
+    transport,
 )
 
 RULES: tuple[Rule, ...] = (
@@ -21,6 +25,10 @@ RULES: tuple[Rule, ...] = (
     *backups.RULES,
     *logs.RULES,
     *placement.RULES,
+    *backup_account.RULES,
+    *least_privilege.RULES,
+    *transport.RULES,
+    *plan_promises.RULES,
 )
 
 _ids = [r.id for r in RULES]

@@ -13,6 +13,7 @@ from typing import Any
 
 from provisioner.policy.graph import Graph, Resource, as_list, as_number, truthy
 from provisioner.policy.model import Rule, Severity, Violation
+from provisioner.promises import MAIL_TLS_PORTS
 
 DB_INSTANCE = "aws:rds/instance:Instance"
 DB_CLUSTER_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
@@ -51,6 +52,7 @@ SHARING_TYPES = (
     "aws:ram/principalAssociation:PrincipalAssociation",
 )
 WEB_PORTS = (80, 443)
+MAIL_PORTS = MAIL_TLS_PORTS  # implicit-TLS mail, on a network load balancer only
 
 
 def check_database_private(g: Graph) -> Iterator[Violation]:
@@ -134,28 +136,40 @@ def _inline(entry: Mapping[str, Any]) -> Mapping[str, Any]:
             "toPort": entry.get("toPort"), "peers": peers}
 
 
-def _web_only(entry: Mapping[str, Any]) -> bool:
+def _one_port_of(entry: Mapping[str, Any], ports: tuple[int, ...]) -> bool:
     low, high = as_number(entry.get("fromPort")), as_number(entry.get("toPort"))
     return (str(entry.get("protocol")).lower() in ("tcp", "6") and low == high
-            and low in WEB_PORTS)
+            and low in ports)
+
+
+def _lb_groups(g: Graph, kind: str) -> set[str]:
+    """Security groups of the plan's load balancers of `kind` (application or network)."""
+    return {sg.urn for lb in g.of_type(*LOAD_BALANCERS)
+            if lb.inputs.get("loadBalancerType", "application") == kind
+            for value in as_list(lb.inputs.get("securityGroups"))
+            for sg in g.referents(value, SG_TYPES)}
 
 
 def check_internet_ingress(g: Graph) -> Iterator[Violation]:
-    lb_groups = {sg.urn for lb in g.of_type(*LOAD_BALANCERS)
-                 for value in as_list(lb.inputs.get("securityGroups"))
-                 for sg in g.referents(value, SG_TYPES)}
+    web_groups, mail_groups = _lb_groups(g, "application"), _lb_groups(g, "network")
+    lb_groups = web_groups | mail_groups
     for res, groups, entry in _ingress_entries(g):
         open_to = [c for c in entry["cidrs"] if _internet(c)]
         if not open_to:
             continue
         on_lb = bool(groups) and all(sg.urn in lb_groups for sg in groups)
-        if on_lb and _web_only(entry):
+        if groups and all(sg.urn in web_groups for sg in groups) \
+                and _one_port_of(entry, WEB_PORTS):
+            continue
+        if groups and all(sg.urn in mail_groups for sg in groups) \
+                and _one_port_of(entry, MAIL_PORTS):
             continue
         where = "the load balancer" if on_lb else "a security group not used by the load balancer"
         yield Violation(res.urn, f"{res.name} opens {entry['protocol']}"
                                  f" {entry['fromPort']}-{entry['toPort']} to {open_to[0]} on"
-                                 f" {where}: only TCP 80/443 on the load balancer may face the"
-                                 " internet")
+                                 f" {where}: only TCP 80/443 on the application load balancer"
+                                 " and TCP 993/995/465 (mail over TLS) on the network load"
+                                 " balancer may face the internet")
 
 
 def check_imdsv2(g: Graph) -> Iterator[Violation]:
@@ -238,8 +252,9 @@ RULES = (
          check_database_private),
     Rule("NET-002", "Instances get no public IP addresses", "isolation", Severity.mandatory,
          check_no_public_ips),
-    Rule("NET-003", "Only TCP 80/443 on the load balancer's security group is open to the"
-                    " internet", "isolation", Severity.mandatory, check_internet_ingress),
+    Rule("NET-003", "Only TCP 80/443 on the application load balancer's security group (and"
+                    " implicit-TLS mail 993/995/465 on the network load balancer's) is open to"
+                    " the internet", "isolation", Severity.mandatory, check_internet_ingress),
     Rule("NET-004", "Instances require IMDSv2 (session tokens)", "isolation", Severity.mandatory,
          check_imdsv2),
     Rule("NET-005", "No SSH key pairs on instances or in the stack", "isolation",
@@ -247,8 +262,8 @@ RULES = (
     Rule("NET-006", "Public subnets hold only the load balancer and NAT gateways", "isolation",
          Severity.mandatory, check_public_subnets),
     Rule("NET-007", "The VPC's default security group is adopted and has no rules", "isolation",
-         Severity.advisory, check_default_security_group,
-         "CIS AWS 5.4; advisory because nothing in the stack uses the default group."),
+         Severity.mandatory, check_default_security_group,
+         "CIS AWS 5.4, Security Hub EC2.2: a group that admits its own members must not exist."),
     Rule("NET-008", "Every S3 bucket blocks all public access", "isolation", Severity.mandatory,
          check_bucket_public_access),
     Rule("ISO-001", "Nothing connects or shares the tenant's network and resources with another"

@@ -131,6 +131,6 @@ RULES = (
     Rule("TLS-003", "The database requires TLS for every connection", "in-transit",
          Severity.mandatory, check_database_tls),
     Rule("TLS-004", "Application load balancers drop invalid HTTP header fields", "in-transit",
-         Severity.advisory, check_invalid_headers,
-         "Defence against request smuggling; advisory because it is not a published promise."),
+         Severity.mandatory, check_invalid_headers,
+         "Defence against request smuggling (Security Hub ELB.4, checkov CKV_AWS_131)."),
 )

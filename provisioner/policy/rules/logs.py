@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from provisioner.policy.graph import Graph, as_number, truthy
 from provisioner.policy.model import Rule, Severity, Violation
@@ -81,17 +82,29 @@ def check_retention(g: Graph) -> Iterator[Violation]:
             yield Violation(res.urn, f"log group {res.name} has no retention: set retentionInDays")
 
 
+def _covers(rule: Mapping[str, Any], prefix: str) -> bool:
+    """True when a lifecycle rule's filter applies to objects under `prefix/`."""
+    wanted = rule.get("filter")
+    rule_prefix = wanted.get("prefix") if isinstance(wanted, Mapping) else rule.get("prefix")
+    if not rule_prefix:
+        return True  # the whole bucket
+    return bool(prefix) and f"{prefix}/".startswith(str(rule_prefix))
+
+
 def check_access_log_expiry(g: Graph) -> Iterator[Violation]:
     for lb in g.of_type(*LOAD_BALANCERS):
+        prefix = str(lb.get("accessLogs", "prefix") or "")
         for bucket in g.referents(lb.get("accessLogs", "bucket"), BUCKETS):
             expiring = [
                 rule for conf in g.referrers(bucket, (LIFECYCLE,), "bucket")
                 for rule in conf.items("rules")
                 if rule.get("status") == "Enabled" and isinstance(rule.get("expiration"), Mapping)
+                and _covers(rule, prefix)
             ]
             if not expiring:
-                yield Violation(bucket.urn, f"access-log bucket {bucket.name} keeps logs forever:"
-                                            " add a lifecycle rule with an expiration")
+                yield Violation(bucket.urn, f"access-log bucket {bucket.name} keeps the logs of"
+                                            f" {lb.name} (prefix {prefix or '/'}) forever: add a"
+                                            " lifecycle rule with an expiration")
 
 
 RULES = (

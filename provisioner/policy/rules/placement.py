@@ -12,11 +12,15 @@ from provisioner.policy.graph import GLOBAL_TYPE_PREFIXES, Graph, Resource
 from provisioner.policy.model import Rule, Severity, Violation
 from provisioner.promises import REQUIRED_TAGS
 
-# What may live in the backup destination's region: the copy vault and the key replica that
-# encrypts it (with its alias). Anything else there is data outside the chosen region.
+# What may live in the backup destination's region: the copy vault (its lock and access policy)
+# and the key that encrypts it (the backup account's key, or a replica; with its alias).
+# Anything else there is data outside the chosen region.
 BACKUP_DESTINATION_TYPES = (
     "aws:backup/vault:Vault",
     "aws:backup/logicallyAirGappedVault:LogicallyAirGappedVault",
+    "aws:backup/vaultLockConfiguration:VaultLockConfiguration",
+    "aws:backup/vaultPolicy:VaultPolicy",
+    "aws:kms/key:Key",
     "aws:kms/replicaKey:ReplicaKey",
     "aws:kms/alias:Alias",
 )
@@ -44,7 +48,7 @@ def check_residency(g: Graph) -> Iterator[Violation]:
             continue
         elif region == backup:
             yield Violation(res.urn, f"{res.name} is in the backup region {region}; only the"
-                                     " copy vault and its key replica may be there")
+                                     " copy vault and its key may be there")
         else:
             yield Violation(res.urn, f"{res.name} is in {region}, outside the tenant's region"
                                      f" {home}")
