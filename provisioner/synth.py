@@ -116,6 +116,9 @@ def _make_mocks(spec: TenantSpec, regions: Catalogue) -> Any:
             elif service == "lb" and kind == "loadBalancer":
                 outputs["dnsName"] = f"{args.name}.{region}.elb.example"
                 outputs["zoneId"] = "ZLBEXAMPLE"
+                outputs["arnSuffix"] = f"app/{args.name}/{rid}"
+            elif service == "lb" and kind == "targetGroup":
+                outputs["arnSuffix"] = f"targetgroup/{args.name}/{rid}"
             elif service == "acm" and kind == "certificate":
                 domain = inputs.get("domainName", "")
                 outputs["domainValidationOptions"] = [

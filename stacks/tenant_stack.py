@@ -14,6 +14,8 @@ import pulumi_aws as aws
 from provisioner.errors import UsageError
 from provisioner.regions import Catalogue, catalogue
 from provisioner.spec import TenantSpec
+from stacks.components.agent import agent_log_grant
+from stacks.components.alarms import Alarms, EnhancedMonitoring, Watched
 from stacks.components.backup import Backup
 from stacks.components.base import TenantPart
 from stacks.components.compute import Compute
@@ -21,11 +23,12 @@ from stacks.components.database import Database
 from stacks.components.edge import Edge
 from stacks.components.keys import Keys
 from stacks.components.network import Network
-from stacks.components.observability import Observability
+from stacks.components.observability import Observability, db_identifier
+from stacks.components.patching import Patching
 
 # Bumped whenever the program changes what it creates; recorded per tenant by the registry so
 # workers know which tenants still run an older program.
-PROGRAM_VERSION = "2026.11.2"
+PROGRAM_VERSION = "2026.12.1"
 
 
 def hostname_for(spec: TenantSpec, regions: Catalogue) -> str:
@@ -62,6 +65,7 @@ class TenantStack(TenantPart):
         logs = Observability("observability", spec, key_arn=keys.key.arn, opts=child)
         network = Network("network", spec, flow_log_group_arn=logs.flow_logs.arn, opts=child)
         private_ids = [s.id for s in network.private_subnets]
+        monitoring = EnhancedMonitoring("enhanced-monitoring", spec, opts=child)
         database = Database(
             "database",
             spec,
@@ -69,6 +73,7 @@ class TenantStack(TenantPart):
             subnet_ids=private_ids,
             security_group_id=network.db_sg.id,
             log_groups=logs.db_groups,
+            monitoring_role_arn=monitoring.role.arn,
             opts=child,
         )
         compute = Compute(
@@ -85,6 +90,13 @@ class TenantStack(TenantPart):
             suspended=suspended,
             opts=child,
         )
+        agent_log_grant(
+            "compute-write-agent-logs",
+            compute.role.id,
+            [g.arn for g in logs.agent_groups.values()],
+            opts=child,
+        )
+        Patching("patching", spec, instance_id=compute.instance.id, opts=child)
         edge = Edge(
             "edge",
             spec,
@@ -94,6 +106,20 @@ class TenantStack(TenantPart):
             subnet_ids=[s.id for s in network.public_subnets],
             security_group_id=network.lb_sg.id,
             instance_id=compute.instance.id,
+            account_id=account_id,
+            suspended=suspended,
+            opts=child,
+        )
+        Alarms(
+            "alarms",
+            spec,
+            Watched(
+                load_balancer=edge.lb.arn_suffix,
+                target_group=edge.target_group.arn_suffix,
+                instance_id=compute.instance.id,
+                db_identifier=db_identifier(spec),
+                certificate_arn=edge.certificate.certificate_arn,
+            ),
             account_id=account_id,
             suspended=suspended,
             opts=child,

@@ -14,8 +14,10 @@ import pulumi_aws as aws
 from provisioner.paths import TEMPLATES_DIR
 from provisioner.promises import HSTS_HEADER
 from provisioner.spec import TenantSpec
+from stacks.components.agent import cloudwatch_agent_config
 from stacks.components.base import TenantPart, assume_role_policy
 from stacks.components.network import APP_PORT
+from stacks.components.patching import PATCH_GROUP_TAG, patch_group
 
 SSM_MANAGED_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 DATA_DEVICE = "xvdf"
@@ -39,6 +41,7 @@ def render_user_data(spec: TenantSpec, hostname: str, **values: str) -> str:
         app_port=APP_PORT,
         data_device=DATA_DEVICE,
         hsts=HSTS_HEADER,
+        cloudwatch_agent_config=cloudwatch_agent_config(spec.slug),
         **values,
     )
 
@@ -68,6 +71,7 @@ class Compute(TenantPart):
             tags=self.tags(),
             opts=self.child(),
         )
+        self.role = role  # other parts grant it what they need (agent log writes)
         aws.iam.RolePolicyAttachment(
             f"{name}-ssm", role=role.name, policy_arn=SSM_MANAGED_POLICY, opts=self.child()
         )
@@ -141,7 +145,8 @@ class Compute(TenantPart):
             user_data=user_data,
             user_data_replace_on_change=False,
             region=self.region,
-            tags=self.tags(Name=f"tenant-{spec.slug}-app"),
+            # PatchGroup: the patch baseline that applies (stacks/components/patching.py).
+            tags=self.tags(Name=f"tenant-{spec.slug}-app", **{PATCH_GROUP_TAG: patch_group(spec)}),
             opts=self.child(),
         )
         self.data_volume = aws.ebs.Volume(

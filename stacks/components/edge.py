@@ -79,6 +79,7 @@ class Edge(TenantPart):
             tags=self.tags(),
             opts=self.child(),
         )
+        self.target_group = target_group  # watched by the tenant's alarms
         aws.lb.TargetGroupAttachment(
             f"{name}-app-server",
             target_group_arn=target_group.arn,
@@ -88,6 +89,7 @@ class Edge(TenantPart):
             opts=self.child(),
         )
         certificate = self._certificate(name, hostname, hosted_zone_id)
+        self.certificate = certificate  # watched by the tenant's alarms (days to expiry)
         aws.lb.Listener(
             f"{name}-https",
             load_balancer_arn=self.lb.arn,
@@ -174,7 +176,7 @@ class Edge(TenantPart):
                     "id": "expire-access-logs",
                     "status": "Enabled",
                     "filter": {"prefix": f"{ACCESS_LOG_PREFIX}/"},
-                    "expiration": {"days": self.spec.plan.log_retention_days},
+                    "expiration": {"days": self.spec.plan.security_log_retention_days},
                 }
             ],
             region=self.region,

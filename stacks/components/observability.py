@@ -10,10 +10,15 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from provisioner.promises import AGENT_LOG_KINDS, tenant_log_group
 from provisioner.spec import TenantSpec
 from stacks.components.base import TenantPart
 
-DB_LOG_EXPORTS = ("error", "general", "slowquery")  # MySQL logs RDS exports
+DB_LOG_EXPORTS = ("error", "general", "slowquery", "audit")  # MySQL logs RDS exports
+# Security logs, kept at least a year (PlanSizes.security_log_retention_days): who logged in to
+# the database and what they changed, network flows, operators' sessions on the app server.
+SECURITY_DB_LOGS = ("audit",)
+SECURITY_AGENT_LOGS = ("ssm-sessions",)
 
 
 def db_identifier(spec: TenantSpec) -> str:
@@ -31,23 +36,33 @@ class Observability(TenantPart):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("Observability", name, spec, opts)
-        retention = spec.plan.log_retention_days
+        # Deleting the tenant deletes every group with the stack (no skip_destroy): security logs
+        # are kept a year, or until the tenant's data is deleted, whichever comes first.
 
-        def group(suffix: str, log_name: str) -> aws.cloudwatch.LogGroup:
+        def group(suffix: str, log_name: str, security: bool = False) -> aws.cloudwatch.LogGroup:
+            plan = spec.plan
             return aws.cloudwatch.LogGroup(
                 f"{name}-{suffix}",
                 name=log_name,
                 kms_key_id=key_arn,
-                retention_in_days=retention,
+                retention_in_days=plan.security_log_retention_days if security
+                else plan.log_retention_days,
                 region=self.region,
                 tags=self.tags(),
                 opts=self.child(),
             )
 
-        self.app = group("app", f"/tenant/{spec.slug}/app")
-        self.flow_logs = group("flow-logs", f"/tenant/{spec.slug}/vpc-flow-logs")
+        # What the app server's CloudWatch agent writes (templates/user_data.sh.j2). The app's
+        # group keeps its historical logical name ("app") so existing stacks keep it.
+        self.agent_groups = {
+            kind: group(kind, tenant_log_group(spec.slug, kind), kind in SECURITY_AGENT_LOGS)
+            for kind in AGENT_LOG_KINDS
+        }
+        self.app = self.agent_groups["app"]
+        self.flow_logs = group("flow-logs", f"/tenant/{spec.slug}/vpc-flow-logs", security=True)
         self.db_groups = [
-            group(f"db-{log}", f"/aws/rds/instance/{db_identifier(spec)}/{log}")
+            group(f"db-{log}", f"/aws/rds/instance/{db_identifier(spec)}/{log}",
+                  log in SECURITY_DB_LOGS)
             for log in DB_LOG_EXPORTS
         ]
         self.register_outputs({"app_log_group": self.app.name})
