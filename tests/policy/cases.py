@@ -470,3 +470,7 @@ def _set_region(plan: Plan, type_: str, region: str) -> str:
     res["region"] = region
     res["inputs"].pop("region", None)
     return str(res["urn"])
+
+from tests.policy.cases_monitoring import CASES as _MONITORING_CASES  # noqa: E402
+
+CASES += _MONITORING_CASES

@@ -10,6 +10,7 @@ from provisioner.policy.rules import (
     grants,
     in_transit,
     logs,
+    monitoring,
     placement,
 )
 
@@ -20,6 +21,7 @@ RULES: tuple[Rule, ...] = (
     *grants.RULES,
     *backups.RULES,
     *logs.RULES,
+    *monitoring.RULES,
     *placement.RULES,
 )
 
