@@ -29,7 +29,12 @@ RESTORE_OBJECTIVE_SECONDS = 8 * 3600  # a restore must be possible within 8 hour
 ALERT_TOPIC_NAME = "provisioner-alerts"  # the regional platform stack's SNS topic, one per region
 # Log groups the app server's CloudWatch agent writes, as /tenant/<slug>/<kind>.
 AGENT_LOG_KINDS: tuple[str, ...] = ("app", "nginx-access", "nginx-error", "system", "ssm-sessions")
-# Security logs are kept at least this long, whatever the plan (plans.SECURITY_LOG_RETENTION_DAYS).
+# The tenant's alarms, named t-<slug>-<what>; the app's are off while the tenant is suspended.
+APP_ALARMS: tuple[str, ...] = ("lb-5xx-rate", "unhealthy-targets", "server-system-status",
+                               "server-instance-status")
+TENANT_ALARMS: tuple[str, ...] = (*APP_ALARMS, "db-cpu", "db-free-storage", "db-free-memory",
+                                  "db-connections", "certificate-expiry")
+SYSTEM_STATUS_ALARM = "server-system-status"  # the one that recovers the server
 DB_AUDIT_EVENTS: tuple[str, ...] = ("CONNECT", "QUERY_DDL", "QUERY_DCL")
 MAX_LONG_QUERY_SECONDS = 10.0  # a slow-query threshold above this records almost nothing
 MAX_PATCH_APPROVAL_DAYS = 7  # security updates installed at most a week after release

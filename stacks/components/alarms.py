@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from provisioner.promises import alert_topic_arn, ec2_recover_action
+from provisioner.promises import TENANT_ALARMS, alert_topic_arn, ec2_recover_action
 from provisioner.spec import TenantSpec
 from stacks.components.base import TenantPart, assume_role_policy
 
@@ -163,4 +163,5 @@ class Alarms(TenantPart):
             statistic="Minimum", period=86400, evaluation_periods=1,
             comparison_operator="LessThanThreshold", threshold=limits.certificate_days,
         )
+        assert tuple(self.alarms) == TENANT_ALARMS, "the live audit looks for these names"
         self.register_outputs({"alarms": [a.name for a in self.alarms.values()]})

@@ -16,6 +16,8 @@ import boto3
 from provisioner.promises import BACKUP_SCHEDULE, HSTS_HEADER, TLS_POLICY
 from provisioner.regions import Location, catalogue
 
+from .builder_monitoring import LOG_PARAMETERS, add_monitoring, db_settings, remove_monitoring
+from .builder_monitoring import stub_monitoring
 from .stubs import BackupStubs
 
 
@@ -118,7 +120,11 @@ def build_tenant(slug: str = "acme", location: str = "de", replica: bool = True)
                 "ParameterName": "require_secure_transport",
                 "ParameterValue": "1",
                 "ApplyMethod": "immediate",
-            }
+            },
+            *(
+                {"ParameterName": k, "ParameterValue": v, "ApplyMethod": "immediate"}
+                for k, v in LOG_PARAMETERS.items()
+            ),
         ],
     )
     rds.create_db_subnet_group(
@@ -143,8 +149,8 @@ def build_tenant(slug: str = "acme", location: str = "de", replica: bool = True)
         DBSubnetGroupName=f"t-{slug}-db",
         VpcSecurityGroupIds=[sg],
         BackupRetentionPeriod=7,
-        EnableCloudwatchLogsExports=["error", "general", "slowquery"],
         Tags=tags,
+        **db_settings(rds, slug, account),
     )["DBInstance"]
 
     run = ec2.run_instances(
@@ -276,7 +282,7 @@ def build_tenant(slug: str = "acme", location: str = "de", replica: bool = True)
         },
         BackupPlanTags={t["Key"]: t["Value"] for t in tags},
     )
-    return Built(
+    built = Built(
         slug=slug,
         location=loc,
         account=account,
@@ -301,6 +307,8 @@ def build_tenant(slug: str = "acme", location: str = "de", replica: bool = True)
         flow_log_id=flow_log,
         vpc_id=vpc,
     )
+    add_monitoring(built, client)
+    return built
 
 
 def stub_selection(stubs: BackupStubs, built: Built) -> BackupStubs:
@@ -350,7 +358,7 @@ def stub_selection(stubs: BackupStubs, built: Built) -> BackupStubs:
 
     stubs.on("ListBackupSelections", list_selections)
     stubs.on("GetBackupSelection", get_selection)
-    return stubs
+    return stub_monitoring(stubs)
 
 
 def destroy_tenant(b: Built, keep: tuple[str, ...] = ()) -> None:
@@ -378,6 +386,7 @@ def destroy_tenant(b: Built, keep: tuple[str, ...] = ()) -> None:
     logs = client("logs", region)
     logs.delete_log_group(logGroupName=b.log_group)
     logs.delete_log_group(logGroupName=f"/tenant/{b.slug}/vpc-flow-logs")
+    remove_monitoring(b, client)
     ec2.delete_flow_logs(FlowLogIds=[b.flow_log_id])
     for subnet in b.subnet_ids:
         ec2.delete_subnet(SubnetId=subnet)
