@@ -16,8 +16,13 @@ import boto3
 from provisioner.promises import BACKUP_SCHEDULE, HSTS_HEADER, TLS_POLICY
 from provisioner.regions import Location, catalogue
 
-from .builder_monitoring import LOG_PARAMETERS, add_monitoring, db_settings, remove_monitoring
-from .builder_monitoring import stub_monitoring
+from .builder_monitoring import (
+    LOG_PARAMETERS,
+    add_monitoring,
+    db_settings,
+    remove_monitoring,
+    stub_monitoring,
+)
 from .stubs import BackupStubs
 
 
