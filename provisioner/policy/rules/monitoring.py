@@ -20,7 +20,15 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from provisioner.plans import SECURITY_LOG_RETENTION_DAYS
-from provisioner.policy.graph import Graph, Resource, as_list, as_number, truthy
+from provisioner.policy.graph import (
+    Graph,
+    Resource,
+    Undetermined,
+    Unknown,
+    as_list,
+    as_number,
+    truthy,
+)
 from provisioner.policy.model import Rule, Severity, Violation
 from provisioner.policy.rules.grants import own_accounts
 from provisioner.promises import (
@@ -115,7 +123,10 @@ def check_alarm_actions(g: Graph) -> Iterator[Violation]:
     suspended = _suspended(g)
     for alarm in g.of_type(ALARM):
         actions = as_list(alarm.inputs.get("alarmActions"))
-        if not any(_alert_topic(a, alarm.region, accounts) for a in actions):
+        if any(isinstance(a, Unknown) for a in actions):
+            yield Violation(alarm.urn, f"alarm {alarm.name}: actions not known until applied",
+                            undetermined=True)
+        elif not any(_alert_topic(a, alarm.region, accounts) for a in actions):
             yield Violation(alarm.urn, f"alarm {alarm.name} notifies nobody: add the region's"
                                        f" alert topic (sns {ALERT_TOPIC_NAME} in {alarm.region})"
                                        " to alarmActions")
@@ -215,6 +226,8 @@ def _audit_plugin_ok(g: Graph, db: Resource) -> bool:
 def agent_config(instance: Resource) -> dict[str, Any] | None:
     """The CloudWatch agent configuration the user data writes, or None."""
     text = instance.inputs.get("userData")
+    if isinstance(text, Unknown):
+        raise Undetermined(f"{instance.name}.userData is not known yet")
     match = _AGENT_HEREDOC.search(text) if isinstance(text, str) else None
     if not match:
         return None
