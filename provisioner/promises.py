@@ -35,6 +35,11 @@ APP_ALARMS: tuple[str, ...] = ("lb-5xx-rate", "unhealthy-targets", "server-syste
 TENANT_ALARMS: tuple[str, ...] = (*APP_ALARMS, "db-cpu", "db-free-storage", "db-free-memory",
                                   "db-connections", "certificate-expiry")
 SYSTEM_STATUS_ALARM = "server-system-status"  # the one that recovers the server
+# Security logs (kept at least plans.SECURITY_LOG_RETENTION_DAYS): /tenant/<slug>/<kind> groups
+# and the database's exported logs of these names.
+SECURITY_TENANT_LOGS: tuple[str, ...] = ("vpc-flow-logs", "ssm-sessions")
+SECURITY_DB_LOGS: tuple[str, ...] = ("audit",)
+DB_AUDIT_PLUGIN = "MARIADB_AUDIT_PLUGIN"  # RDS for MySQL's audit log, through an option group
 DB_AUDIT_EVENTS: tuple[str, ...] = ("CONNECT", "QUERY_DDL", "QUERY_DCL")
 MAX_LONG_QUERY_SECONDS = 10.0  # a slow-query threshold above this records almost nothing
 MAX_PATCH_APPROVAL_DAYS = 7  # security updates installed at most a week after release

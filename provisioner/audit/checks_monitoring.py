@@ -26,6 +26,9 @@ from provisioner.promises import (
     APP_ALARMS,
     BACKUP_JOB_MAX_AGE_HOURS,
     DB_AUDIT_EVENTS,
+    DB_AUDIT_PLUGIN,
+    SECURITY_DB_LOGS,
+    SECURITY_TENANT_LOGS,
     SYSTEM_STATUS_ALARM,
     TENANT_ALARMS,
     alert_topic_arn,
@@ -33,10 +36,8 @@ from provisioner.promises import (
     tenant_log_group,
 )
 
-SECURITY_TENANT_LOGS = ("ssm-sessions", "vpc-flow-logs")
 # error, general and slowquery exports are rds.log-exports' (checks_storage); this adds audit.
 DB_EXPORTS_NEEDED = ("audit",)
-AUDIT_PLUGIN = "MARIADB_AUDIT_PLUGIN"
 
 
 def _stopped(ctx: Context) -> bool:
@@ -102,7 +103,7 @@ def check_log_groups(ctx: Context) -> None:
             report.fail("monitoring", "logs.agent-groups", arn(name), target.region,
                         f"no log group {name}: the agent would create it unencrypted")
     security = [tenant_log_group(target.slug, k) for k in SECURITY_TENANT_LOGS]
-    security.append(f"/aws/rds/instance/{target.db_identifier}/audit")
+    security += [f"/aws/rds/instance/{target.db_identifier}/{log}" for log in SECURITY_DB_LOGS]
     for name in security:
         days = groups.get(name, {}).get("retentionInDays")
         if name in groups and days is not None and days >= SECURITY_LOG_RETENTION_DAYS:
@@ -143,7 +144,7 @@ def _check_db(ctx: Context, db: dict[str, Any]) -> None:
         problems += [f"{p} not 1 in {name}" for p in ("general_log", "slow_query_log")
                      if parameter_value(ctx, name, p) != "1"]
     if not _audit_plugin(ctx, db):
-        problems.append(f"no {AUDIT_PLUGIN} logging {','.join(DB_AUDIT_EVENTS)}")
+        problems.append(f"no {DB_AUDIT_PLUGIN} logging {','.join(DB_AUDIT_EVENTS)}")
     if problems:
         report.fail("monitoring", "rds.logs-produced", arn, region, "; ".join(problems))
     else:
@@ -156,7 +157,7 @@ def _audit_plugin(ctx: Context, db: dict[str, Any]) -> bool:
         groups = rds.describe_option_groups(OptionGroupName=membership["OptionGroupName"])
         for group in groups["OptionGroupsList"]:
             for option in group.get("Options", []):
-                if option.get("OptionName") != AUDIT_PLUGIN:
+                if option.get("OptionName") != DB_AUDIT_PLUGIN:
                     continue
                 settings = {s["Name"]: s.get("Value", "") for s in option.get("OptionSettings", [])}
                 events = {e.strip() for e in settings.get("SERVER_AUDIT_EVENTS", "").split(",")}

@@ -13,11 +13,10 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from provisioner.promises import DB_AUDIT_EVENTS
+from provisioner.promises import DB_AUDIT_EVENTS, DB_AUDIT_PLUGIN
 from provisioner.spec import TenantSpec
 
 LONG_QUERY_SECONDS = "2"  # a query slower than this is a slow query worth a line
-AUDIT_PLUGIN = "MARIADB_AUDIT_PLUGIN"
 
 # Dynamic parameters: applied without a reboot.
 LOG_PARAMETERS: list[aws.rds.ParameterGroupParameterArgsDict] = [
@@ -47,7 +46,7 @@ def audit_option_group(
         option_group_description=f"Tenant {spec.slug}: audit log (logins, DDL, DCL)",
         options=[
             {
-                "option_name": AUDIT_PLUGIN,
+                "option_name": DB_AUDIT_PLUGIN,
                 "option_settings": [
                     {"name": "SERVER_AUDIT_EVENTS", "value": ",".join(DB_AUDIT_EVENTS)},
                     {"name": "SERVER_AUDIT_EXCL_USERS", "value": "rdsadmin"},

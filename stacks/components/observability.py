@@ -10,15 +10,18 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from provisioner.promises import AGENT_LOG_KINDS, tenant_log_group
+# Security logs (SECURITY_*_LOGS), kept at least a year (PlanSizes.security_log_retention_days):
+# who logged in to the database and what they changed, network flows, operators' sessions.
+from provisioner.promises import (
+    AGENT_LOG_KINDS,
+    SECURITY_DB_LOGS,
+    SECURITY_TENANT_LOGS,
+    tenant_log_group,
+)
 from provisioner.spec import TenantSpec
 from stacks.components.base import TenantPart
 
 DB_LOG_EXPORTS = ("error", "general", "slowquery", "audit")  # MySQL logs RDS exports
-# Security logs, kept at least a year (PlanSizes.security_log_retention_days): who logged in to
-# the database and what they changed, network flows, operators' sessions on the app server.
-SECURITY_DB_LOGS = ("audit",)
-SECURITY_AGENT_LOGS = ("ssm-sessions",)
 
 
 def db_identifier(spec: TenantSpec) -> str:
@@ -55,11 +58,12 @@ class Observability(TenantPart):
         # What the app server's CloudWatch agent writes (templates/user_data.sh.j2). The app's
         # group keeps its historical logical name ("app") so existing stacks keep it.
         self.agent_groups = {
-            kind: group(kind, tenant_log_group(spec.slug, kind), kind in SECURITY_AGENT_LOGS)
+            kind: group(kind, tenant_log_group(spec.slug, kind), kind in SECURITY_TENANT_LOGS)
             for kind in AGENT_LOG_KINDS
         }
         self.app = self.agent_groups["app"]
-        self.flow_logs = group("flow-logs", f"/tenant/{spec.slug}/vpc-flow-logs", security=True)
+        self.flow_logs = group("flow-logs", tenant_log_group(spec.slug, "vpc-flow-logs"),
+                               "vpc-flow-logs" in SECURITY_TENANT_LOGS)
         self.db_groups = [
             group(f"db-{log}", f"/aws/rds/instance/{db_identifier(spec)}/{log}",
                   log in SECURITY_DB_LOGS)

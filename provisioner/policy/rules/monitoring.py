@@ -35,8 +35,11 @@ from provisioner.promises import (
     AGENT_LOG_KINDS,
     ALERT_TOPIC_NAME,
     DB_AUDIT_EVENTS,
+    DB_AUDIT_PLUGIN,
     MAX_LONG_QUERY_SECONDS,
     MAX_PATCH_APPROVAL_DAYS,
+    SECURITY_DB_LOGS,
+    SECURITY_TENANT_LOGS,
     ec2_recover_action,
     tenant_log_group,
 )
@@ -205,7 +208,7 @@ def check_database_logs_produced(g: Graph) -> Iterator[Violation]:
                                        f" export: {', '.join(problems)}")
         if not _audit_plugin_ok(g, db):
             yield Violation(db.urn, f"database {db.name} has no audit log: its option group needs"
-                                    f" MARIADB_AUDIT_PLUGIN with SERVER_AUDIT_EVENTS"
+                                    f" {DB_AUDIT_PLUGIN} with SERVER_AUDIT_EVENTS"
                                     f" {','.join(DB_AUDIT_EVENTS)}")
 
 
@@ -213,7 +216,7 @@ def _audit_plugin_ok(g: Graph, db: Resource) -> bool:
     groups = g.referents(db.inputs.get("optionGroupName"), (OPTIONS,))
     for group in groups:
         for option in group.items("options"):
-            if option.get("optionName") != "MARIADB_AUDIT_PLUGIN":
+            if option.get("optionName") != DB_AUDIT_PLUGIN:
                 continue
             settings = {str(s.get("name")): str(s.get("value"))
                         for s in as_list(option.get("optionSettings")) if isinstance(s, Mapping)}
@@ -335,7 +338,8 @@ def security_log_groups(g: Graph) -> list[Resource]:
             found[lg.urn] = lg
     for lg in g.of_type(LOG_GROUP):
         name = str(lg.inputs.get("name"))
-        if name.endswith(("/audit", "/ssm-sessions")) or name.startswith("aws-waf-logs-"):
+        security = (*(f"/{k}" for k in SECURITY_TENANT_LOGS), *(f"/{k}" for k in SECURITY_DB_LOGS))
+        if name.endswith(security) or name.startswith("aws-waf-logs-"):
             found[lg.urn] = lg
     return sorted(found.values(), key=lambda r: r.urn)
 
