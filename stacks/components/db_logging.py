@@ -37,12 +37,12 @@ def audit_option_group(
     """The option group that installs the audit plugin: logins (CONNECT) and schema and
     privilege changes (QUERY_DDL, QUERY_DCL), rotated by RDS and exported as `audit`.
 
-    `engine_version` is the database's own major version, so the option group follows an
-    engine upgrade from the one constant that names it."""
+    `engine_version` is the database's own (database.ENGINE_VERSION), so the option group
+    follows an engine upgrade from the one constant that names it."""
     return aws.rds.OptionGroup(
         name,
         engine_name="mysql",
-        major_engine_version=engine_version,
+        major_engine_version=".".join(engine_version.split(".")[:2]),  # "8.4.5" -> "8.4"
         option_group_description=f"Tenant {spec.slug}: audit log (logins, DDL, DCL)",
         options=[
             {
