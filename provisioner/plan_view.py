@@ -56,13 +56,15 @@ def _compact(value: Any) -> str:
     return text if len(text) <= 140 else text[:137] + "..."
 
 
-def render_tree(plan: dict[str, Any]) -> Any:
-    """A rich Tree of the plan: components and resources, with region and key inputs."""
+def render_tree(plan: dict[str, Any], title: str | None = None) -> Any:
+    """A rich Tree of the plan: components and resources, with region and key inputs.
+
+    A tenant's plan is titled by its tenant; other plans (a region's) pass their `title`."""
     from rich.tree import Tree
 
-    tenant = plan["tenant"]
+    tenant = plan["tenant"] if title is None else plan["region"]
     root = Tree(
-        f"[bold]{tenant['slug']}[/] {tenant['location']} ({tenant['region']}, "
+        title or f"[bold]{tenant['slug']}[/] {tenant['location']} ({tenant['region']}, "
         f"{tenant['jurisdiction']}), plan {tenant['plan']}, backups to {tenant['backup_region']}"
         f" ({tenant['backup_mode']})"
     )

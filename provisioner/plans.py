@@ -11,6 +11,18 @@ from provisioner.errors import UsageError
 
 
 @dataclass(frozen=True)
+class AlarmThresholds:
+    """When a tenant's CloudWatch alarms go off (each notifies the region's alert topic)."""
+
+    lb_5xx_percent: float  # share of requests answered 5xx by the app or the load balancer
+    db_cpu_percent: float  # database CPU, averaged over 3 x 5 minutes
+    db_free_storage_percent: float  # free storage below this share of allocated storage
+    db_free_memory_mib: int  # freeable memory below this
+    db_connections: int  # connections above this (each class's max_connections is higher)
+    certificate_days: int  # ACM renews 60 days ahead: fewer days left means renewal failed
+
+
+@dataclass(frozen=True)
 class PlanSizes:
     """What one plan buys: compute, database, and how long things are kept."""
 
@@ -26,7 +38,22 @@ class PlanSizes:
     log_retention_days: int  # CloudWatch log groups (must be a value CloudWatch accepts)
     deletion_protection: bool  # RDS and load balancer refuse deletion until it is turned off
     performance_insights: bool  # RDS Performance Insights (encrypted with the tenant key)
+    db_monitoring_seconds: int  # RDS enhanced monitoring interval (1, 5, 10, 15, 30 or 60)
+    patch_approval_days: int  # security updates auto-approved this many days after release
+    alarms: AlarmThresholds
 
+    @property
+    def security_log_retention_days(self) -> int:
+        """Security logs (flow logs, database audit, SSM sessions, load balancer access logs,
+        WAF) are kept at least a year whatever the plan; deleting the tenant deletes them."""
+        return max(self.log_retention_days, SECURITY_LOG_RETENTION_DAYS)
+
+
+SECURITY_LOG_RETENTION_DAYS = 365  # a value CloudWatch Logs accepts
+
+_SMALL_ALARMS = AlarmThresholds(lb_5xx_percent=5.0, db_cpu_percent=90.0,
+                                db_free_storage_percent=10.0, db_free_memory_mib=64,
+                                db_connections=50, certificate_days=30)
 
 PLANS: dict[str, PlanSizes] = {
     "trial": PlanSizes(
@@ -42,6 +69,9 @@ PLANS: dict[str, PlanSizes] = {
         log_retention_days=30,
         deletion_protection=False,
         performance_insights=False,
+        db_monitoring_seconds=60,
+        patch_approval_days=7,
+        alarms=_SMALL_ALARMS,
     ),
     "standard": PlanSizes(
         name="standard",
@@ -56,6 +86,11 @@ PLANS: dict[str, PlanSizes] = {
         log_retention_days=90,
         deletion_protection=True,
         performance_insights=True,
+        db_monitoring_seconds=30,
+        patch_approval_days=7,
+        alarms=AlarmThresholds(lb_5xx_percent=2.0, db_cpu_percent=85.0,
+                               db_free_storage_percent=10.0, db_free_memory_mib=256,
+                               db_connections=300, certificate_days=30),
     ),
     "enterprise": PlanSizes(
         name="enterprise",
@@ -70,6 +105,11 @@ PLANS: dict[str, PlanSizes] = {
         log_retention_days=365,
         deletion_protection=True,
         performance_insights=True,
+        db_monitoring_seconds=15,
+        patch_approval_days=3,
+        alarms=AlarmThresholds(lb_5xx_percent=1.0, db_cpu_percent=80.0,
+                               db_free_storage_percent=10.0, db_free_memory_mib=1024,
+                               db_connections=1000, certificate_days=30),
     ),
 }
 

@@ -42,6 +42,41 @@ HSTS_HEADER = "max-age=63072000; includeSubDomains; preload"  # two years, what 
 BACKUP_SCHEDULE = "cron(0 3 ? * * *)"  # daily at 03:00 UTC
 RESTORE_OBJECTIVE_SECONDS = 8 * 3600  # a restore must be possible within 8 hours
 
+# Logging, monitoring and patching.
+ALERT_TOPIC_NAME = "provisioner-alerts"  # the regional platform stack's SNS topic, one per region
+# Log groups the app server's CloudWatch agent writes, as /tenant/<slug>/<kind>.
+AGENT_LOG_KINDS: tuple[str, ...] = ("app", "nginx-access", "nginx-error", "system", "ssm-sessions")
+# The tenant's alarms, named t-<slug>-<what>; the app's are off while the tenant is suspended.
+APP_ALARMS: tuple[str, ...] = ("lb-5xx-rate", "unhealthy-targets", "server-system-status",
+                               "server-instance-status")
+TENANT_ALARMS: tuple[str, ...] = (*APP_ALARMS, "db-cpu", "db-free-storage", "db-free-memory",
+                                  "db-connections", "certificate-expiry")
+SYSTEM_STATUS_ALARM = "server-system-status"  # the one that recovers the server
+# Security logs (kept at least plans.SECURITY_LOG_RETENTION_DAYS): /tenant/<slug>/<kind> groups
+# and the database's exported logs of these names.
+SECURITY_TENANT_LOGS: tuple[str, ...] = ("vpc-flow-logs", "ssm-sessions")
+SECURITY_DB_LOGS: tuple[str, ...] = ("audit",)
+DB_AUDIT_PLUGIN = "MARIADB_AUDIT_PLUGIN"  # RDS for MySQL's audit log, through an option group
+DB_AUDIT_EVENTS: tuple[str, ...] = ("CONNECT", "QUERY_DDL", "QUERY_DCL")
+MAX_LONG_QUERY_SECONDS = 10.0  # a slow-query threshold above this records almost nothing
+MAX_PATCH_APPROVAL_DAYS = 7  # security updates installed at most a week after release
+BACKUP_JOB_MAX_AGE_HOURS = 26  # the daily job plus its start window and a margin
+
+
+def alert_topic_arn(region: str, account: str) -> str:
+    """The regional alert topic every tenant alarm of `region` notifies."""
+    return f"arn:aws:sns:{region}:{account}:{ALERT_TOPIC_NAME}"
+
+
+def ec2_recover_action(region: str) -> str:
+    """CloudWatch's alarm action that moves an instance to healthy hardware."""
+    return f"arn:aws:automate:{region}:ec2:recover"
+
+
+def tenant_log_group(slug: str, kind: str) -> str:
+    return f"/tenant/{slug}/{kind}"
+
+
 # Tags every taggable resource carries.
 REQUIRED_TAGS: tuple[str, ...] = ("tenant", "location", "plan", "managed-by")
 
@@ -65,6 +100,12 @@ PROMISES: dict[str, str] = {
     "logging": (
         "Load balancer access logs, network flow logs and database logs are kept and encrypted."
     ),
+    "monitoring": (
+        "Event, audit, failure, administrator and operator logs are recorded, analysed for"
+        " anomalies and stored securely; infrastructure and applications are monitored around"
+        " the clock."
+    ),
+    "patching": "Security patches are deployed as they become available.",
     "residency": (
         "A tenant's data stays in the region chosen at signup and its backup destination in the"
         " same jurisdiction."

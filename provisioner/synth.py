@@ -25,11 +25,11 @@ import asyncio
 import atexit
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from provisioner.regions import Catalogue, catalogue
+from provisioner.regions import Catalogue, Location, catalogue
 from provisioner.spec import TenantSpec
 
 PROJECT = "tenant"
@@ -57,6 +57,8 @@ def mock_arn(type_token: str, name: str, region: str, account: str, inputs: dict
         return f"arn:aws:s3:::{name}-generated"
     if service == "cloudwatch" and kind == "logGroup":
         return f"arn:aws:logs:{region}:{account}:log-group:{inputs.get('name', name)}"
+    if service == "sns" and kind == "topic":
+        return f"arn:aws:sns:{region}:{account}:{inputs.get('name', name)}"
     if service == "ebs":
         service, kind = "ec2", "volume"
     return f"arn:aws:{service}:{region}:{account}:{kind.lower()}/{name}-id"
@@ -83,8 +85,11 @@ class _Recorded:
     inputs: dict[str, Any]
 
 
-def _make_mocks(spec: TenantSpec, regions: Catalogue) -> Any:
-    """Build the Mocks and monitor classes lazily: importing pulumi costs ~0.3 s."""
+def _make_mocks(location: Location, regions: Catalogue) -> Any:
+    """Build the Mocks and monitor classes lazily: importing pulumi costs ~0.3 s.
+
+    Everything the mocks answer comes from the location: a tenant's and its region's
+    platform stack are planned alike."""
     import pulumi
     from pulumi.runtime.mocks import MockMonitor
 
@@ -109,7 +114,7 @@ def _make_mocks(spec: TenantSpec, regions: Catalogue) -> Any:
             account = tenant_account
             if args.provider:
                 account = provider_accounts.get(args.provider.rsplit("::", 1)[-1], tenant_account)
-            region = str(inputs.get("region") or spec.region)
+            region = str(inputs.get("region") or location.region)
             outputs: dict[str, Any] = {**inputs, "id": rid}
             outputs["arn"] = mock_arn(args.typ, args.name, region, account, inputs)
             outputs.setdefault("name", f"{args.name}-generated")
@@ -135,6 +140,9 @@ def _make_mocks(spec: TenantSpec, regions: Catalogue) -> Any:
             elif service == "lb" and kind == "loadBalancer":
                 outputs["dnsName"] = f"{args.name}.{region}.elb.example"
                 outputs["zoneId"] = "ZLBEXAMPLE"
+                outputs["arnSuffix"] = f"app/{args.name}/{rid}"
+            elif service == "lb" and kind == "targetGroup":
+                outputs["arnSuffix"] = f"targetgroup/{args.name}/{rid}"
             elif service == "acm" and kind == "certificate":
                 domains = [inputs.get("domainName", ""),
                            *(inputs.get("subjectAlternativeNames") or [])]
@@ -161,10 +169,10 @@ def _make_mocks(spec: TenantSpec, regions: Catalogue) -> Any:
                     "id": tenant_account,
                 }
             if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-                zones = list(spec.location.zones)
+                zones = list(location.zones)
                 return {"names": zones, "zoneIds": [f"zone-{z}" for z in zones]}
             if token == "aws:ec2/getAmi:getAmi":
-                image = spec.location.offline_image_id
+                image = location.offline_image_id
                 return {"id": image, "imageId": image, "architecture": "x86_64"}
             raise NotImplementedError(f"offline plan has no answer for invoke {token}")
 
@@ -207,12 +215,12 @@ def _make_mocks(spec: TenantSpec, regions: Catalogue) -> Any:
     return mocks, RecordingMonitor(mocks)
 
 
-def _effective_region(rec: _Recorded, spec: TenantSpec) -> str:
+def _effective_region(rec: _Recorded, region: str) -> str:
     if rec.type.startswith(_GLOBAL_MODULES):
         return GLOBAL
     if not rec.custom:
-        return spec.region  # components live where their tenant lives
-    return str(rec.inputs.get("region") or spec.region)
+        return region  # components live where their stack lives
+    return str(rec.inputs.get("region") or region)
 
 
 @contextlib.contextmanager
@@ -266,29 +274,55 @@ def _close_loops() -> None:
 
 
 def _run(
-    spec: TenantSpec, regions: Catalogue, app_zone: str | None, suspended: bool
+    program: Callable[[], object],
+    stack_name: str,
+    location: Location,
+    regions: Catalogue,
+    project: str = PROJECT,
 ) -> list[_Recorded]:
+    """Run one Pulumi program under the mock runtime and return what it registered."""
     import pulumi
     from pulumi.runtime.settings import ROOT
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
-    from stacks.tenant_stack import tenant_program
-
     _event_loop()
-    mocks, monitor = _make_mocks(spec, regions)
+    mocks, monitor = _make_mocks(location, regions)
     # Without this every run after the first reuses the first run's root stack resource.
     ROOT.set(None)
     pulumi.runtime.set_mocks(
-        mocks, project=PROJECT, stack=spec.stack_name, preview=False, monitor=monitor
+        mocks, project=project, stack=stack_name, preview=False, monitor=monitor
     )
-
-    def program() -> None:
-        tenant_program(spec, regions, app_zone=app_zone, suspended=suspended)
+    def run() -> None:
+        program()
 
     with _without_source_positions():
-        _sync_await(run_pulumi_func(program))
+        _sync_await(run_pulumi_func(run))
     return list(monitor.recorded)
+
+
+def plan_resources(
+    program: Callable[[], object],
+    stack_name: str,
+    location: Location,
+    regions: Catalogue,
+    project: str = PROJECT,
+) -> list[dict[str, Any]]:
+    """The plan JSON's `resources` for any program of this project, sorted by URN."""
+    recorded = _run(program, stack_name, location, regions, project)
+    resources = [
+        {
+            "urn": rec.urn,
+            "type": rec.type,
+            "name": rec.name,
+            "region": _effective_region(rec, location.region),
+            "parent": rec.parent,
+            "inputs": rec.inputs,
+        }
+        for rec in recorded
+    ]
+    resources.sort(key=lambda r: str(r["urn"]))
+    return resources
 
 
 def synth_plan(
@@ -303,18 +337,12 @@ def synth_plan(
 
     `app_zone` is the engine's zone override (another zone of the same region); `suspended`
     plans the tenant as the engine suspends it."""
-    regions = regions or catalogue()
-    recorded = _run(spec, regions, app_zone, suspended)
-    resources = [
-        {
-            "urn": rec.urn,
-            "type": rec.type,
-            "name": rec.name,
-            "region": _effective_region(rec, spec),
-            "parent": rec.parent,
-            "inputs": rec.inputs,
-        }
-        for rec in recorded
-    ]
-    resources.sort(key=lambda r: str(r["urn"]))
+    from stacks.tenant_stack import tenant_program
+
+    cat = regions or catalogue()
+
+    def program() -> None:
+        tenant_program(spec, cat, app_zone=app_zone, suspended=suspended)
+
+    resources = plan_resources(program, spec.stack_name, spec.location, cat)
     return {"tenant": spec.to_dict(), "resources": resources}

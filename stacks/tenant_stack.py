@@ -14,6 +14,8 @@ import pulumi_aws as aws
 from provisioner.errors import UsageError
 from provisioner.regions import Catalogue, catalogue
 from provisioner.spec import TenantSpec
+from stacks.components.agent import agent_log_grant
+from stacks.components.alarms import Alarms, EnhancedMonitoring, Watched
 from stacks.components.backup import Backup
 from stacks.components.base import TenantPart
 from stacks.components.compute import Compute
@@ -21,7 +23,8 @@ from stacks.components.database import Database
 from stacks.components.edge import Edge
 from stacks.components.keys import Keys, backup_account_provider
 from stacks.components.network import Network
-from stacks.components.observability import Observability
+from stacks.components.observability import Observability, db_identifier
+from stacks.components.patching import Patching
 
 # Bumped whenever the program changes what it creates; recorded per tenant by the registry so
 # workers know which tenants still run an older program.
@@ -65,6 +68,7 @@ class TenantStack(TenantPart):
         logs = Observability("observability", spec, key_arn=keys.key.arn, opts=child)
         network = Network("network", spec, flow_log_group_arn=logs.flow_logs.arn, opts=child)
         private_ids = [s.id for s in network.private_subnets]
+        monitoring = EnhancedMonitoring("enhanced-monitoring", spec, opts=child)
         database = Database(
             "database",
             spec,
@@ -72,6 +76,7 @@ class TenantStack(TenantPart):
             subnet_ids=private_ids,
             security_group_id=network.db_sg.id,
             log_groups=logs.db_groups,
+            monitoring_role_arn=monitoring.role.arn,
             opts=child,
         )
         compute = Compute(
@@ -90,6 +95,13 @@ class TenantStack(TenantPart):
             suspended=suspended,
             opts=child,
         )
+        agent_log_grant(
+            "compute-write-agent-logs",
+            compute.role.id,
+            [g.arn for g in logs.agent_groups.values()],
+            opts=child,
+        )
+        Patching("patching", spec, instance_id=compute.instance.id, opts=child)
         edge = Edge(
             "edge",
             spec,
@@ -102,6 +114,20 @@ class TenantStack(TenantPart):
             account_id=account_id,
             mail_security_group_id=network.mail_sg.id,
             waf_log_group_arn=logs.waf.arn,
+            suspended=suspended,
+            opts=child,
+        )
+        Alarms(
+            "alarms",
+            spec,
+            Watched(
+                load_balancer=edge.lb.arn_suffix,
+                target_group=edge.target_group.arn_suffix,
+                instance_id=compute.instance.id,
+                db_identifier=db_identifier(spec),
+                certificate_arn=edge.certificate.certificate_arn,
+            ),
+            account_id=account_id,
             suspended=suspended,
             opts=child,
         )

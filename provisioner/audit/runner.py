@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
-from provisioner.audit import checks_backup, checks_hardening, checks_lb, checks_storage
+from provisioner.audit import (
+    checks_backup,
+    checks_hardening,
+    checks_lb,
+    checks_monitoring,
+    checks_storage,
+)
 from provisioner.audit.clients import Clients, aws_errors, is_not_found
 from provisioner.audit.context import Context, resolve_tenant_key
 from provisioner.audit.discovery import GLOBAL, Discovery, account_id, enabled_regions
@@ -102,9 +109,10 @@ def audit_tenant(
     target: Target,
     regions: list[str] | None = None,
     region_workers: int = _REGION_WORKERS,
+    now: datetime | None = None,
 ) -> Report:
     """Audit one tenant on the live account; `regions` limits the residency sweep (default: all
-    regions enabled on the account)."""
+    regions enabled on the account); `now` is when backup jobs are judged from (default: now)."""
     with aws_errors():
         account = account_id(clients, target.region)
         report = Report(
@@ -127,6 +135,7 @@ def audit_tenant(
         checks_hardening.check_waf(ctx)
         checks_hardening.check_mail(ctx)
         checks_hardening.check_vault_locks(ctx)
+        checks_monitoring.check_monitoring(ctx, now)
         sweep = regions if regions is not None else enabled_regions(clients, target.region)
         check_residency(ctx, sweep, region_workers)
     return report

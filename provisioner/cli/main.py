@@ -91,6 +91,7 @@ def _register() -> None:
         incident,
         plan,
         policy,
+        region,
         release,
         restore,
         retention,
@@ -105,7 +106,8 @@ def _register() -> None:
 
     for module in (
         tenants, tenant_records, tenant_ops, tenant_rollout, billing, retention, fleet, incident,
-        release, rollout, plan, check, policy, doctor, serve, worker, audit, backups, restore, cost,
+        release, rollout, plan, check, policy, region, doctor, serve, worker, audit, backups,
+        restore, cost,
     ):  # fmt: skip
         module.register(app)  # worker also adds `tenants retry`
 

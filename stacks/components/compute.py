@@ -28,11 +28,13 @@ import pulumi_aws as aws
 from provisioner.paths import TEMPLATES_DIR
 from provisioner.promises import HSTS_HEADER, TLS12_CIPHERS, TLS13_CIPHERSUITES
 from provisioner.spec import TenantSpec
+from stacks.components.agent import cloudwatch_agent_config
 from stacks.components.base import TenantPart, assume_role_policy
 from stacks.components.database import APP_DB_USER, app_user_arn
 from stacks.components.keys import app_role_name
 from stacks.components.network import APP_PORT
 from stacks.components.observability import tenant_log_group_name
+from stacks.components.patching import PATCH_GROUP_TAG, patch_group
 
 # Actions of the SSM agent's message channels: no resource-level permissions exist for them.
 SSM_CHANNEL_ACTIONS = (
@@ -71,6 +73,7 @@ def render_user_data(spec: TenantSpec, hostname: str, **values: str) -> str:
         hsts=HSTS_HEADER,
         tls12_ciphers=":".join(TLS12_CIPHERS),
         tls13_ciphersuites=":".join(TLS13_CIPHERSUITES),
+        cloudwatch_agent_config=cloudwatch_agent_config(spec.slug),
         **values,
     )
 
@@ -104,6 +107,7 @@ class Compute(TenantPart):
             tags=self.tags(),
             opts=self.child(),
         )
+        self.role = role  # other parts grant it what they need (agent log writes)
         aws.iam.RolePolicy(
             f"{name}-own-resources",
             role=role.id,
@@ -168,7 +172,8 @@ class Compute(TenantPart):
             user_data=user_data,
             user_data_replace_on_change=False,
             region=self.region,
-            tags=self.tags(Name=f"tenant-{spec.slug}-app"),
+            # PatchGroup: the patch baseline that applies (stacks/components/patching.py).
+            tags=self.tags(Name=f"tenant-{spec.slug}-app", **{PATCH_GROUP_TAG: patch_group(spec)}),
             opts=self.child(),
         )
         self.data_volume = aws.ebs.Volume(

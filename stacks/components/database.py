@@ -20,6 +20,7 @@ import pulumi_aws as aws
 
 from provisioner.spec import TenantSpec
 from stacks.components.base import TenantPart
+from stacks.components.db_logging import LOG_PARAMETERS, audit_option_group
 from stacks.components.observability import DB_LOG_EXPORTS, db_identifier
 
 # 8.4 is MySQL's LTS line; RDS standard support for 8.0 ended on 31 July 2026.
@@ -63,6 +64,7 @@ class Database(TenantPart):
         subnet_ids: Sequence[pulumi.Input[str]],
         security_group_id: pulumi.Input[str],
         log_groups: Sequence[pulumi.Resource],
+        monitoring_role_arn: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("Database", name, spec, opts)
@@ -86,12 +88,16 @@ class Database(TenantPart):
                     "value": "TLSv1.2,TLSv1.3",
                     "apply_method": "pending-reboot",  # a static parameter
                 },
+                *LOG_PARAMETERS,  # general, slow-query logs to files RDS exports
             ],
             region=self.region,
             tags=self.tags(),
             opts=self.child(),
         )
         identifier = db_identifier(spec)
+        audit = audit_option_group(
+            f"{name}-audit", spec, ENGINE_VERSION, self.tags(), self.child()
+        )
         self.instance = aws.rds.Instance(
             f"{name}-instance",
             identifier=identifier,
@@ -110,6 +116,9 @@ class Database(TenantPart):
             manage_master_user_password=True,
             master_user_secret_kms_key_id=key_arn,
             parameter_group_name=params.name,
+            option_group_name=audit.name,
+            monitoring_interval=plan.db_monitoring_seconds if monitoring_role_arn else 0,
+            monitoring_role_arn=monitoring_role_arn,
             db_subnet_group_name=subnets.name,
             vpc_security_group_ids=[security_group_id],
             publicly_accessible=False,

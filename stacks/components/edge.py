@@ -97,6 +97,7 @@ class Edge(TenantPart):
             tags=self.tags(),
             opts=self.child(),
         )
+        self.target_group = target_group  # watched by the tenant's alarms
         aws.lb.TargetGroupAttachment(
             f"{name}-app-server",
             target_group_arn=target_group.arn,
@@ -107,6 +108,7 @@ class Edge(TenantPart):
         )
         self.mail_hostname = f"mail.{hostname}"
         certificate = self._certificate(name, hostname, hosted_zone_id)
+        self.certificate = certificate  # watched by the tenant's alarms (days to expiry)
         aws.lb.Listener(
             f"{name}-https",
             load_balancer_arn=self.lb.arn,
@@ -311,7 +313,7 @@ class Edge(TenantPart):
                     else f"expire-{prefix}-access-logs",
                     "status": "Enabled",
                     "filter": {"prefix": f"{prefix}/"},
-                    "expiration": {"days": self.spec.plan.log_retention_days},
+                    "expiration": {"days": self.spec.plan.security_log_retention_days},
                 }
                 for prefix in (ACCESS_LOG_PREFIX, MAIL_ACCESS_LOG_PREFIX)
             ],

@@ -10,10 +10,18 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+# Security logs (SECURITY_*_LOGS), kept at least a year (PlanSizes.security_log_retention_days):
+# who logged in to the database and what they changed, network flows, operators' sessions.
+from provisioner.promises import (
+    AGENT_LOG_KINDS,
+    SECURITY_DB_LOGS,
+    SECURITY_TENANT_LOGS,
+    tenant_log_group,
+)
 from provisioner.spec import TenantSpec
 from stacks.components.base import TenantPart
 
-DB_LOG_EXPORTS = ("error", "general", "slowquery")  # MySQL logs RDS exports
+DB_LOG_EXPORTS = ("error", "general", "slowquery", "audit")  # MySQL logs RDS exports
 
 
 def db_identifier(spec: TenantSpec) -> str:
@@ -22,7 +30,7 @@ def db_identifier(spec: TenantSpec) -> str:
 
 def tenant_log_group_name(spec: TenantSpec, kind: str) -> str:
     """`/tenant/<slug>/<kind>`: the app server's role may write to this prefix only."""
-    return f"/tenant/{spec.slug}/{kind}"
+    return tenant_log_group(spec.slug, kind)
 
 
 def waf_log_group_name(spec: TenantSpec) -> str:
@@ -42,25 +50,36 @@ class Observability(TenantPart):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("Observability", name, spec, opts)
-        retention = spec.plan.log_retention_days
+        # Deleting the tenant deletes every group with the stack (no skip_destroy): security logs
+        # are kept a year, or until the tenant's data is deleted, whichever comes first.
 
-        def group(suffix: str, log_name: str) -> aws.cloudwatch.LogGroup:
+        def group(suffix: str, log_name: str, security: bool = False) -> aws.cloudwatch.LogGroup:
+            plan = spec.plan
             return aws.cloudwatch.LogGroup(
                 f"{name}-{suffix}",
                 name=log_name,
                 kms_key_id=key_arn,
-                retention_in_days=retention,
+                retention_in_days=plan.security_log_retention_days if security
+                else plan.log_retention_days,
                 region=self.region,
                 tags=self.tags(),
                 opts=self.child(),
             )
 
-        self.app = group("app", tenant_log_group_name(spec, "app"))
-        self.flow_logs = group("flow-logs", tenant_log_group_name(spec, "vpc-flow-logs"))
-        self.ssm_sessions = group("ssm-sessions", tenant_log_group_name(spec, "ssm-sessions"))
-        self.waf = group("waf", waf_log_group_name(spec))
+        # What the app server's CloudWatch agent writes (templates/user_data.sh.j2). The app's
+        # group keeps its historical logical name ("app") so existing stacks keep it.
+        self.agent_groups = {
+            kind: group(kind, tenant_log_group_name(spec, kind), kind in SECURITY_TENANT_LOGS)
+            for kind in AGENT_LOG_KINDS
+        }
+        self.app = self.agent_groups["app"]
+        self.ssm_sessions = self.agent_groups["ssm-sessions"]  # SSM session transcripts
+        self.flow_logs = group("flow-logs", tenant_log_group_name(spec, "vpc-flow-logs"),
+                               "vpc-flow-logs" in SECURITY_TENANT_LOGS)
+        self.waf = group("waf", waf_log_group_name(spec), security=True)  # blocked requests
         self.db_groups = [
-            group(f"db-{log}", f"/aws/rds/instance/{db_identifier(spec)}/{log}")
+            group(f"db-{log}", f"/aws/rds/instance/{db_identifier(spec)}/{log}",
+                  log in SECURITY_DB_LOGS)
             for log in DB_LOG_EXPORTS
         ]
         self.register_outputs({"app_log_group": self.app.name})

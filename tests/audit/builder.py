@@ -21,6 +21,13 @@ from provisioner.regions import Location, catalogue
 from provisioner.spec import TenantSpec
 from stacks.components.keys import tenant_key_policy
 
+from .builder_monitoring import (
+    LOG_PARAMETERS,
+    add_monitoring,
+    db_settings,
+    remove_monitoring,
+    stub_monitoring,
+)
 from .stubs import BackupStubs
 
 
@@ -163,7 +170,11 @@ def build_tenant(slug: str = "acme", location: str = "de", key_policy: bool = Tr
                 "ParameterName": "require_secure_transport",
                 "ParameterValue": "1",
                 "ApplyMethod": "immediate",
-            }
+            },
+            *(
+                {"ParameterName": k, "ParameterValue": v, "ApplyMethod": "immediate"}
+                for k, v in LOG_PARAMETERS.items()
+            ),
         ],
     )
     rds.create_db_subnet_group(
@@ -190,8 +201,8 @@ def build_tenant(slug: str = "acme", location: str = "de", key_policy: bool = Tr
         DBSubnetGroupName=f"t-{slug}-db",
         VpcSecurityGroupIds=[sg],
         BackupRetentionPeriod=7,
-        EnableCloudwatchLogsExports=["error", "general", "slowquery"],
         Tags=tags,
+        **db_settings(rds, slug, account),
     )["DBInstance"]
 
     run = ec2.run_instances(
@@ -321,7 +332,7 @@ def build_tenant(slug: str = "acme", location: str = "de", key_policy: bool = Tr
         },
         BackupPlanTags={t["Key"]: t["Value"] for t in tags},
     )
-    return Built(
+    built = Built(
         slug=slug,
         location=loc,
         account=account,
@@ -346,6 +357,8 @@ def build_tenant(slug: str = "acme", location: str = "de", key_policy: bool = Tr
         flow_log_id=flow_log,
         vpc_id=vpc,
     )
+    add_monitoring(built, client)
+    return built
 
 
 def _firewall_and_mail(slug: str, loc: Location, tags: list[dict[str, str]], lb: str,
@@ -436,7 +449,7 @@ def stub_selection(stubs: BackupStubs, built: Built) -> BackupStubs:
 
     stubs.on("ListBackupSelections", list_selections)
     stubs.on("GetBackupSelection", get_selection)
-    return stubs
+    return stub_monitoring(stubs)
 
 
 def destroy_tenant(b: Built, keep: tuple[str, ...] = ()) -> None:
@@ -464,6 +477,7 @@ def destroy_tenant(b: Built, keep: tuple[str, ...] = ()) -> None:
     logs = client("logs", region)
     logs.delete_log_group(logGroupName=b.log_group)
     logs.delete_log_group(logGroupName=f"/tenant/{b.slug}/vpc-flow-logs")
+    remove_monitoring(b, client)
     ec2.delete_flow_logs(FlowLogIds=[b.flow_log_id])
     for subnet in b.subnet_ids:
         ec2.delete_subnet(SubnetId=subnet)

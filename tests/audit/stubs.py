@@ -63,8 +63,11 @@ class BackupStubs:
         self.answers[operation] = answer
         return self
 
+    # AWS Backup (selections, jobs) and SSM compliance: what moto 5.2.5 does not implement.
+    SERVICES = ("backup", "ssm")
+
     def attach(self, service: str, region: str, client: Any) -> None:
-        if service != "backup":
+        if service not in self.SERVICES:
             return
         stubber = PartialStubber(client, self.answers, self.calls)
         stubber.activate()

@@ -434,8 +434,8 @@ CASES = [
     Case("LOG-003", "no-exports", setting(DB, ("enabledCloudwatchLogsExports",), []), True),
     Case("LOG-003", "error-log-only", setting(DB, ("enabledCloudwatchLogsExports",), ["error"]),
          False),
-    Case("LOG-003", "audit-log-without-group", setting(
-        DB, ("enabledCloudwatchLogsExports",), ["error", "audit"]), True),
+    Case("LOG-003", "iam-auth-log-without-group", setting(
+        DB, ("enabledCloudwatchLogsExports",), ["error", "iam-db-auth-error"]), True),
     Case("LOG-003", "log-group-removed", naming(DB, lambda p: p.__setitem__("resources", [
         r for r in p["resources"] if r["inputs"].get("name") != "/aws/rds/instance/t-demo-db/error"
     ])), True),
@@ -470,3 +470,7 @@ def _set_region(plan: Plan, type_: str, region: str) -> str:
     res["region"] = region
     res["inputs"].pop("region", None)
     return str(res["urn"])
+
+from tests.policy.cases_monitoring import CASES as _MONITORING_CASES  # noqa: E402
+
+CASES += _MONITORING_CASES

@@ -470,12 +470,6 @@ ACCEPTED: dict[str, tuple[frozenset[str], str]] = {
     "S3.9 / CKV_AWS_18 / s3-bucket-logging-enabled": (
         ALL_PLANS, "the only bucket is the access-log bucket itself; logging it to itself"
         " would loop"),
-    "RDS.6 / CKV_AWS_118": (ALL_PLANS, "enhanced monitoring comes with the monitoring and"
-                            " patching change"),
-    "RDS.9 / CKV_AWS_129": (ALL_PLANS, "general/slow logs and the audit plugin come with the"
-                            " monitoring and patching change"),
-    "CKV_AWS_338": (frozenset({"trial", "free", "standard"}), "logs are kept per plan (30/90"
-                    " days); security logs go to a year with the monitoring change"),
 }
 
 

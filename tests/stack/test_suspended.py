@@ -51,7 +51,15 @@ def test_suspension_keeps_the_data_resources_identical(
         r["urn"] for r, s in zip(running.resources, suspended.resources, strict=True) if r != s
     }
     assert [r["urn"] for r in running.resources] == [s["urn"] for s in suspended.resources]
-    assert {u.rsplit("::", 1)[1] for u in changed} == {"edge-https", "compute-power"}
+    app_alarms = {"alarms-lb-5xx-rate", "alarms-unhealthy-targets", "alarms-server-system-status",
+                  "alarms-server-instance-status"}
+    assert {u.rsplit("::", 1)[1] for u in changed} == {"edge-https", "compute-power", *app_alarms}
+    # The app's alarms are off while the server is stopped, and only those: the database's and
+    # the certificate's keep watching the data.
+    for res in suspended.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
+        assert res["inputs"]["actionsEnabled"] is (res["name"] not in app_alarms), res["name"]
+    for res in running.of_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
+        assert res["inputs"]["actionsEnabled"] is True, res["name"]
 
 
 def test_suspended_tenant_still_keeps_every_promise(

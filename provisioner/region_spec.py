@@ -1,0 +1,97 @@
+"""RegionSpec: what a location's platform stack (stacks/region) is a function of.
+
+One platform stack per signup location holds what all the location's tenants share and none may
+own: the alert topic their alarms notify, the EventBridge rules that turn backup-job failures
+and tenant-key deletions into alerts. Its only inputs are the location and who is alerted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from provisioner.errors import UsageError
+from provisioner.regions import Catalogue, Location, catalogue
+
+PROTOCOLS = ("email", "https", "sqs", "lambda")
+SUBSCRIPTIONS_ENV = "PROVISIONER_ALERT_SUBSCRIPTIONS"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True, order=True)
+class Subscription:
+    """Who the alert topic notifies: `email:ops@example.com`, `https://pager.example/hook`."""
+
+    protocol: str
+    endpoint: str
+
+    @classmethod
+    def parse(cls, text: str, region: str) -> Subscription:
+        """From `PROTOCOL:ENDPOINT` (an https URL is taken whole); UsageError saying why not."""
+        raw = text.strip()
+        protocol, _, endpoint = raw.partition(":")
+        if protocol == "https":
+            endpoint = raw
+        if protocol not in PROTOCOLS or not endpoint:
+            raise UsageError(f"alert subscription {text!r}: use PROTOCOL:ENDPOINT with PROTOCOL"
+                             f" one of {', '.join(PROTOCOLS)} (e.g. email:ops@example.com)")
+        if protocol == "email" and not _EMAIL.match(endpoint):
+            raise UsageError(f"alert subscription {text!r}: not an e-mail address")
+        if protocol == "https" and not re.match(r"^https://[^/\s]+", endpoint):
+            raise UsageError(f"alert subscription {text!r}: use an https:// URL (alerts never"
+                             " travel in plaintext)")
+        if protocol in ("sqs", "lambda"):
+            parts = endpoint.split(":")
+            if len(parts) < 6 or parts[:3] != ["arn", "aws", protocol]:
+                raise UsageError(f"alert subscription {text!r}: not an {protocol} ARN")
+            if parts[3] != region:
+                raise UsageError(f"alert subscription {text!r}: in {parts[3]}, not {region}")
+        return cls(protocol, endpoint)
+
+    def __str__(self) -> str:
+        return self.endpoint if self.protocol == "https" else f"{self.protocol}:{self.endpoint}"
+
+
+def split_subscriptions(text: str) -> list[str]:
+    """`PROVISIONER_ALERT_SUBSCRIPTIONS`: subscriptions separated by commas or whitespace."""
+    return [part for part in re.split(r"[,\s]+", text.strip()) if part]
+
+
+@dataclass(frozen=True)
+class RegionSpec:
+    """The one input of a location's platform stack."""
+
+    location: Location
+    subscriptions: tuple[Subscription, ...]
+
+    @classmethod
+    def create(
+        cls, location: str, subscriptions: list[str] | tuple[str, ...] = (),
+        regions: Catalogue | None = None,
+    ) -> RegionSpec:
+        loc = (regions or catalogue()).resolve(location)
+        parsed = sorted({Subscription.parse(s, loc.region) for s in subscriptions})
+        return cls(location=loc, subscriptions=tuple(parsed))
+
+    @property
+    def region(self) -> str:
+        return self.location.region
+
+    @property
+    def stack_name(self) -> str:
+        return f"region-{self.location.code}"
+
+    def tags(self) -> dict[str, str]:
+        return {"location": self.location.code, "managed-by": "provisioner",
+                "role": "region-platform"}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as the region plan JSON shows it."""
+        return {
+            "location": self.location.code,
+            "region": self.region,
+            "jurisdiction": self.location.jurisdiction,
+            "stack": self.stack_name,
+            "subscriptions": [str(s) for s in self.subscriptions],
+        }
