@@ -395,6 +395,7 @@ _PRICED_ELSEWHERE = "billed through another resource of the plan (priced there)"
 _BUCKET = "configuration of a bucket"
 _LOG_DELIVERY = "delivery is billed as ingestion into its log group (priced there)"
 _NETWORK = "VPC networking objects carry no charge of their own"
+_SSM = "Systems Manager on EC2 (patching, associations, windows, documents) has no extra charge"
 
 # Resources AWS does not bill by themselves. Keys ending in "/" or ":" are prefixes.
 FREE: dict[str, str] = {
@@ -435,4 +436,16 @@ FREE: dict[str, str] = {
     "aws:wafv2/webAclAssociation:WebAclAssociation": "the web ACL is priced itself",
     "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": _LOG_DELIVERY,
     "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": "configuration of CloudWatch Logs",
+    "aws:backup/vaultPolicy:VaultPolicy": "configuration of a vault",
+    "aws:rds/optionGroup:OptionGroup": "configuration of the DB instance",
+    # Systems Manager on EC2: Patch Manager, State Manager (associations), Maintenance Windows,
+    # documents and Session Manager carry no additional charge
+    # (https://aws.amazon.com/systems-manager/pricing/); what they run is billed where it runs.
+    "aws:ssm/document:Document": _SSM,
+    "aws:ssm/association:Association": _SSM,
+    "aws:ssm/maintenanceWindow:MaintenanceWindow": _SSM,
+    "aws:ssm/maintenanceWindowTarget:MaintenanceWindowTarget": _SSM,
+    "aws:ssm/maintenanceWindowTask:MaintenanceWindowTask": _SSM,
+    "aws:ssm/patchBaseline:PatchBaseline": _SSM,
+    "aws:ssm/patchGroup:PatchGroup": _SSM,
 }
