@@ -14,7 +14,6 @@ import pulumi_aws as aws
 from provisioner.errors import UsageError
 from provisioner.regions import Catalogue, catalogue
 from provisioner.spec import TenantSpec
-from stacks.components.agent import agent_log_grant
 from stacks.components.alarms import Alarms, EnhancedMonitoring, Watched
 from stacks.components.backup import Backup
 from stacks.components.base import TenantPart
@@ -93,12 +92,6 @@ class TenantStack(TenantPart):
             session_log_group_name=logs.ssm_sessions.name,
             hostname=hostname,
             suspended=suspended,
-            opts=child,
-        )
-        agent_log_grant(
-            "compute-write-agent-logs",
-            compute.role.id,
-            [g.arn for g in logs.agent_groups.values()],
             opts=child,
         )
         Patching("patching", spec, instance_id=compute.instance.id, opts=child)

@@ -5,8 +5,8 @@
   the tenant's app server is stopped (suspended), its app alarms may be off.
 - `logs.agent-groups`, `logs.security-retention`: the groups the CloudWatch agent writes exist;
   security logs (flow logs, SSM sessions, database audit) are kept at least a year.
-- `rds.enhanced-monitoring`, `rds.logs-produced`, `rds.minor-upgrades`: the database's OS
-  metrics, its general/slow-query/audit logs actually written, minor versions taken.
+- `rds.enhanced-monitoring`, `rds.logs-produced`: the database's OS metrics, its
+  general/slow-query/audit logs actually written (minor upgrades: `rds.auto-minor-upgrade`).
 - `ssm.patch-window`, `ssm.patch-compliance`: the maintenance window exists and is enabled; the
   SSM compliance summary of each app server says its patches are compliant.
 - `backup.last-job`: the newest AWS Backup job of each protected resource (database, app server,
@@ -132,11 +132,7 @@ def _check_db(ctx: Context, db: dict[str, Any]) -> None:
     else:
         report.fail("monitoring", "rds.enhanced-monitoring", arn, region,
                     "enhanced monitoring is off (MonitoringInterval 0 or no role)")
-    if db.get("AutoMinorVersionUpgrade"):
-        report.check("rds.minor-upgrades", arn)
-    else:
-        report.fail("patching", "rds.minor-upgrades", arn, region,
-                    "automatic minor version upgrades are off")
+    # Automatic minor upgrades: `rds.auto-minor-upgrade` (checks_hardening), checked once.
     problems = [f"{e} not exported" for e in DB_EXPORTS_NEEDED
                 if e not in db.get("EnabledCloudwatchLogsExports", [])]
     for group in db.get("DBParameterGroups", []):

@@ -13,10 +13,6 @@ https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-Agent-
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-
-import pulumi
-import pulumi_aws as aws
 
 from provisioner.promises import AGENT_LOG_KINDS, tenant_log_group
 
@@ -57,33 +53,3 @@ def cloudwatch_agent_config(slug: str) -> str:
         "logs": {"logs_collected": {"files": {"collect_list": collect}}},
     }
     return json.dumps(config, indent=2, sort_keys=True)
-
-
-def agent_log_grant(
-    name: str,
-    role_id: pulumi.Input[str],
-    group_arns: Sequence[pulumi.Input[str]],
-    opts: pulumi.ResourceOptions,
-) -> aws.iam.RolePolicy:
-    """The instance role's right to write to the agent's log groups, and to no other group."""
-
-    def document(arns: list[str]) -> str:
-        streams = [f"{arn.removesuffix(':*')}:log-stream:*" for arn in arns]
-        return json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "OwnAgentLogGroups",
-                        "Effect": "Allow",
-                        "Action": list(LOG_WRITE_ACTIONS),
-                        "Resource": sorted([*arns, *streams]),
-                    }
-                ],
-            },
-            sort_keys=True,
-        )
-
-    return aws.iam.RolePolicy(
-        name, role=role_id, policy=pulumi.Output.all(*group_arns).apply(document), opts=opts
-    )

@@ -26,7 +26,7 @@ import pulumi
 import pulumi_aws as aws
 
 from provisioner.paths import TEMPLATES_DIR
-from provisioner.promises import HSTS_HEADER, TLS12_CIPHERS, TLS13_CIPHERSUITES
+from provisioner.promises import AGENT_LOG_KINDS, HSTS_HEADER, TLS12_CIPHERS, TLS13_CIPHERSUITES
 from provisioner.spec import TenantSpec
 from stacks.components.agent import cloudwatch_agent_config
 from stacks.components.base import TenantPart, assume_role_policy
@@ -223,9 +223,12 @@ def _own_resources_policy(
 ) -> str:
     """The app server's grants that exist before the instance does."""
     region = spec.region
-    groups = f"arn:aws:logs:{region}:{account}:log-group:{tenant_log_group_name(spec, '*')}"
+    # Exactly the groups the CloudWatch agent writes (stacks/components/agent.py), no others.
+    groups = [f"arn:aws:logs:{region}:{account}:log-group:{tenant_log_group_name(spec, kind)}"
+              for kind in AGENT_LOG_KINDS]
+    streams = [f"{group}:log-stream:*" for group in groups]
     statements = [
-        _statement("OwnLogGroups", LOG_WRITE_ACTIONS, [groups, f"{groups}:log-stream:*"]),
+        _statement("OwnLogGroups", LOG_WRITE_ACTIONS, sorted([*groups, *streams])),
         _statement("OwnParameters", ("ssm:GetParameter", "ssm:GetParameters"),
                    [f"arn:aws:ssm:{region}:{account}:parameter/tenant/{spec.slug}/*"]),
         _statement("SsmDocuments", ("ssm:GetDocument", "ssm:DescribeDocument"),

@@ -49,8 +49,7 @@ def db_settings(rds: Any, slug: str, account: str) -> dict[str, Any]:
         "EnableCloudwatchLogsExports": DB_EXPORTS,
         "MonitoringInterval": 60,
         "MonitoringRoleArn": f"arn:aws:iam::{account}:role/t-{slug}-enhanced-monitoring",
-        "AutoMinorVersionUpgrade": True,
-    }
+    }  # AutoMinorVersionUpgrade: set by the builder itself
 
 
 def add_monitoring(b: Built, client: Any) -> None:

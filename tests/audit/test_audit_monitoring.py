@@ -131,7 +131,7 @@ def _no_minor_upgrades(b: Built) -> tuple[str, str, str]:
     client("rds", b.region).modify_db_instance(
         DBInstanceIdentifier=f"t-{b.slug}-db", AutoMinorVersionUpgrade=False,
         ApplyImmediately=True)
-    return "rds.minor-upgrades", "patching", b.db_arn
+    return "rds.auto-minor-upgrade", "at-rest", b.db_arn
 
 
 def _no_patch_window(b: Built) -> tuple[str, str, str]:

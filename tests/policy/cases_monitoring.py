@@ -65,9 +65,10 @@ def _without_alarm(what: str):
 
 def _agent_grant(resources: list[str]):
     def mutate(plan: Plan) -> None:
-        res = find(plan, ROLE_POLICY, lambda i: "OwnAgentLogGroups" in str(i.get("policy")))
+        res = find(plan, ROLE_POLICY, lambda i: "OwnLogGroups" in str(i.get("policy")))
         doc = json.loads(res["inputs"]["policy"])
-        doc["Statement"][0]["Resource"] = resources
+        grant = next(s for s in doc["Statement"] if s.get("Sid") == "OwnLogGroups")
+        grant["Resource"] = resources
         res["inputs"]["policy"] = json.dumps(doc)
 
     return mutate

@@ -467,6 +467,9 @@ ACCEPTED: dict[str, tuple[frozenset[str], str]] = {
                " nothing on 22/3389, no SSH keys) are the boundary"),
     "EC2.4": (ALL_PLANS, "runtime control: a suspended tenant's instance stays stopped until"
               " the retention rules delete it (at most 90 days after closure)"),
+    "CKV_AWS_338": (frozenset({"trial", "free", "standard"}), "operational logs (app, nginx,"
+                    " system, database error/general/slow) are kept per plan (30/90 days);"
+                    " security logs a year on every plan"),
     "S3.9 / CKV_AWS_18 / s3-bucket-logging-enabled": (
         ALL_PLANS, "the only bucket is the access-log bucket itself; logging it to itself"
         " would loop"),

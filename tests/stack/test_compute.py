@@ -8,7 +8,7 @@ import re
 import pytest
 
 from provisioner.errors import UsageError
-from provisioner.promises import TLS12_CIPHERS, TLS13_CIPHERSUITES
+from provisioner.promises import AGENT_LOG_KINDS, TLS12_CIPHERS, TLS13_CIPHERSUITES
 from provisioner.spec import TenantSpec
 from provisioner.synth import synth_plan
 from tests.stack.conftest import Plan
@@ -61,8 +61,10 @@ def test_instance_role_is_limited_to_the_tenants_own_resources(planned: Plan) ->
     statements = _role_statements(planned)
     region, account, slug = planned.spec.region, planned.account, planned.spec.slug
     assert statements["OwnKey"]["Resource"] == [planned.tenant_key_arn]
-    groups = f"arn:aws:logs:{region}:{account}:log-group:/tenant/{slug}/*"
-    assert statements["OwnLogGroups"]["Resource"] == [groups, f"{groups}:log-stream:*"]
+    groups = [f"arn:aws:logs:{region}:{account}:log-group:/tenant/{slug}/{kind}"
+              for kind in AGENT_LOG_KINDS]
+    assert statements["OwnLogGroups"]["Resource"] == sorted(
+        [*groups, *(f"{g}:log-stream:*" for g in groups)])
     assert statements["OwnParameters"]["Resource"] == [
         f"arn:aws:ssm:{region}:{account}:parameter/tenant/{slug}/*"]
     connect = statements["OwnDatabaseAsAppUser"]

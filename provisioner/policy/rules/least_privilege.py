@@ -29,6 +29,10 @@ ALLOWED_MANAGED_POLICIES = {
         "AWS Backup's own service role policy",
     "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores":
         "AWS Backup's own service role policy",
+    # RDS enhanced monitoring's role, as the RDS user guide sets it up: the monitoring agent
+    # writes only to the `RDS*` log groups (RDSOSMetrics) under it.
+    "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole":
+        "RDS enhanced monitoring's own service role policy",
 }  # fmt: skip
 # Actions that support no resource-level permissions (AWS Service Authorization Reference), so
 # `Resource: "*"` is the only way to grant them: the SSM agent's message channels.
