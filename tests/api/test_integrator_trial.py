@@ -1,0 +1,43 @@
+"""What a signup-service engineer met using the API from the README alone: a 405 names every
+method of the path, a NUL is refused with the field's name in one clean line, and a billing
+event dated in the future is refused instead of blocking the tenant's later events."""
+
+from __future__ import annotations
+
+from tests.api.conftest import SIGNUP, Live, auth
+
+JSON = {"Content-Type": "application/json"}
+
+
+def test_a_405_allows_every_method_the_path_serves(live: Live) -> None:
+    with live.client() as http:
+        http.post("/v1/tenants", json=SIGNUP, headers=auth("signup"))
+        one = http.put(f"/v1/tenants/{SIGNUP['slug']}", headers=auth("admin"))
+        many = http.patch("/v1/tenants", headers=auth("admin"))
+    assert one.status_code == 405 and one.json()["error"]["code"] == "method_not_allowed"
+    assert one.headers["allow"] == "DELETE, GET"
+    assert many.status_code == 405 and many.headers["allow"] == "GET, POST"
+
+
+def test_a_nul_is_refused_naming_the_field_once(live: Live) -> None:
+    with live.client() as http:
+        http.post("/v1/tenants", json=SIGNUP, headers=auth("signup"))
+        refused = http.post(
+            f"/v1/tenants/{SIGNUP['slug']}/billing-events",
+            json={"kind": "activity", "external_id": "INV\x001"},
+            headers=auth("billing"),
+        )
+    assert refused.status_code == 422
+    assert refused.json()["error"]["message"] == "external_id: NUL characters are not allowed"
+
+
+def test_an_out_of_range_year_says_why_without_pydantic_prefix(live: Live) -> None:
+    with live.client() as http:
+        http.post("/v1/tenants", json=SIGNUP, headers=auth("signup"))
+        refused = http.post(
+            f"/v1/tenants/{SIGNUP['slug']}/billing-events",
+            json={"kind": "activity", "at": "1999-01-01T00:00:00Z"},
+            headers=auth("billing"),
+        )
+    assert refused.status_code == 422
+    assert refused.json()["error"]["message"] == "at: must be between the years 2000 and 2100"
