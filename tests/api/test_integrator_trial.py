@@ -4,6 +4,8 @@ event dated in the future is refused instead of blocking the tenant's later even
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from tests.api.conftest import SIGNUP, Live, auth
 
 JSON = {"Content-Type": "application/json"}
@@ -41,3 +43,23 @@ def test_an_out_of_range_year_says_why_without_pydantic_prefix(live: Live) -> No
         )
     assert refused.status_code == 422
     assert refused.json()["error"]["message"] == "at: must be between the years 2000 and 2100"
+
+
+def test_a_future_billing_event_is_refused_and_does_not_block_offboarding(live: Live) -> None:
+    slug = SIGNUP["slug"]
+    future = (datetime.now(UTC) + timedelta(days=9)).isoformat()
+    with live.client() as http:
+        http.post("/v1/tenants", json=SIGNUP, headers=auth("signup"))
+        before = http.get(f"/v1/tenants/{slug}/events", headers=auth("reader")).json()
+        refused = http.post(
+            f"/v1/tenants/{slug}/billing-events",
+            json={"kind": "converted", "plan": "standard", "at": future},
+            headers=auth("billing"),
+        )
+        after = http.get(f"/v1/tenants/{slug}/events", headers=auth("reader")).json()
+        offboarded = http.delete(f"/v1/tenants/{slug}", headers=auth("signup"))
+    assert refused.status_code == 422
+    assert refused.json()["error"]["message"].startswith("at: ")
+    assert "in the future" in refused.json()["error"]["message"]
+    assert after == before  # nothing recorded
+    assert offboarded.status_code == 202
