@@ -111,10 +111,20 @@ _ANSWERS: dict[type[ProvisionerError], tuple[int, str, dict[str, str] | None]] =
 }
 
 
+# The registry's messages point an operator at the CLI; an API caller is pointed at the API.
+_API_HINTS = {
+    "`provisioner tenants list` shows them": "GET /v1/tenants lists them",
+    "`provisioner incident list` shows them": "GET /v1/incidents lists them",
+}
+
+
 def answer(exc: ProvisionerError) -> JSONResponse:
     """The error body for one of the project's errors (the table above decides the status)."""
     status, code, headers = next(_ANSWERS[cls] for cls in type(exc).__mro__ if cls in _ANSWERS)
-    return error_response(status, code, str(exc), headers)
+    message = str(exc)
+    for cli, api in _API_HINTS.items():
+        message = message.replace(cli, api)
+    return error_response(status, code, message, headers)
 
 
 async def _answer(_: Request, exc: Exception) -> JSONResponse:

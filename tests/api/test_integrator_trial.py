@@ -63,3 +63,14 @@ def test_a_future_billing_event_is_refused_and_does_not_block_offboarding(live: 
     assert "in the future" in refused.json()["error"]["message"]
     assert after == before  # nothing recorded
     assert offboarded.status_code == 202
+
+
+def test_a_404_points_the_caller_at_the_api_not_the_cli(live: Live) -> None:
+    with live.client() as http:
+        tenant = http.get("/v1/tenants/nobody", headers=auth("reader"))
+        incident = http.get("/v1/incidents/99", headers=auth("admin"))
+    assert tenant.status_code == 404 and incident.status_code == 404
+    assert tenant.json()["error"]["message"] == (
+        "no tenant 'nobody' in the registry: GET /v1/tenants lists them"
+    )
+    assert incident.json()["error"]["message"] == "no incident 99: GET /v1/incidents lists them"
