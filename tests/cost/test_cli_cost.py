@@ -55,6 +55,8 @@ def test_a_usage_file_changes_the_estimate(tmp_path: Path) -> None:
         (["cost", "-l", "us", "-p", "trial", "--registry"], "go with --fleet"),
         (["cost", "-l", "us", "-p", "trial", "--usage", "/nonexistent.yaml"], "cannot read usage"),
         (["cost", "-l", "us", "-p", "trial", "--prices", "/nonexistent.json"], "cannot read price"),
+        (["prices", "show", "-r", "de"], "--region de: not a region of the locations"),
+        (["prices", "show", "-r", "us-east-1", "-r", "eu-centrl-1"], "--region eu-centrl-1"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
