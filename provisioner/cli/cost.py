@@ -196,10 +196,25 @@ def cost(
     result = estimate_tenant_plan(
         synth_plan_of(spec.slug, spec.location.code, spec.plan.name), snapshot, book
     )
+    _refuse_unplanned_overrides(usage, book.resources, result)
     if output is OutputFormat.json:
         emit_json(result)
     else:
         _print_estimate(result)
+
+
+def _refuse_unplanned_overrides(
+    usage: Path | None, overridden: Any, result: dict[str, Any]
+) -> None:
+    """A usage override naming no resource of the plan (a typo) would silently change nothing."""
+    planned = {item["resource"] for key in ("lines", "unpriced", "free") for item in result[key]}
+    unknown = sorted(set(overridden) - planned)
+    if unknown:
+        tenant = result.get("tenant") or {}
+        raise UsageError(
+            f"{usage}: resources {', '.join(unknown)} not in the {tenant.get('location')}/"
+            f"{tenant.get('plan')} plan (its names: provisioner plan ... -o json)"
+        )
 
 
 def _cost_fleet(

@@ -114,3 +114,15 @@ def test_prices_show_lists_sources_and_filters_by_region() -> None:
     shown = json.loads(result.stdout)
     assert shown["prices"] and {p["region"] for p in shown["prices"]} == {"ap-southeast-1"}
     assert all(p["source"] and p["date"] for p in shown["prices"])
+
+
+def test_a_usage_override_for_a_resource_the_plan_lacks_is_refused(tmp_path: Path) -> None:
+    usage = tmp_path / "usage.yaml"
+    usage.write_text("resources:\n  observability-flow-log: {log_ingest_gb: 8}\n")
+    result = runner.invoke(app, ["cost", "-l", "us", "-p", "trial", "--usage", str(usage)])
+    assert result.exit_code == 2, result.output
+    assert "resources observability-flow-log not in the us/trial plan" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    usage.write_text("resources:\n  observability-flow-logs: {log_ingest_gb: 8}\n")
+    accepted = runner.invoke(app, ["cost", "-l", "us", "-p", "trial", "--usage", str(usage)])
+    assert accepted.exit_code == 0, accepted.output
