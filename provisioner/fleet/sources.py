@@ -62,11 +62,12 @@ def _scalar(node: yaml.Node) -> str | None:
 
 def _entry_errors(
     node: yaml.Node, vocabulary: Vocabulary | None
-) -> tuple[dict[str, str] | None, list[tuple[int, str]]]:
-    """One entry's spec (None if unusable) and its errors as (line, message)."""
+) -> tuple[dict[str, str], list[tuple[int, str]]]:
+    """One entry's fields (normalised) and its errors as (line, message); no errors means the
+    fields are a complete spec."""
     line = node.start_mark.line + 1
     if not isinstance(node, yaml.MappingNode):
-        return None, [(line, "entry is not a mapping with slug, location and plan")]
+        return {}, [(line, "entry is not a mapping with slug, location and plan")]
     errors: list[tuple[int, str]] = []
     values: dict[str, str] = {}
     lines: dict[str, int] = {}
@@ -101,9 +102,7 @@ def _entry_errors(
         if vocabulary is not None and values["plan"] not in vocabulary.plans:
             errors.append((lines["plan"], f"{who}unknown plan {values['plan']!r}: use one of"
                                           f" {', '.join(vocabulary.plans)}"))
-    if errors or missing:
-        return None, errors
-    return {f: values[f] for f in FIELDS}, []
+    return values, errors
 
 
 def parse_tenants(text: str, name: str, vocabulary: Vocabulary | None = None) -> Fleet:
@@ -138,16 +137,17 @@ def parse_tenants(text: str, name: str, vocabulary: Vocabulary | None = None) ->
     first_line: dict[str, int] = {}
     errors: list[str] = []
     for node in entries.value:
-        spec, problems = _entry_errors(node, vocabulary)
+        values, problems = _entry_errors(node, vocabulary)
         errors += [f"{name}:{line}: {message}" for line, message in problems]
-        if spec is None:
-            continue
-        slug, line = spec["slug"], node.start_mark.line + 1
-        if slug in fleet:
+        slug, line = values.get("slug"), node.start_mark.line + 1
+        if slug is not None and slug in first_line:  # even when either entry has other errors
             errors.append(f"{name}:{line}: slug {slug!r} is listed twice (first on line"
                           f" {first_line[slug]})")
             continue
-        fleet[slug], first_line[slug] = spec, line
+        if slug is not None:
+            first_line[slug] = line
+        if not problems:
+            fleet[values["slug"]] = {f: values[f] for f in FIELDS}
     if errors:
         raise TenantsFileError(name, errors)
     return dict(sorted(fleet.items()))
