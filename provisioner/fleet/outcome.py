@@ -215,11 +215,14 @@ def group_key(outcome: dict[str, Any]) -> str:
 
 
 def group_outcomes(
-    outcomes: list[dict[str, Any]], keys: dict[str, str] | None = None
+    outcomes: list[dict[str, Any]],
+    keys: dict[str, str] | None = None,
+    expand: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Tenants that change, grouped by identical normalised outcome; dangerous groups first,
     then the larger ones, then by first slug. Unchanged tenants are counted, not grouped.
-    `keys` (slug -> group key) are keys already known, e.g. one per shared template."""
+    `keys` (slug -> group key) are keys already known, e.g. one per shared template; `expand`
+    turns a summary outcome (one with a known key) into the whole one shown for its group."""
     known = keys or {}
     by_key: dict[str, list[dict[str, Any]]] = {}
     for outcome in sorted(outcomes, key=lambda o: o["slug"]):
@@ -228,7 +231,7 @@ def group_outcomes(
             by_key.setdefault(key, []).append(outcome)
     groups = []
     for members in by_key.values():
-        first = members[0]
+        first = expand(members[0]) if expand else members[0]
         # A group of one shows the tenant's own values; larger groups show {slug}, and
         # {region}, {account}... when they span locations.
         many_places = len({m["location"] for m in members}) > 1

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import time
@@ -54,6 +55,7 @@ class FleetOptions:
     exact: bool = False  # plan every tenant, no templates
 
 
+@functools.cache
 def reporting_code_hash() -> str:
     """The code that turns plans into outcomes (this package, the policy rules): a change to
     it must not reuse outcomes computed by the old code."""
@@ -126,7 +128,12 @@ def _load_fleets(repo: Repository, base: Revision, options: FleetOptions) -> Fle
             " base revision has its own copy"
         ) from exc
     # The whole working-tree file is checked (every error at once) before anything is planned.
-    head = sources.read_tenants_file(path, _vocabulary(catalogues[0]), name=rel)
+    try:
+        head_text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read tenants file {rel}: {exc.strerror or exc}") from exc
+    cache = PlanCache(options.cache_dir)
+    head = _parsed(cache, head_text, rel, catalogues[0])
     notices: list[str] = []
     text = repo.show(base, rel)
     if text is None:
@@ -134,12 +141,31 @@ def _load_fleets(repo: Repository, base: Revision, options: FleetOptions) -> Fle
         base_fleet: sources.Fleet = {}
     else:
         try:
-            base_fleet = sources.parse_tenants(text, f"{rel} at {base.ref}")
+            base_fleet = _parsed(cache, text, f"{rel} at {base.ref}", None)
         except sources.TenantsFileError as exc:
             notices.append(f"{exc.errors[0]}; every tenant shows as added")
             base_fleet = {}
     return Fleets(_by_code(base_fleet, catalogues), head, {"kind": "file", "path": rel},
                   notices, catalogues)
+
+
+def _parsed(cache: PlanCache, text: str, name: str, head: Catalogue | None) -> sources.Fleet:
+    """A tenants file parsed and checked (against `head`'s locations and this code's plans when
+    given), through the cache: checking 10,000 entries costs seconds, reading the result of an
+    earlier check of the same text a few milliseconds. Files with errors are never cached."""
+    from provisioner.plans import PLANS
+
+    vocabulary = None
+    if head is not None:
+        places = sorted((c, loc.region) for c, loc in head.locations.items())
+        vocabulary = [places, sorted(PLANS)]
+    key = digest("fleet", reporting_code_hash(), name, text, vocabulary)
+    found = cache.get("fleets", key)
+    if found is not None:
+        return dict(found)
+    fleet = sources.parse_tenants(text, name, _vocabulary(head) if head is not None else None)
+    cache.put("fleets", key, fleet)
+    return fleet
 
 
 def _by_code(fleet: sources.Fleet, catalogues: list[Catalogue]) -> sources.Fleet:
@@ -354,15 +380,21 @@ def _plan(
             worktree=base_site is not head_site and base_site._root is not None,
         )
     group_keys: dict[str, str] = {}
+    pair_of: dict[str, Pair] = {}
     for pair in pairs:
         if pair.template is None:
             continue
         for slug in pair.slugs:
             outcomes[slug] = pair.member(slug)
             assert pair.group is not None
-            group_keys[slug] = pair.group
+            group_keys[slug], pair_of[slug] = pair.group, pair
+
+    def expand(outcome: dict[str, Any]) -> dict[str, Any]:
+        pair = pair_of.get(outcome["slug"])
+        return pair.full(outcome["slug"]) if pair is not None else outcome
+
     report = build_report(base, repo, fleets.source, base_hash, head_hash,
-                          list(outcomes.values()), notices, group_keys)
+                          list(outcomes.values()), notices, group_keys, expand)
     return report, stats
 
 
@@ -375,8 +407,9 @@ def build_report(
     outcomes: list[dict[str, Any]],
     notices: list[str],
     group_keys: dict[str, str] | None = None,
+    expand: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    groups = group_outcomes(outcomes, group_keys)
+    groups = group_outcomes(outcomes, group_keys, expand)
     group_of = {slug: g["id"] for g in groups for slug in g["tenants"]}
     statuses = {s: 0 for s in ("unchanged", "changed", "added", "removed", "error", "refused")}
     resources = {a: 0 for a in ("create", "update", "replace", "delete")}

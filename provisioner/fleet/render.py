@@ -83,6 +83,18 @@ def parent_path(urn: str) -> str:
     return "/".join(t.rsplit(":", 1)[-1] for t in chain) or "the stack"
 
 
+def report_json(report: dict[str, Any]) -> str:
+    """The report as sorted, indented JSON, except that each tenant's entry is one line: as
+    diff-friendly, and at 10,000 tenants a fraction of the time (the C encoder does each line)."""
+    tenants = report.get("tenants", {})
+    mark = "@@fleet-tenants@@"
+    text = json.dumps({**report, "tenants": mark}, indent=2, sort_keys=True, default=str)
+    lines = ",\n".join(f"    {json.dumps(slug)}: {json.dumps(entry, sort_keys=True)}"
+                       for slug, entry in sorted(tenants.items()))
+    block = "{\n" + lines + "\n  }" if tenants else "{}"
+    return text.replace(json.dumps(mark), block, 1) + "\n"
+
+
 def _value(value: Any, width: int = 60) -> str:
     if value is None:
         return "(none)"
