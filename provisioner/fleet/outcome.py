@@ -110,11 +110,11 @@ def _where(*results: dict[str, Any] | None) -> dict[str, str]:
     return {"region": "", "backup_region": ""}
 
 
-def refused_outcome(
-    slug: str, base_spec: dict[str, str], head_spec: dict[str, str], reason: str
+def _unplanned(
+    slug: str, base_spec: dict[str, str], head_spec: dict[str, str], status: str,
+    danger: list[str], policy: dict[str, Any], error: str | None,
 ) -> dict[str, Any]:
-    """A change the fleet refuses outright (a tenant moving location): a mandatory failure,
-    nothing planned or diffed."""
+    """An outcome with no resource changes: nothing was planned or diffed for it."""
     return {
         "slug": slug,
         "location": head_spec["location"],
@@ -123,33 +123,31 @@ def refused_outcome(
         "spec": {"base": base_spec, "head": head_spec},
         "changes": diff_plans(None, None),
         "counts": counts(diff_plans(None, None)),
-        "status": "refused",
-        "danger": [reason],
-        "policy": {"failures": [], "warnings": 0},
-        "error": reason,
+        "status": status,
+        "danger": danger,
+        "policy": policy,
+        "error": error,
         "notes": [],
     }
+
+
+def refused_outcome(
+    slug: str, base_spec: dict[str, str], head_spec: dict[str, str], reason: str
+) -> dict[str, Any]:
+    """A change the fleet refuses outright (a tenant moving location): a mandatory failure,
+    nothing planned or diffed."""
+    return _unplanned(slug, base_spec, head_spec, "refused", [reason],
+                      {"failures": [], "warnings": 0}, reason)
 
 
 def unchanged_outcome(slug: str, spec: dict[str, str], verdict: Verdict) -> dict[str, Any]:
     """A tenant with the same spec under the same program: nothing to plan or diff, only the
     policy verdict (already failing rules still count as danger)."""
     failures = [{**f, "new": False} for f in verdict[0]]
-    return {
-        "slug": slug,
-        "location": spec["location"],
-        "plan": spec["plan"],
-        "where": {"region": "", "backup_region": ""},
-        "spec": {"base": spec, "head": spec},
-        "changes": diff_plans(None, None),
-        "counts": counts(diff_plans(None, None)),
-        "status": "unchanged",
-        "danger": [f"policy {f['rule_id']} fails (already failing at the base): {f['message']}"
-                   for f in failures],
-        "policy": {"failures": failures, "warnings": verdict[1]},
-        "error": None,
-        "notes": [],
-    }
+    danger = [f"policy {f['rule_id']} fails (already failing at the base): {f['message']}"
+              for f in failures]
+    return _unplanned(slug, spec, spec, "unchanged", danger,
+                      {"failures": failures, "warnings": verdict[1]}, None)
 
 
 def normalise(value: Any, slug: str, where: dict[str, str] | None = None,

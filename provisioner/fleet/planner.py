@@ -89,7 +89,8 @@ def _catalogues(repo: Repository, base: Revision) -> list[Catalogue]:
     if text is not None:
         # A broken one is the base's own planner's to report.
         with contextlib.suppress(UsageError, yaml.YAMLError):
-            found.append(parse_catalogue(Path("regions.yaml"), yaml.safe_load(text)))
+            raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            found.append(parse_catalogue(Path("regions.yaml"), raw))
     return found
 
 
@@ -219,11 +220,13 @@ def fleet_changes(
     errors: list[str] = []
     head: sources.Fleet = {}
     for slug, spec in sorted(head_specs.items()):
-        text = yaml.safe_dump([dict(spec)], default_flow_style=True)
-        try:
-            head.update(sources.parse_tenants(text, f"head spec {slug}", vocabulary))
-        except sources.TenantsFileError as exc:
-            errors += exc.errors
+        values = {k: str(spec[k]).strip() for k in sources.FIELDS if spec.get(k)}
+        problems = sources.check_fields(values, vocabulary)
+        errors += [f"head spec {slug}: {message}" for _, message in problems]
+        if not problems and values["slug"] != slug:
+            errors.append(f"head spec {slug}: its slug is {values['slug']!r}")
+        elif not problems:
+            head[slug] = {k: values[k] for k in sources.FIELDS}
     if errors:
         raise sources.TenantsFileError("the head specs", errors)
     base_fleet = _by_code({s: {k: str(v[k]).strip().lower() for k in sources.FIELDS}

@@ -51,7 +51,9 @@ def headline(report: dict[str, Any]) -> str:
     failed = t["error"] + t.get("refused", 0)
     if failed:
         # Tenants that failed or were refused changed nothing: say so rather than "N change".
-        text = f"{t['total'] - failed} planned, {failed} failed"
+        text = f"{t['total'] - failed} planned"
+        text += f", {t['error']} failed" if t["error"] else ""
+        text += f", {t['refused']} refused" if t.get("refused") else ""
         moved = t["changed"] + t["added"] + t["removed"]
         if moved:
             text += f" · {moved} of {t['total'] - failed} change"
@@ -184,7 +186,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         "marker": MARKER,
         "headline": headline(report),
         "lead_error": lead_error(report),
-        "source": f"`{source['path']}`" if source.get("kind") == "file" else "the registry",
+        "source": {"file": f"`{source.get('path')}`", "given": "the specs given"}.get(
+            source.get("kind", ""), "the registry"),
         "dangerous_groups": [g for g in report["groups"] if g["dangerous"]],
         "other_groups": [g for g in report["groups"] if not g["dangerous"]],
         "status_text": STATUS_TEXT,

@@ -134,6 +134,18 @@ def _entry_errors(
         lines[key] = value_node.start_mark.line + 1
         if value:
             values[key] = value
+    return values, errors + check_fields(values, vocabulary, line, lines)
+
+
+def check_fields(
+    values: dict[str, str], vocabulary: Vocabulary | None, line: int = 0,
+    lines: dict[str, int] | None = None,
+) -> list[tuple[int, str]]:
+    """Errors of one entry's fields as (line, message), normalising `values` in place (lower
+    case, a location's code); `lines` gives each field's line, else `line`."""
+    lines = lines or {}
+    at = {f: lines.get(f, line) for f in FIELDS}
+    errors: list[tuple[int, str]] = []
     missing = [f for f in FIELDS if f not in values]
     if missing:
         errors.append((line, f"entry lacks {', '.join(missing)}"))
@@ -141,7 +153,7 @@ def _entry_errors(
         try:
             validate_slug(values["slug"])
         except UsageError as exc:
-            errors.append((lines["slug"], str(exc)))
+            errors.append((at["slug"], str(exc)))
     who = f"tenant {values['slug']}: " if "slug" in values else ""
     if "location" in values:
         values["location"] = values["location"].lower()
@@ -149,13 +161,13 @@ def _entry_errors(
             try:
                 values["location"] = vocabulary.location_code(values["location"])
             except UsageError as exc:
-                errors.append((lines["location"], f"{who}{exc}"))
+                errors.append((at["location"], f"{who}{exc}"))
     if "plan" in values:
         values["plan"] = values["plan"].lower()
         if vocabulary is not None and values["plan"] not in vocabulary.plans:
-            errors.append((lines["plan"], f"{who}unknown plan {values['plan']!r}: use one of"
-                                          f" {', '.join(vocabulary.plans)}"))
-    return values, errors
+            errors.append((at["plan"], f"{who}unknown plan {values['plan']!r}: use one of"
+                                       f" {', '.join(vocabulary.plans)}"))
+    return errors
 
 
 def parse_tenants(text: str, name: str, vocabulary: Vocabulary | None = None) -> Fleet:

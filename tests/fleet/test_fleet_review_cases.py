@@ -9,6 +9,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
+from provisioner.errors import UsageError
 from provisioner.fleet.planner import FleetOptions, fleet_changes
 from tests.fleet.conftest import Run, edit, git
 
@@ -117,9 +120,13 @@ def test_a_slug_removed_and_added_again_elsewhere_in_one_change_is_refused(
     assert "in (ap-south-1, IN jurisdiction)" in reason
     # The same through the library entry point rollouts use, with specs instead of a file.
     specs = {"gamma": {"slug": "gamma", "location": "us", "plan": "trial"}}
-    report, _ = fleet_changes(FleetOptions(repo=repo, base="HEAD", cache_dir=None), specs,
+    options = FleetOptions(repo=repo, base="HEAD", cache_dir=None)
+    report, _ = fleet_changes(options, specs,
                               {"gamma": {"slug": "gamma", "location": "uk", "plan": "trial"}})
     assert report["groups"][0]["status"] == "refused"
+    with pytest.raises(UsageError, match="head spec gamma: tenant gamma: unknown location 'mars'"):
+        fleet_changes(options, specs, {"gamma": {"slug": "gamma", "location": "mars",
+                                                 "plan": "trial"}})
 
 
 def test_a_major_engine_upgrade_is_dangerous_even_as_an_in_place_update(
