@@ -261,12 +261,12 @@ def _plan(
     if base_hash == head_hash:
         base_site = head_site  # same program: plan once, at the working tree
         head_side = base_side = SidePlans(
-            head_site, [*base_fleet.values(), *head_fleet.values()], options.exact)
+            head_site, [*base_fleet.values(), *head_fleet.values()], options.exact, cache)
     else:
         base_site = Site("base", f"{base.ref} ({base.short})", base_hash,
                          lambda: stack.enter_context(repo.worktree(base)))
-        base_side = SidePlans(base_site, list(base_fleet.values()), options.exact)
-        head_side = SidePlans(head_site, list(head_fleet.values()), options.exact)
+        base_side = SidePlans(base_site, list(base_fleet.values()), options.exact, cache)
+        head_side = SidePlans(head_site, list(head_fleet.values()), options.exact, cache)
 
     def templatable(side: SidePlans, fleet: sources.Fleet) -> dict[str, ClassKey | None]:
         found: dict[str, ClassKey | None] = {}

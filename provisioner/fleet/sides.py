@@ -3,15 +3,18 @@
 Classes are (location, plan) over the side's whole fleet, so which tenant verifies a class's
 template does not depend on what the cache happens to hold. A class with enough tenants gets a
 probe plan and its verifier planned (first round); a class whose template does not verify, or
-that is too small, gets only the tenants that are actually needed planned (second round).
+that is too small, gets only the tenants that are actually needed planned (second round). A
+verified template is cached under the program hash, the class and its verifier, so a later run
+needing the class reads one file instead of two plans and verifying again.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from provisioner.fleet.cache import PlanCache, digest
 from provisioner.fleet.pool import PlanResult, Site
-from provisioner.fleet.template import ClassPlan, classes, instantiate
+from provisioner.fleet.template import PROBE_SLUGS, ClassPlan, classes, instantiate
 
 SpecKey = tuple[str, str, str]  # (slug, location, plan)
 ClassKey = tuple[str, str]  # (location, plan)
@@ -33,9 +36,11 @@ def _spec(slug: str, cls: ClassKey) -> dict[str, str]:
 class SidePlans:
     """Plans of one side: `get(spec)` is a tenant's plan result, exact or instantiated."""
 
-    def __init__(self, site: Site, specs: list[dict[str, str]], exact: bool) -> None:
+    def __init__(self, site: Site, specs: list[dict[str, str]], exact: bool,
+                 cache: PlanCache | None = None) -> None:
         self.site = site
         self.exact = exact
+        self.cache = cache or PlanCache(None)
         self.classes: dict[ClassKey, ClassPlan] = {
             (c.location, c.plan): c for c in classes(specs)
         }
@@ -63,6 +68,11 @@ class SidePlans:
             if not self.templatable(key):
                 requests += [(self.site, _spec(s, key)) for s in mine]
                 continue
+            known = self.cache.get("templates", self._template_key(cls))
+            if known is not None:
+                cls.template, cls.verifier = known["template"], cls.pick_verifier()
+                self.templates[key] = cls
+                continue
             self._pending.append(cls)
             requests += [(self.site, s) for s in cls.probe_specs]
             requests.append((self.site, _spec(cls.pick_verifier(), key)))
@@ -77,6 +87,7 @@ class SidePlans:
             verifier = first[(cls.pick_verifier(), cls.location, cls.plan)]
             if cls.verify(probes, verifier):
                 self.templates[(cls.location, cls.plan)] = cls
+                self.cache.put("templates", self._template_key(cls), {"template": cls.template})
                 continue
             self.site.notices.append(
                 f"tenants in {cls.location}/{cls.plan} at {self.site.description} do not"
@@ -90,12 +101,12 @@ class SidePlans:
         self._pending = []
         return requests
 
+    def _template_key(self, cls: ClassPlan) -> str:
+        return digest("template", self.site.program_hash, cls.location, cls.plan,
+                      cls.pick_verifier(), PROBE_SLUGS)
+
     def verified(self, cls: ClassKey) -> bool:
         return cls in self.templates
-
-    def probe_result(self, cls: ClassKey) -> PlanResult:
-        (probe,) = self.classes[cls].probe_specs
-        return self.results[spec_key(probe)]
 
     def get(self, spec: dict[str, str]) -> PlanResult:
         key = spec_key(spec)

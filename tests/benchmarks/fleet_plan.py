@@ -62,8 +62,8 @@ def set_change(repo: Path, changed: bool) -> None:
         path.write_text(text.replace(old, new, 1))
 
 
-def fleet_plan(repo: Path, cache: Path, jobs: int) -> tuple[float, float]:
-    """Seconds and peak memory (MiB) of one `fleet plan` run."""
+def fleet_plan(repo: Path, cache: Path, jobs: int) -> tuple[float, float, float]:
+    """Wall seconds, peak memory (MiB) and CPU seconds of one `fleet plan` run."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(
@@ -84,8 +84,10 @@ def fleet_plan(repo: Path, cache: Path, jobs: int) -> tuple[float, float]:
     if proc.returncode != 0:
         raise SystemExit(f"fleet plan failed ({proc.returncode}): {stderr[-2000:]}")
     peak = usage.ru_maxrss / 1024
-    print(f"    {seconds:6.2f}s  {peak:5.0f} MiB  {stderr.strip().splitlines()[-1]}", flush=True)
-    return seconds, peak
+    cpu = usage.ru_utime + usage.ru_stime  # the CLI and every process it waited for
+    print(f"    {seconds:6.2f}s  {cpu:6.1f} CPU-s  {peak:5.0f} MiB"
+          f"  {stderr.strip().splitlines()[-1]}", flush=True)
+    return seconds, peak, cpu
 
 
 def serial_baseline(sample: int) -> float:
@@ -121,9 +123,9 @@ def main() -> None:
         print(f"{args.tenants} tenants, {len(LOCATIONS)} locations, {len(PLANS)} plans,"
               f" jobs={args.jobs}, {os.cpu_count()} CPUs, load average"
               f" {' '.join(f'{x:.2f}' for x in load_before)}", flush=True)
-        cold: list[tuple[float, float]] = []
-        warm: list[tuple[float, float]] = []
-        same: list[tuple[float, float]] = []
+        cold: list[tuple[float, float, float]] = []
+        warm: list[tuple[float, float, float]] = []
+        same: list[tuple[float, float, float]] = []
         for run in range(args.runs):
             cache = Path(tmp) / f"cache-{run}"
             print(f"  run {run + 1}: cold", flush=True)
@@ -138,13 +140,16 @@ def main() -> None:
     serial = per_plan * args.tenants * 2
     load_after = os.getloadavg()
 
-    def row(label: str, runs: list[tuple[float, float]], target: str) -> None:
+    def row(label: str, runs: list[tuple[float, float, float]], target: str) -> None:
         seconds = statistics.median(r[0] for r in runs)
         peak = max(r[1] for r in runs)
-        print(f"{label:42} {seconds:8.2f}s {target:>8} {peak:8.0f} MiB")
+        cpu = statistics.median(r[2] for r in runs)
+        print(f"{label:42} {seconds:8.2f}s {target:>8} {peak:8.0f} MiB {cpu:8.1f} CPU-s")
 
     print()
-    print(f"{'':42} {'median':>9} {'target':>8} {'peak memory':>12}")
+    # CPU seconds do not depend on what else runs: on idle cores a run takes at least
+    # CPU-s / jobs, and at most about CPU-s (a serial part).
+    print(f"{'':42} {'median':>9} {'target':>8} {'peak memory':>12} {'CPU':>10}")
     row("fleet plan, cold (empty cache)", cold, "< 30s")
     row("fleet plan, warm rerun", warm, "< 3s")
     row("fleet plan, warm, no program change", same, "< 3s")

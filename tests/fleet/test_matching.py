@@ -143,3 +143,34 @@ def test_the_json_report_is_the_report_with_one_line_per_tenant() -> None:
     assert json.loads(text) == report
     assert '    "t1": {"group": "g1", "status": "changed"},\n' in text
     assert json.loads(report_json({"tenants": {}})) == {"tenants": {}}
+
+
+def test_a_verified_class_template_is_read_back_instead_of_planning_probe_and_verifier(
+    tmp_path: Any,
+) -> None:
+    from pathlib import Path
+
+    from provisioner.fleet.cache import PlanCache
+    from provisioner.fleet.pool import Site
+    from provisioner.fleet.sides import SidePlans
+    from provisioner.fleet.template import PROBE_SLUGS
+
+    def plan_of(slug: str) -> dict[str, Any]:
+        return {"plan": {"tenant": {"slug": slug}, "resources": [
+            _res(f"urn:pulumi:tenant-{slug}::tenant::{RDS}::db", identifier=f"t-{slug}-db")]}}
+
+    specs = [{"slug": s, "location": "de", "plan": "free"} for s in ("acme", "beta", "gamma")]
+    needed = {(s["slug"], "de", "free") for s in specs}
+    cache = PlanCache(Path(tmp_path))
+    site = Site("head", "the working tree", "hash-1", lambda: Path(tmp_path))
+    first = SidePlans(site, specs, exact=False, cache=cache)
+    requests = first.first_round(needed)
+    assert sorted(spec["slug"] for _, spec in requests) == sorted([*PROBE_SLUGS, "gamma"])
+    assert first.second_round({(spec["slug"], "de", "free"): plan_of(spec["slug"])
+                               for _, spec in requests}) == []
+    assert first.get(specs[1]) == plan_of("beta")
+    again = SidePlans(site, specs, exact=False, cache=cache)
+    assert again.first_round(needed) == []  # the template verified last time
+    assert again.verified(("de", "free")) and again.get(specs[1]) == plan_of("beta")
+    other_program = Site("head", "the working tree", "hash-2", lambda: Path(tmp_path))
+    assert SidePlans(other_program, specs, exact=False, cache=cache).first_round(needed)
