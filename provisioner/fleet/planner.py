@@ -15,21 +15,24 @@
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from provisioner.errors import UsageError
 from provisioner.fleet import sources
-from provisioner.fleet.cache import PlanCache, digest, planner_environment, spec_key
+from provisioner.fleet.cache import (
+    PlanCache,
+    digest,
+    planner_environment,
+    reporting_code_hash,
+    spec_key,
+)
 from provisioner.fleet.compute import OutcomeWork, compute_outcomes
+from provisioner.fleet.fleets import Fleets, given_fleets, load_fleets
 from provisioner.fleet.gitrepo import Repository, Revision, program_hash
 from provisioner.fleet.outcome import group_outcomes, refused_outcome, unchanged_outcome
 from provisioner.fleet.pool import PlanPool, PlanResult, Site
@@ -37,7 +40,6 @@ from provisioner.fleet.residency import location_moves
 from provisioner.fleet.shared import Pair, pairs_of
 from provisioner.fleet.sides import ClassKey, SidePlans, SpecKey, class_of
 from provisioner.fleet.sides import spec_key as side_spec_key
-from provisioner.regions import Catalogue, load_catalogue, parse_catalogue
 
 REPORT_FORMAT = 1
 Progress = Callable[[str], None]
@@ -55,150 +57,14 @@ class FleetOptions:
     exact: bool = False  # plan every tenant, no templates
 
 
-@functools.cache
-def reporting_code_hash() -> str:
-    """The code that turns plans into outcomes (this package, the policy rules): a change to
-    it must not reuse outcomes computed by the old code."""
-    package = Path(__file__).resolve().parent.parent
-    files = sorted(
-        [*package.joinpath("fleet").glob("*.py"), *package.joinpath("policy").rglob("*.py"),
-         package / "promises.py"]
-    )
-    sha = hashlib.sha256()
-    for path in files:
-        sha.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
-    return sha.hexdigest()
-
-
-@dataclass
-class Fleets:
-    """The fleet at each side, where it came from, and the catalogues to read locations by."""
-
-    base: sources.Fleet
-    head: sources.Fleet
-    source: dict[str, Any]
-    notices: list[str] = field(default_factory=list)
-    catalogues: list[Catalogue] = field(default_factory=list)  # the working tree's, the base's
-
-
-def _catalogues(repo: Repository, base: Revision) -> list[Catalogue]:
-    """regions.yaml of the working tree (its errors are the user's to fix: exit 2) and of the
-    base (if it parses), to name locations and jurisdictions."""
-    found = [load_catalogue(repo.root / "regions.yaml")]
-    text = repo.show(base, "regions.yaml")
-    if text is not None:
-        # A broken one is the base's own planner's to report.
-        with contextlib.suppress(UsageError, yaml.YAMLError):
-            raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-            found.append(parse_catalogue(Path("regions.yaml"), raw))
-    return found
-
-
-def _vocabulary(head: Catalogue) -> sources.Vocabulary:
-    from provisioner.plans import PLANS
-
-    return sources.Vocabulary(location_code=lambda v: head.resolve(v).code, plans=tuple(PLANS))
-
-
-def _load_fleets(repo: Repository, base: Revision, options: FleetOptions) -> Fleets:
-    tenants_path = options.tenants
-    if tenants_path is None and not options.registry:
-        default = repo.root / sources.DEFAULT_TENANTS_FILE
-        if default.is_file():
-            tenants_path = default
-        elif not _registry_exists(options.registry_url):
-            raise UsageError(
-                f"no fleet to plan: {sources.DEFAULT_TENANTS_FILE} does not exist at the root of"
-                " the repository and no registry was found; give --tenants FILE or --registry"
-            )
-    catalogues = _catalogues(repo, base)
-    if tenants_path is None:
-        fleet = sources.registry_fleet(options.registry_url)
-        return Fleets(fleet, fleet, {"kind": "registry"}, [], catalogues)
-    path = tenants_path
-    if not path.is_absolute():
-        # Relative to where the command runs, else to the repository root (CI runs at the root,
-        # a person with --repo may not).
-        here = Path.cwd() / path
-        path = here if here.exists() or not (repo.root / path).exists() else repo.root / path
-    try:
-        rel = repo.relative(path)
-    except ValueError as exc:
-        raise UsageError(
-            f"tenants file {tenants_path} is outside the repository: keep it in git so the"
-            " base revision has its own copy"
-        ) from exc
-    # The whole working-tree file is checked (every error at once) before anything is planned.
-    try:
-        head_text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read tenants file {rel}: {exc.strerror or exc}") from exc
-    cache = PlanCache(options.cache_dir)
-    head = _parsed(cache, head_text, rel, catalogues[0])
-    notices: list[str] = []
-    text = repo.show(base, rel)
-    if text is None:
-        notices.append(f"{rel} does not exist at {base.ref}: every tenant shows as added")
-        base_fleet: sources.Fleet = {}
-    else:
-        try:
-            base_fleet = _parsed(cache, text, f"{rel} at {base.ref}", None)
-        except sources.TenantsFileError as exc:
-            notices.append(f"{exc.errors[0]}; every tenant shows as added")
-            base_fleet = {}
-    return Fleets(_by_code(base_fleet, catalogues), head, {"kind": "file", "path": rel},
-                  notices, catalogues)
-
-
-def _parsed(cache: PlanCache, text: str, name: str, head: Catalogue | None) -> sources.Fleet:
-    """A tenants file parsed and checked (against `head`'s locations and this code's plans when
-    given), through the cache: checking 10,000 entries costs seconds, reading the result of an
-    earlier check of the same text a few milliseconds. Files with errors are never cached."""
-    from provisioner.plans import PLANS
-
-    vocabulary = None
-    if head is not None:
-        places = sorted((c, loc.region) for c, loc in head.locations.items())
-        vocabulary = [places, sorted(PLANS)]
-    key = digest("fleet", reporting_code_hash(), name, text, vocabulary)
-    found = cache.get("fleets", key)
-    if found is not None:
-        return dict(found)
-    fleet = sources.parse_tenants(text, name, _vocabulary(head) if head is not None else None)
-    cache.put("fleets", key, fleet)
-    return fleet
-
-
-def _by_code(fleet: sources.Fleet, catalogues: list[Catalogue]) -> sources.Fleet:
-    """Locations given as region names become their codes (`us-east-1` is `us`), so the same
-    tenant written two ways is one spec; unknown ones stay as written."""
-    out = {}
-    for slug, spec in fleet.items():
-        for cat in catalogues:
-            try:
-                spec = {**spec, "location": cat.resolve(spec["location"]).code}
-                break
-            except UsageError:
-                continue
-        out[slug] = spec
-    return out
-
-
-def _registry_exists(url: str | None) -> bool:
-    from provisioner.paths import data_dir
-
-    return bool(url or os.environ.get("PROVISIONER_DATABASE_URL")) or (
-        data_dir() / "registry.db"
-    ).exists()
-
-
 def plan_fleet(
     options: FleetOptions, progress: Progress | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The report (JSON-able, deterministic) and run statistics (for stderr)."""
     repo = Repository.discover(options.repo)
     base = repo.resolve(options.base)
-    fleets = _load_fleets(repo, base, options)
+    fleets = load_fleets(repo, base, options.tenants, options.registry, options.registry_url,
+                         PlanCache(options.cache_dir))
     return _plan(repo, base, fleets, options, progress or (lambda _msg: None))
 
 
@@ -215,23 +81,7 @@ def fleet_changes(
     error); a tenant whose location differs is refused, never planned."""
     repo = Repository.discover(options.repo)
     base = repo.resolve(options.base)
-    catalogues = _catalogues(repo, base)
-    vocabulary = _vocabulary(catalogues[0])
-    errors: list[str] = []
-    head: sources.Fleet = {}
-    for slug, spec in sorted(head_specs.items()):
-        values = {k: str(spec[k]).strip() for k in sources.FIELDS if spec.get(k)}
-        problems = sources.check_fields(values, vocabulary)
-        errors += [f"head spec {slug}: {message}" for _, message in problems]
-        if not problems and values["slug"] != slug:
-            errors.append(f"head spec {slug}: its slug is {values['slug']!r}")
-        elif not problems:
-            head[slug] = {k: values[k] for k in sources.FIELDS}
-    if errors:
-        raise sources.TenantsFileError("the head specs", errors)
-    base_fleet = _by_code({s: {k: str(v[k]).strip().lower() for k in sources.FIELDS}
-                           for s, v in base_specs.items()}, catalogues)
-    fleets = Fleets(base_fleet, head, {"kind": "given"}, [], catalogues)
+    fleets = given_fleets(repo, base, base_specs, head_specs)
     return _plan(repo, base, fleets, options, progress or (lambda _msg: None))
 
 
