@@ -147,8 +147,7 @@ def resolve_aliases(
             child_name, child_type = urn_name(child), urn_type(child)
             if parent_name and child_name.startswith(parent_name):
                 child_name = alias_parent_name + child_name[len(parent_name):]
-            a_stack, a_project = parent_alias.split("::")[0][len("urn:pulumi:"):], \
-                parent_alias.split("::")[1]
+            a_stack, a_project = parent_alias.removeprefix("urn:pulumi:").split("::")[:2]
             inherited.append(create_urn(a_stack, a_project, parent_alias, child_type, child_name))
     seen = {urn}
     result = []
