@@ -174,3 +174,20 @@ def test_a_verified_class_template_is_read_back_instead_of_planning_probe_and_ve
     assert again.verified(("de", "free")) and again.get(specs[1]) == plan_of("beta")
     other_program = Site("head", "the working tree", "hash-2", lambda: Path(tmp_path))
     assert SidePlans(other_program, specs, exact=False, cache=cache).first_round(needed)
+
+
+def test_a_refused_tenant_leads_the_comment_and_its_reason_is_not_repeated() -> None:
+    from provisioner.fleet.outcome import refused_outcome
+    from provisioner.fleet.render import exit_code, render_markdown
+    from tests.fleet.test_units import _outcome as changed
+    from tests.fleet.test_units import _report
+
+    refused = refused_outcome("acme", {"slug": "acme", "location": "us", "plan": "free"},
+                              {"slug": "acme", "location": "de", "plan": "free"},
+                              "refused: tenant acme moves from us to de")
+    report = _report([refused, changed("alpha", "changed", [])])
+    text = render_markdown(report)
+    assert "### Fleet plan: ⚠️ 1 planned, 1 refused · 1 of 1 change\n" in text
+    assert text.index("**Error:** `refused: tenant acme") < text.index("| Tenants |")
+    assert text.count("refused: tenant acme moves from us to de") == 2  # lead + its group
+    assert [exit_code(report, d) for d in (False, True)] == [1, 5]
