@@ -305,11 +305,18 @@ def check_stack_command(facts: Facts, verb: str, observed_state: str | None) -> 
             raise _refuse(facts, "destroy", "its stack was already destroyed (see its evidence)")
         if facts.state == DELETED:
             return
+        # A closed account is already on the deletion clock: telling the operator to cancel it
+        # again would send them in a circle; point at the date instead.
+        instead = (
+            f"its deletion date is in 'provisioner tenants show {facts.slug}'"
+            if facts.state == CLOSED
+            else "cancel the account or suspend the tenant instead"
+        )
         raise _refuse(
             facts,
             "destroy",
             "a registered tenant's data is deleted only when the retention rules decide it"
-            " ('provisioner retention apply'); cancel the account or suspend the tenant instead",
+            f" ('provisioner retention apply'); {instead}",
         )
     if facts.state == DELETED and observed_state == DELETED:
         raise _refuse(facts, verb, "its stack was destroyed; the row is a tombstone")

@@ -5,7 +5,10 @@ zones, account id, machine image) from regions.yaml, and every resource's inputs
 as the provider would receive them (camelCase, numbers as floats, secrets as "[secret]").
 
 Mock outputs are deterministic so two plans of the same spec are identical and diff cleanly:
-- a resource's id is `{name}-id` (its Pulumi logical name);
+- a resource's id is `{name}-id`, where {name} is its identity: its Pulumi logical name, or, for
+  a resource with aliases, the name of its first alias (own aliases first, then those inherited
+  from its parents' aliases): a resource renamed with an alias keeps the id, ARN and generated
+  names it had, so resources that reference it do not show false updates;
 - its ARN is `arn:aws:{service}:{region}:{account}:{kind}/{name}-id` for regional resources
   ({account} is the tenant account, or the account an explicit provider assumes a role in:
   the backup account's resources carry the backup account's id),
@@ -14,6 +17,13 @@ Mock outputs are deterministic so two plans of the same spec are identical and d
 - names the provider would generate (`name`, `bucket`) are `{name}-generated`.
 Rules that follow references (a listener's certificate, a volume's key) resolve them by these
 outputs, which `provisioner.synth.resource_outputs` also exposes.
+
+Aliases (`ResourceOptions(aliases=[...])`): each resource's plan entry lists, under `aliases`
+(present only when it has any), every URN Pulumi would also match it by in the stack's state: its
+own aliases resolved as the engine resolves alias specs (unset name, type, stack, project and
+parent default to the resource's own), and those it inherits from aliases of its parents (the
+child's name re-prefixed when it starts with the parent's name, as the SDK's
+`inherited_child_alias` does).
 
 The mock runtime is not thread-safe: plan many tenants in one process one after another (the
 root resource is reset before each run), or in several processes.
@@ -83,6 +93,89 @@ class _Recorded:
     parent: str
     custom: bool
     inputs: dict[str, Any]
+    aliases: list[str]
+
+
+def create_urn(stack: str, project: str, parent_urn: str, type_: str, name: str) -> str:
+    """A URN as the engine makes it: the parent's whole type chain (without the root stack's
+    type) joined by `$` before the resource's own type."""
+    if parent_urn:
+        qualified = parent_urn.split("::")[2]
+        if qualified != "pulumi:pulumi:Stack":
+            type_ = f"{qualified}${type_}"
+    return "urn:pulumi:" + "::".join([stack, project, type_, name])
+
+
+def urn_name(urn: str) -> str:
+    return urn.split("::", 3)[3]
+
+
+def urn_type(urn: str) -> str:
+    """The resource's own type (the last of the qualified type chain)."""
+    return urn.split("::")[2].split("$")[-1]
+
+
+@dataclass(frozen=True)
+class AliasSpec:
+    """One alias as the program gave it: a whole URN, or parts defaulting to the resource's."""
+
+    urn: str = ""
+    name: str = ""
+    type: str = ""
+    stack: str = ""
+    project: str = ""
+    parent_urn: str = ""
+    no_parent: bool = False
+
+
+def resolve_aliases(
+    stack: str, project: str, urn: str, parent: str, specs: list[AliasSpec],
+    parent_aliases: list[str],
+) -> list[str]:
+    """Every URN a resource is also known by: its own aliases, then for each alias of its parent
+    the resource (and each own alias) re-parented under it. Order kept, duplicates and the
+    resource's own URN dropped."""
+    name, type_ = urn_name(urn), urn_type(urn)
+    own: list[str] = []
+    for spec in specs:
+        if spec.urn:
+            own.append(spec.urn)
+            continue
+        spec_parent = "" if spec.no_parent else (spec.parent_urn or parent)
+        own.append(create_urn(spec.stack or stack, spec.project or project, spec_parent,
+                              spec.type or type_, spec.name or name))
+    inherited: list[str] = []
+    parent_name = urn_name(parent) if parent else ""
+    for parent_alias in parent_aliases:
+        alias_parent_name = urn_name(parent_alias)
+        for child in [urn, *own]:
+            child_name, child_type = urn_name(child), urn_type(child)
+            if parent_name and child_name.startswith(parent_name):
+                child_name = alias_parent_name + child_name[len(parent_name):]
+            a_stack, a_project = parent_alias.removeprefix("urn:pulumi:").split("::")[:2]
+            inherited.append(create_urn(a_stack, a_project, parent_alias, child_type, child_name))
+    seen = {urn}
+    result = []
+    for alias in [*own, *inherited]:
+        if alias not in seen:
+            seen.add(alias)
+            result.append(alias)
+    return result
+
+
+def _alias_specs(request: Any) -> list[AliasSpec]:
+    """The alias specs of a RegisterResource request (the mock monitor supports alias specs, so
+    the SDK sends them unexpanded)."""
+    specs = []
+    for alias in request.aliases:
+        if alias.WhichOneof("alias") == "urn":
+            specs.append(AliasSpec(urn=alias.urn))
+        else:
+            s = alias.spec
+            specs.append(AliasSpec(name=s.name, type=s.type, stack=s.stack, project=s.project,
+                                   parent_urn=s.parentUrn, no_parent=bool(s.noParent)))
+    specs += [AliasSpec(urn=u) for u in getattr(request, "aliasURNs", [])]
+    return specs
 
 
 def _make_mocks(location: Location, regions: Catalogue) -> Any:
@@ -90,16 +183,22 @@ def _make_mocks(location: Location, regions: Catalogue) -> Any:
 
     Everything the mocks answer comes from the location: a tenant's and its region's
     platform stack are planned alike."""
+    import threading
+
     import pulumi
     from pulumi.runtime.mocks import MockMonitor
 
     tenant_account = regions.offline_account_id
     provider_accounts: dict[str, str] = {}  # explicit provider's id -> the account it acts in
+    # The identity of the resource being registered on this thread (the SDK registers from
+    # executor threads; the monitor calls new_resource on the registering thread).
+    current = threading.local()
 
     class OfflineMocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
             inputs = dict(args.inputs)
-            rid = f"{args.name}-id"
+            name = getattr(current, "identity", None) or args.name
+            rid = f"{name}-id"
             if args.typ == "pulumi:providers:aws":
                 # A provider that assumes a role in another account (the backup account):
                 # what it creates lives there, and the mock ARNs say so.
@@ -116,29 +215,29 @@ def _make_mocks(location: Location, regions: Catalogue) -> Any:
                 account = provider_accounts.get(args.provider.rsplit("::", 1)[-1], tenant_account)
             region = str(inputs.get("region") or location.region)
             outputs: dict[str, Any] = {**inputs, "id": rid}
-            outputs["arn"] = mock_arn(args.typ, args.name, region, account, inputs)
-            outputs.setdefault("name", f"{args.name}-generated")
+            outputs["arn"] = mock_arn(args.typ, name, region, account, inputs)
+            outputs.setdefault("name", f"{name}-generated")
             service, kind = _service_and_kind(args.typ)
             if service == "kms":
                 outputs["keyId"] = rid
             elif service == "s3" and kind == "bucket":
-                outputs["bucket"] = f"{args.name}-generated"
+                outputs["bucket"] = f"{name}-generated"
                 outputs["id"] = outputs["bucket"]
             elif service == "ec2" and kind == "eip":
                 outputs["allocationId"] = rid
             elif service == "rds" and kind == "instance":
-                outputs["address"] = f"{inputs.get('identifier', args.name)}.{region}.rds.example"
-                outputs["resourceId"] = f"db-{args.name}-id"
+                outputs["address"] = f"{inputs.get('identifier', name)}.{region}.rds.example"
+                outputs["resourceId"] = f"db-{name}-id"
                 outputs["masterUserSecrets"] = [
                     {
                         "secretArn": f"arn:aws:secretsmanager:{region}:{account}:secret:"
-                        f"rds!{args.name}-id",
+                        f"rds!{name}-id",
                         "kmsKeyId": inputs.get("masterUserSecretKmsKeyId", ""),
                         "secretStatus": "active",
                     }
                 ]
             elif service == "lb" and kind == "loadBalancer":
-                outputs["dnsName"] = f"{args.name}.{region}.elb.example"
+                outputs["dnsName"] = f"{name}.{region}.elb.example"
                 outputs["zoneId"] = "ZLBEXAMPLE"
                 outputs["arnSuffix"] = f"app/{args.name}/{rid}"
             elif service == "lb" and kind == "targetGroup":
@@ -156,7 +255,7 @@ def _make_mocks(location: Location, regions: Catalogue) -> Any:
                     for domain in domains
                 ]
             elif service == "route53" and kind == "record":
-                outputs["fqdn"] = inputs.get("name", args.name)
+                outputs["fqdn"] = inputs.get("name", name)
             return rid, outputs
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> Any:
@@ -182,33 +281,42 @@ def _make_mocks(location: Location, regions: Catalogue) -> Any:
         def __init__(self, mocks: Any) -> None:
             super().__init__(mocks)
             self.recorded: list[_Recorded] = []
+            self.aliases: dict[str, list[str]] = {}  # urn -> every alias URN, parents first
 
         def make_urn(self, parent: str, type_: str, name: str) -> str:
             """URNs as the real engine makes them (the mock keeps only the parent's last type):
             the parent's whole type chain, without the root stack's type."""
             from pulumi.runtime.settings import get_project, get_stack
 
-            if parent:
-                qualified = parent.split("::")[2]
-                if qualified != "pulumi:pulumi:Stack":
-                    type_ = f"{qualified}${type_}"
-            return "urn:pulumi:" + "::".join([get_stack(), get_project(), type_, name])
+            return create_urn(get_stack(), get_project(), parent, type_, name)
 
         def RegisterResource(self, request: Any) -> Any:  # the gRPC method name
             from pulumi.runtime import rpc
+            from pulumi.runtime.settings import get_project, get_stack
 
-            response = super().RegisterResource(request)
-            if request.type != "pulumi:pulumi:Stack":
-                self.recorded.append(
-                    _Recorded(
-                        urn=response.urn,
-                        type=request.type,
-                        name=request.name,
-                        parent=request.parent,
-                        custom=bool(request.custom),
-                        inputs=_strip_secrets(rpc.deserialize_properties(request.object)),
-                    )
+            if request.type == "pulumi:pulumi:Stack":
+                return super().RegisterResource(request)
+            # A parent registers (and gets its URN) before any child, so its aliases are known.
+            urn = self.make_urn(request.parent, request.type, request.name)
+            aliases = resolve_aliases(get_stack(), get_project(), urn, request.parent,
+                                      _alias_specs(request), self.aliases.get(request.parent, []))
+            self.aliases[urn] = aliases
+            current.identity = urn_name(aliases[0]) if aliases else None
+            try:
+                response = super().RegisterResource(request)
+            finally:
+                current.identity = None
+            self.recorded.append(
+                _Recorded(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent=request.parent,
+                    custom=bool(request.custom),
+                    inputs=_strip_secrets(rpc.deserialize_properties(request.object)),
+                    aliases=aliases,
                 )
+            )
             return response
 
     mocks = OfflineMocks()
@@ -310,8 +418,9 @@ def plan_resources(
 ) -> list[dict[str, Any]]:
     """The plan JSON's `resources` for any program of this project, sorted by URN."""
     recorded = _run(program, stack_name, location, regions, project)
-    resources = [
-        {
+    resources = []
+    for rec in recorded:
+        resource: dict[str, Any] = {
             "urn": rec.urn,
             "type": rec.type,
             "name": rec.name,
@@ -319,8 +428,9 @@ def plan_resources(
             "parent": rec.parent,
             "inputs": rec.inputs,
         }
-        for rec in recorded
-    ]
+        if rec.aliases:  # how Pulumi matches a renamed resource to its old self (fleet diff)
+            resource["aliases"] = rec.aliases
+        resources.append(resource)
     resources.sort(key=lambda r: str(r["urn"]))
     return resources
 

@@ -52,6 +52,7 @@ from provisioner.errors import (
     NotAuthenticated,
     RegistryUnavailable,
     ScopeMissing,
+    UsageError,
 )
 from provisioner.spec import SLUG_PATTERN
 
@@ -59,6 +60,10 @@ if TYPE_CHECKING:
     from provisioner.registry import Registry, Tenant
 
 API_VERSION = "1.0.0"
+# How far a billing event's `at` may lie ahead of this server's clock (the sender's clock may
+# run a little fast). A tenant's events are kept in time order, so an event dated later would
+# make every event before that instant, a DELETE's cancellation included, a refusal until then.
+BILLING_CLOCK_SKEW = timedelta(minutes=5)
 SLUG_PATH = Path(
     min_length=1,
     max_length=64,
@@ -281,11 +286,16 @@ def create_app(
     def post_billing_event(
         slug: Annotated[str, SLUG_PATH], body: BillingEventRequest, caller: Caller = biller
     ) -> dict[str, Any]:
+        at = body.at_utc()
+        if at is not None and at > clock() + BILLING_CLOCK_SKEW:
+            raise UsageError(
+                f"at: {at.isoformat()} is in the future: send the instant the event happened"
+            )
         result = registry.record_billing_event(
             slug,
             body.kind,
             actor=f"api:{caller.name}",
-            at=body.at_utc(),
+            at=at,
             plan=body.plan,
             data=body.data,
             external_id=body.external_id,

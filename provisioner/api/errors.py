@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from provisioner.errors import (
@@ -82,8 +83,13 @@ def _validation_message(exc: RequestValidationError) -> str:
             offset = loc[-1] if loc and isinstance(loc[-1], int) else 0
             why = str((err.get("ctx") or {}).get("error") or "not JSON")
             return f"the body is not valid JSON: {why} at character {offset}"
-        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
-        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        message = str(err.get("msg", "invalid"))
+        if err.get("type") == "value_error":  # our own validators: their text, not pydantic's
+            message = str((err.get("ctx") or {}).get("error") or message)  # "Value error, ..."
+            parts.append(f"{where}: {message}" if where else message)
+            continue
+        parts.append(f"{where or 'body'}: {message}")
     return "; ".join(parts) or "the request is not valid"
 
 
@@ -105,10 +111,20 @@ _ANSWERS: dict[type[ProvisionerError], tuple[int, str, dict[str, str] | None]] =
 }
 
 
+# The registry's messages point an operator at the CLI; an API caller is pointed at the API.
+_API_HINTS = {
+    "`provisioner tenants list` shows them": "GET /v1/tenants lists them",
+    "`provisioner incident list` shows them": "GET /v1/incidents lists them",
+}
+
+
 def answer(exc: ProvisionerError) -> JSONResponse:
     """The error body for one of the project's errors (the table above decides the status)."""
     status, code, headers = next(_ANSWERS[cls] for cls in type(exc).__mro__ if cls in _ANSWERS)
-    return error_response(status, code, str(exc), headers)
+    message = str(exc)
+    for cli, api in _API_HINTS.items():
+        message = message.replace(cli, api)
+    return error_response(status, code, message, headers)
 
 
 async def _answer(_: Request, exc: Exception) -> JSONResponse:
@@ -127,6 +143,19 @@ def _unparsable_body(exc: BaseException) -> str:
     if isinstance(cause, UnicodeDecodeError):
         return "the body is not valid JSON: not UTF-8"
     return "the body cannot be read as JSON"
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path. Starlette's 405 names only the first
+    route that matched the path, and FastAPI makes one route per method, so GET and DELETE on
+    /v1/tenants/{slug} would be answered `Allow: GET` (RFC 9110 15.5.6: Allow lists them all)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 def install(app: FastAPI, gatekeeper: Gatekeeper | None = None) -> None:
@@ -160,7 +189,10 @@ def install(app: FastAPI, gatekeeper: Gatekeeper | None = None) -> None:
         message = {404: "no such resource", 405: "method not allowed for this resource"}.get(
             exc.status_code, str(exc.detail)
         )
-        return error_response(exc.status_code, code, message, dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
+        return error_response(exc.status_code, code, message, headers)
 
     @app.exception_handler(OverflowError)
     async def _overflow(_: Request, exc: OverflowError) -> JSONResponse:

@@ -68,7 +68,8 @@ class _Input(BaseModel):
 
     @model_validator(mode="after")
     def _only_storable_values(self) -> Any:
-        _storable(self.model_dump())
+        for field, value in self.model_dump().items():  # the message names the field
+            _storable(value, field)
         return self
 
 

@@ -196,10 +196,25 @@ def cost(
     result = estimate_tenant_plan(
         synth_plan_of(spec.slug, spec.location.code, spec.plan.name), snapshot, book
     )
+    _refuse_unplanned_overrides(usage, book.resources, result)
     if output is OutputFormat.json:
         emit_json(result)
     else:
         _print_estimate(result)
+
+
+def _refuse_unplanned_overrides(
+    usage: Path | None, overridden: Any, result: dict[str, Any]
+) -> None:
+    """A usage override naming no resource of the plan (a typo) would silently change nothing."""
+    planned = {item["resource"] for key in ("lines", "unpriced", "free") for item in result[key]}
+    unknown = sorted(set(overridden) - planned)
+    if unknown:
+        tenant = result.get("tenant") or {}
+        raise UsageError(
+            f"{usage}: resources {', '.join(unknown)} not in the {tenant.get('location')}/"
+            f"{tenant.get('plan')} plan (its names: provisioner plan ... -o json)"
+        )
 
 
 def _cost_fleet(
@@ -227,6 +242,19 @@ def _cost_fleet(
         _print_fleet(result)
 
 
+def _refuse_unknown_regions(asked: list[str], snapshot_regions_held: tuple[str, ...]) -> None:
+    """A mistyped --region (or a location code such as `de`) is bad input, not an empty list."""
+    from provisioner.cost.pricelist import snapshot_regions
+
+    known = snapshot_regions()
+    unknown = sorted(set(asked) - set(known) - set(snapshot_regions_held))
+    if unknown:
+        raise UsageError(
+            f"--region {', '.join(unknown)}: not a region of the locations or the snapshot"
+            f" ({', '.join(known)})"
+        )
+
+
 @prices_app.command("show")
 def prices_show(
     region: list[str] = typer.Option(
@@ -239,6 +267,7 @@ def prices_show(
     from provisioner.cost.snapshot import load_snapshot
 
     snapshot = load_snapshot(prices)
+    _refuse_unknown_regions(region, snapshot.regions)
     chosen = [p for p in snapshot.prices if not region or p.region in region]
     if output is OutputFormat.json:
         emit_json({**snapshot.to_dict(), "prices": [p.to_dict() for p in chosen]})
@@ -280,14 +309,8 @@ def prices_refresh(
     from provisioner.cost.snapshot import DEFAULT_PRICES, load_snapshot, write_snapshot
 
     old = load_snapshot(prices)
-    known = snapshot_regions()
-    unknown = sorted(set(region) - set(known) - set(old.regions))
-    if unknown:
-        raise UsageError(
-            f"--region {', '.join(unknown)}: not a region of the locations or the snapshot"
-            f" ({', '.join(known)})"
-        )
-    regions = region or known
+    _refuse_unknown_regions(region, old.regions)
+    regions = region or snapshot_regions()
     console = stderr_console()
     snapshot, report = refresh_snapshot(
         old, regions, on_query=lambda r, k: console.print(f"{r}: {k}", highlight=False)

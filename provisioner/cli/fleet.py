@@ -16,7 +16,6 @@ from typing import Any
 
 import typer
 
-from provisioner.cli.common import emit_json
 from provisioner.errors import UsageError
 
 app = typer.Typer(
@@ -86,10 +85,10 @@ def _progress() -> Any:
 
 
 def _finish(report: dict[str, Any], output: ReportFormat, detailed: bool) -> None:
-    from provisioner.fleet.render import exit_code, render_markdown
+    from provisioner.fleet.render import exit_code, render_markdown, report_json
 
     if output is ReportFormat.json:
-        emit_json(report)
+        sys.stdout.write(report_json(report))
     else:
         sys.stdout.write(render_markdown(report))
     code = exit_code(report, detailed)

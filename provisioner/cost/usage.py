@@ -83,13 +83,21 @@ def _number(name: str, where: str, value: Any) -> float:
     return float(value)
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """Where and what, on one line: str(exc) spans lines and draws a caret under the source."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{where}: {problem}" if problem else f"{where}: {' '.join(str(exc).split())}"
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise UsageError(f"cannot read usage file {path}: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}".replace("\n", " ")) from exc
+        raise ConfigError(f"{path} is not valid YAML{_yaml_problem(exc)}") from exc
     if raw is None:
         return {}
     if not isinstance(raw, dict):

@@ -17,11 +17,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from typing import Any
 
 BATCH_FORMAT = 1  # bump when the line format changes
+
+
+def _shown_path(filename: str) -> str:
+    """A source path as a reviewer can use it: relative to the revision (the current directory)
+    or to the import root it came from, never the runner's absolute path."""
+    path = os.path.abspath(filename)
+    roots = sorted({os.path.abspath(p) for p in [os.getcwd(), *sys.path] if p}, key=len,
+                   reverse=True)
+    for root in roots:
+        if path.startswith(root + os.sep):
+            return os.path.relpath(path, root)
+    return os.path.basename(path)
 
 
 def plan_specs(specs: list[dict[str, Any]], out: Any) -> None:
@@ -45,7 +58,7 @@ def plan_specs(specs: list[dict[str, Any]], out: Any) -> None:
                 line["plan"] = synth_plan(spec)
             except Exception as exc:  # reported per tenant, the batch goes on
                 last = traceback.extract_tb(exc.__traceback__)[-1:]
-                where = f" at {last[0].filename}:{last[0].lineno}" if last else ""
+                where = f" at {_shown_path(last[0].filename)}:{last[0].lineno}" if last else ""
                 line.update(kind="failed", error=f"{type(exc).__name__}: {exc}{where}")
         out.write(json.dumps(line, sort_keys=True) + "\n")
         out.flush()

@@ -39,6 +39,21 @@ def planner_environment() -> str:
     return " ".join(parts)
 
 
+@cache
+def reporting_code_hash() -> str:
+    """The code that turns plans into outcomes (this package, the policy rules): a change to
+    it must not reuse outcomes computed by the old code."""
+    package = Path(__file__).resolve().parent.parent
+    files = sorted(
+        [*package.joinpath("fleet").glob("*.py"), *package.joinpath("policy").rglob("*.py"),
+         package / "promises.py", *package.joinpath("cost").glob("*.*")]
+    )
+    sha = hashlib.sha256()
+    for path in files:
+        sha.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return sha.hexdigest()
+
+
 def digest(*parts: Any) -> str:
     """A stable sha256 over JSON-able parts."""
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)

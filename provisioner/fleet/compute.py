@@ -1,9 +1,10 @@
-"""Per-tenant outcomes (diff, policy, danger) for many tenants, in parallel where it pays.
+"""Per-tenant and per-pair outcomes (diff, policy, danger), in parallel where it pays.
 
 The plans are already in memory (exact ones, or verified class templates) when this runs, so
-worker processes are forked: they inherit everything and only tenant names go in and outcomes
-come out. Each worker writes its policy verdicts and outcomes to the cache itself (atomic
-files). Small fleets, one job, or a platform without fork run in this process.
+worker processes are forked: they inherit everything and only tenant names or pair numbers go
+in and outcomes come out. Each worker writes its policy verdicts and outcomes to the cache
+itself (atomic files). Small amounts of work, one job, or a platform without fork run in this
+process.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from provisioner.fleet.cache import PlanCache
-from provisioner.fleet.outcome import evaluate_policy, tenant_outcome
+from provisioner.fleet.outcome import evaluate_policy, group_key, tenant_outcome
+from provisioner.fleet.shared import PROBE, Pair
 
-PARALLEL_MIN = 64  # tenants; below this a fork costs more than it saves
+PARALLEL_MIN = 64  # outcomes; below this a fork costs more than it saves
 
 
 class PlanSource(Protocol):
@@ -25,7 +27,7 @@ class PlanSource(Protocol):
 
 @dataclass
 class OutcomeWork:
-    """What computing one tenant's outcome needs."""
+    """What computing outcomes needs."""
 
     base: dict[str, dict[str, str]]  # the base fleet, slug -> spec
     head: dict[str, dict[str, str]]  # the working tree's fleet
@@ -44,8 +46,10 @@ class OutcomeWork:
             self.cache.put("policy", key, cached)
         return cached
 
-    def outcome(self, slug: str) -> dict[str, Any]:
-        b_spec, h_spec = self.base.get(slug), self.head.get(slug)
+    def outcome_of(
+        self, slug: str, b_spec: dict[str, str] | None, h_spec: dict[str, str] | None
+    ) -> dict[str, Any]:
+        """One outcome, computed (not cached as a whole)."""
         b_res = self.base_plans.get(b_spec) if b_spec else None
         h_res = self.head_plans.get(h_spec) if h_spec else None
 
@@ -54,32 +58,64 @@ class OutcomeWork:
             assert spec is not None
             return self.verdict(side, spec, plan)
 
-        result = tenant_outcome(slug, b_spec, h_spec, b_res, h_res, policy_of)
+        return tenant_outcome(slug, b_spec, h_spec, b_res, h_res, policy_of)
+
+    def outcome(self, slug: str) -> dict[str, Any]:
+        """A tenant's outcome on its own, cached per tenant."""
+        result = self.outcome_of(slug, self.base.get(slug), self.head.get(slug))
         # A program that raised is not cached: it may have been the machine's fault.
-        if not any(r is not None and r.get("kind") == "failed" for r in (b_res, h_res)):
+        if result["status"] != "error" and not any(
+            "could not be planned" in note for note in result["notes"]
+        ):
             self.cache.put("outcomes", self.outcome_keys[slug], result)
         return result
 
+    def pair_template(self, pair: Pair) -> tuple[str | None, str | None]:
+        """A pair's verified outcome template and group key, or (None, None)."""
+        probe = self.outcome_of(PROBE, pair.probe_spec("base"), pair.probe_spec("head"))
+        verifier = pair.verifier()
+        real = self.outcome_of(verifier, self.base.get(verifier), self.head.get(verifier))
+        template = pair.template_from(probe, real)
+        return template, (group_key(real) if template is not None else None)
+
 
 _WORK: OutcomeWork | None = None  # set before forking; the children inherit it
+_PAIRS: list[Pair] = []
+
+Task = tuple[str, Any]  # ("pair", index) or ("tenant", slug)
 
 
-def _chunk(slugs: list[str]) -> list[dict[str, Any]]:
+def _run(task: Task) -> Any:
     assert _WORK is not None
-    return [_WORK.outcome(slug) for slug in slugs]
+    kind, item = task
+    if kind == "pair":
+        return _WORK.pair_template(_PAIRS[item])
+    return _WORK.outcome(item)
 
 
-def compute_outcomes(work: OutcomeWork, slugs: list[str], jobs: int) -> dict[str, dict[str, Any]]:
-    global _WORK
-    parallel = (jobs > 1 and len(slugs) >= PARALLEL_MIN
+def _run_all(tasks: list[Task], weight: int, jobs: int) -> list[Any]:
+    parallel = (jobs > 1 and weight >= PARALLEL_MIN
                 and "fork" in multiprocessing.get_all_start_methods())
     if not parallel:
-        return {slug: work.outcome(slug) for slug in slugs}
-    _WORK = work
+        return [_run(t) for t in tasks]
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        # Pairs first (each is two outcomes), then tenants in chunks: the pool drains evenly.
+        return pool.map(_run, tasks, chunksize=max(1, len(tasks) // (jobs * 8)))
+
+
+def compute_outcomes(
+    work: OutcomeWork, pairs: list[Pair], slugs: list[str], jobs: int
+) -> dict[str, dict[str, Any]]:
+    """Outcomes of `slugs` and of every pair's members; each pair gets its template and group
+    key set (members of a pair that does not verify are computed one by one)."""
+    global _WORK, _PAIRS
+    _WORK, _PAIRS = work, pairs
     try:
-        chunks = [slugs[i::jobs] for i in range(jobs)]
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            results = pool.map(_chunk, chunks)
+        found = _run_all([("pair", i) for i in range(len(pairs))], 2 * len(pairs), jobs)
+        for pair, (template, group) in zip(pairs, found, strict=True):
+            pair.template, pair.group = template, group
+        single = sorted({*slugs, *(s for p in pairs if p.template is None for s in p.slugs)})
+        outcomes = _run_all([("tenant", s) for s in single], len(single), jobs)
     finally:
-        _WORK = None
-    return {o["slug"]: o for chunk in results for o in chunk}
+        _WORK, _PAIRS = None, []
+    return {o["slug"]: o for o in outcomes}

@@ -1,10 +1,13 @@
 """The difference between two plans of one tenant: resources created, updated, replaced, deleted.
 
-Resources are matched by URN (Pulumi's identity: the stack, the parent chain, the type and the
-name), so a renamed or re-parented resource is a delete plus a create, as Pulumi would do it
-without aliases. Inputs are compared property by property (dicts by key, lists of equal length
-element by element, anything else whole), giving paths like `rootBlockDevice.encrypted` with
-their before and after values; `replace_rules` decides which paths force a replacement.
+Resources are matched as Pulumi matches them: by URN (the stack, the parent chain, the type and
+the name), else through one of the new resource's aliases (the plan's `aliases`: its own and
+those inherited from its parents' aliases) naming an old URN no new resource has. A resource
+renamed or re-parented with an alias is the same resource (an update only if its inputs differ,
+with `previous` naming its old URN); without one it is a delete plus a create. Inputs are
+compared property by property (dicts by key, lists of equal length element by element, anything
+else whole), giving paths like `rootBlockDevice.encrypted` with their before and after values;
+`replace_rules` decides which paths force a replacement.
 """
 
 from __future__ import annotations
@@ -63,19 +66,37 @@ def _entry(resource: dict[str, Any]) -> dict[str, Any]:
             "region": resource.get("region", "")}
 
 
+def match_resources(
+    old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]
+) -> dict[str, str]:
+    """new URN -> old URN of the same resource: the same URN, else the first of the new
+    resource's aliases that names an old resource no new resource has by URN or claimed first."""
+    matched = {urn: urn for urn in new if urn in old}
+    claimed = set(matched.values())
+    for urn in sorted(new):
+        if urn in matched:
+            continue
+        for alias in new[urn].get("aliases", ()):
+            if alias in old and alias not in new and alias not in claimed:
+                matched[urn] = alias
+                claimed.add(alias)
+                break
+    return matched
+
+
 def diff_plans(base: dict[str, Any] | None, head: dict[str, Any] | None) -> dict[str, list[Any]]:
     """{action: [resource entries]} between two plans (None: the tenant does not exist there)."""
     old = {r["urn"]: r for r in (base or {}).get("resources", [])}
     new = {r["urn"]: r for r in (head or {}).get("resources", [])}
+    matched = match_resources(old, new)
     result: dict[str, list[Any]] = {action: [] for action in ACTIONS}
-    for urn in sorted(set(old) | set(new)):
-        if urn not in old:
+    for urn in sorted(set(old) - set(matched.values())):
+        result["delete"].append(_entry(old[urn]))
+    for urn in sorted(new):
+        if urn not in matched:
             result["create"].append(_entry(new[urn]))
             continue
-        if urn not in new:
-            result["delete"].append(_entry(old[urn]))
-            continue
-        before, after = old[urn], new[urn]
+        before, after = old[matched[urn]], new[urn]
         changes = property_changes(before.get("inputs", {}), after.get("inputs", {}))
         if before.get("region") != after.get("region"):
             changes.append({"path": "region", "before": before.get("region"),
@@ -87,6 +108,8 @@ def diff_plans(base: dict[str, Any] | None, head: dict[str, Any] | None) -> dict
         paths = sorted({str(c["path"]) for c in changes})
         reasons = replacement_reasons(after["type"], paths, after.get("inputs", {}))
         entry = {**_entry(after), "changes": _dedupe(changes)}
+        if matched[urn] != urn:
+            entry["previous"] = matched[urn]
         if reasons:
             result["replace"].append({**entry, "reasons": reasons})
         else:

@@ -1,22 +1,26 @@
 """One tenant's outcome (its diff, policy verdict and danger), and tenants grouped by outcome.
 
-Tenants whose changes are identical once their slug is taken out of names and values share one
-group (one section of the comment). Multi-line texts (user data, policies) are compared by their
-changed lines only, so a one-line change to the user data groups tenants across regions even
-though the rest of their user data differs.
+Tenants whose changes are identical once their slug, region, backup region, account and
+location code are taken out of names and values share one group (one section of the comment):
+the same change in eight locations is one group, not eight, even though its ARNs and user data
+name each region. Multi-line texts (user data, policies) are compared by their changed lines
+only, so a one-line change to the user data groups tenants even though the rest differs.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from provisioner.cost.delta import tenant_cost
 from provisioner.fleet.cache import digest
 from provisioner.fleet.diff import counts, data_losses, diff_plans
+from provisioner.fleet.upgrades import major_upgrades
 
-STATUSES = ("error", "removed", "changed", "added", "unchanged")
+STATUSES = ("refused", "error", "removed", "changed", "added", "unchanged")
 SLUG_MARK = "{slug}"
+_ARN_ACCOUNT = re.compile(r"(arn:aws:[a-z0-9-]*:[a-z0-9-]*:)(\d{12})(:)")
 
 
 Verdict = tuple[list[dict[str, Any]], int]  # mandatory failures (dicts), advisory warnings
@@ -50,6 +54,7 @@ def tenant_outcome(
         "slug": slug,
         "location": spec.get("location", ""),
         "plan": spec.get("plan", ""),
+        "where": _where(head, base),
         "spec": {"base": base_spec, "head": head_spec},
         "changes": diff_plans(None, None),
         "danger": [],
@@ -81,6 +86,8 @@ def tenant_outcome(
                                   spec.get("plan", ""))
     danger = data_losses(changes)
     if head_plan is not None:
+        inputs = {r["urn"]: r.get("inputs", {}) for r in head_plan.get("resources", [])}
+        danger += major_upgrades(changes, inputs)
         failures, warnings = policy_of("head", head_plan)
         failures = [dict(f) for f in failures]
         # The base's verdict is always taken (and cached): it marks failures new or old, and a
@@ -96,36 +103,86 @@ def tenant_outcome(
     return outcome
 
 
-def unchanged_outcome(slug: str, spec: dict[str, str], verdict: Verdict) -> dict[str, Any]:
-    """A tenant with the same spec under the same program: nothing to plan or diff, only the
-    policy verdict (already failing rules still count as danger)."""
-    failures = [{**f, "new": False} for f in verdict[0]]
+def _where(*results: dict[str, Any] | None) -> dict[str, str]:
+    """The tenant's region and backup region, from the first plan given (grouping takes them
+    out of values so the same change in two locations is one group)."""
+    for result in results:
+        tenant = (result or {}).get("plan", {}).get("tenant", {})
+        if tenant.get("region"):
+            return {"region": str(tenant["region"]),
+                    "backup_region": str(tenant.get("backup_region", ""))}
+    return {"region": "", "backup_region": ""}
+
+
+def _unplanned(
+    slug: str, base_spec: dict[str, str], head_spec: dict[str, str], status: str,
+    danger: list[str], policy: dict[str, Any], error: str | None,
+) -> dict[str, Any]:
+    """An outcome with no resource changes: nothing was planned or diffed for it."""
     return {
         "slug": slug,
-        "location": spec["location"],
-        "plan": spec["plan"],
-        "spec": {"base": spec, "head": spec},
+        "location": head_spec["location"],
+        "plan": head_spec["plan"],
+        "where": {"region": "", "backup_region": ""},
+        "spec": {"base": base_spec, "head": head_spec},
         "changes": diff_plans(None, None),
         "counts": counts(diff_plans(None, None)),
-        "status": "unchanged",
-        "danger": [f"policy {f['rule_id']} fails (already failing at the base): {f['message']}"
-                   for f in failures],
-        "policy": {"failures": failures, "warnings": verdict[1]},
-        "error": None,
+        "status": status,
+        "danger": danger,
+        "policy": policy,
+        "error": error,
         "notes": [],
         "cost": None,
     }
 
 
-def normalise(value: Any, slug: str) -> Any:
-    """`value` with the slug replaced by {slug} in every string and key."""
-    if isinstance(value, str):
-        return value.replace(slug, SLUG_MARK)
-    if isinstance(value, dict):
-        return {normalise(k, slug): normalise(v, slug) for k, v in value.items()}
-    if isinstance(value, list):
-        return [normalise(v, slug) for v in value]
-    return value
+def refused_outcome(
+    slug: str, base_spec: dict[str, str], head_spec: dict[str, str], reason: str
+) -> dict[str, Any]:
+    """A change the fleet refuses outright (a tenant moving location): a mandatory failure,
+    nothing planned or diffed."""
+    return _unplanned(slug, base_spec, head_spec, "refused", [reason],
+                      {"failures": [], "warnings": 0}, reason)
+
+
+def unchanged_outcome(slug: str, spec: dict[str, str], verdict: Verdict) -> dict[str, Any]:
+    """A tenant with the same spec under the same program: nothing to plan or diff, only the
+    policy verdict (already failing rules still count as danger)."""
+    failures = [{**f, "new": False} for f in verdict[0]]
+    danger = [f"policy {f['rule_id']} fails (already failing at the base): {f['message']}"
+              for f in failures]
+    return _unplanned(slug, spec, spec, "unchanged", danger,
+                      {"failures": failures, "warnings": verdict[1]}, None)
+
+
+def normalise(value: Any, slug: str, where: dict[str, str] | None = None,
+              location: str = "") -> Any:
+    """`value` with the slug replaced by {slug} in every string and key; with `where`, also the
+    account of every ARN, the tenant's region and backup region anywhere, and a
+    value that is exactly the location code."""
+    marks = [(slug, SLUG_MARK)]
+    if where:
+        marks += [(where[k], "{" + k + "}") for k in ("region", "backup_region") if where.get(k)]
+
+    def text(value: str) -> str:
+        if location and value == location:
+            return "{location}"
+        if where and value.startswith("arn:"):
+            value = _ARN_ACCOUNT.sub(r"\1{account}\3", value)
+        for old, new in marks:
+            value = value.replace(old, new)
+        return value
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return text(value)
+        if isinstance(value, dict):
+            return {walk(k): walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    return walk(value)
 
 
 def _comparable(changes: dict[str, list[Any]]) -> dict[str, list[Any]]:
@@ -145,32 +202,50 @@ def _comparable(changes: dict[str, list[Any]]) -> dict[str, list[Any]]:
     return out
 
 
+def _normalised(outcome: dict[str, Any], value: Any) -> Any:
+    where = outcome.get("where") or {}
+    return normalise(value, outcome["slug"], where, outcome["location"])
+
+
 def group_key(outcome: dict[str, Any]) -> str:
-    slug = outcome["slug"]
     return digest(
         outcome["status"],
-        normalise(_comparable(outcome["changes"]), slug),
-        normalise(outcome["danger"], slug),
-        normalise([{k: v for k, v in f.items()} for f in outcome["policy"]["failures"]], slug),
-        normalise(outcome["error"], slug),
+        _normalised(outcome, _comparable(outcome["changes"])),
+        _normalised(outcome, outcome["danger"]),
+        _normalised(outcome, outcome["policy"]["failures"]),
+        _normalised(outcome, outcome["error"]),
     )
 
 
-def group_outcomes(outcomes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Tenants that change, grouped by identical (slug-free) outcome; dangerous groups first,
-    then the larger ones, then by first slug. Unchanged tenants are counted, not grouped."""
+def group_outcomes(
+    outcomes: list[dict[str, Any]],
+    keys: dict[str, str] | None = None,
+    expand: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Tenants that change, grouped by identical normalised outcome; dangerous groups first,
+    then the larger ones, then by first slug. Unchanged tenants are counted, not grouped.
+    `keys` (slug -> group key) are keys already known, e.g. one per shared template; `expand`
+    turns a summary outcome (one with a known key) into the whole one shown for its group."""
+    known = keys or {}
     by_key: dict[str, list[dict[str, Any]]] = {}
     for outcome in sorted(outcomes, key=lambda o: o["slug"]):
         if outcome["status"] != "unchanged" or outcome["danger"]:
-            by_key.setdefault(group_key(outcome), []).append(outcome)
+            key = known.get(outcome["slug"]) or group_key(outcome)
+            by_key.setdefault(key, []).append(outcome)
     groups = []
     for members in by_key.values():
-        first = members[0]
-        # A group of one shows the tenant's own values; larger groups show {slug}.
-        mark = first["slug"] if len(members) > 1 else None
+        first = expand(members[0]) if expand else members[0]
+        # A group of one shows the tenant's own values; larger groups show {slug}, and
+        # {region}, {account}... when they span locations.
+        many_places = len({m["location"] for m in members}) > 1
 
-        def shown(value: Any, mark: str | None = mark) -> Any:
-            return normalise(value, mark) if mark else value
+        def shown(value: Any, first: dict[str, Any] = first, many: bool = len(members) > 1,
+                  places: bool = many_places) -> Any:
+            if not many:
+                return value
+            if places:
+                return _normalised(first, value)
+            return normalise(value, first["slug"])
 
         groups.append(
             {

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -26,12 +25,22 @@ from typing import Any
 from provisioner.cost.delta import annotate_costs, apply_margin_gate
 from provisioner.errors import UsageError
 from provisioner.fleet import sources
-from provisioner.fleet.cache import PlanCache, digest, planner_environment, spec_key
+from provisioner.fleet.cache import (
+    PlanCache,
+    digest,
+    planner_environment,
+    reporting_code_hash,
+    spec_key,
+)
 from provisioner.fleet.compute import OutcomeWork, compute_outcomes
+from provisioner.fleet.fleets import Fleets, given_fleets, load_fleets
 from provisioner.fleet.gitrepo import Repository, Revision, program_hash
-from provisioner.fleet.outcome import group_outcomes, unchanged_outcome
+from provisioner.fleet.outcome import group_outcomes, refused_outcome, unchanged_outcome
 from provisioner.fleet.pool import PlanPool, PlanResult, Site
-from provisioner.fleet.template import ClassPlan, classes, instantiate
+from provisioner.fleet.residency import location_moves
+from provisioner.fleet.shared import Pair, pairs_of
+from provisioner.fleet.sides import ClassKey, SidePlans, SpecKey, class_of
+from provisioner.fleet.sides import spec_key as side_spec_key
 
 REPORT_FORMAT = 1
 Progress = Callable[[str], None]
@@ -50,244 +59,198 @@ class FleetOptions:
     max_monthly_usd: Mapping[str, float] = field(default_factory=dict)  # plan -> cost limit
 
 
-def reporting_code_hash() -> str:
-    """The code that turns plans into outcomes (this package, the policy rules): a change to
-    it must not reuse outcomes computed by the old code."""
-    package = Path(__file__).resolve().parent.parent
-    files = sorted(
-        [*package.joinpath("fleet").glob("*.py"), *package.joinpath("policy").rglob("*.py"),
-         package / "promises.py", *package.joinpath("cost").glob("*.*")]
-    )
-    sha = hashlib.sha256()
-    for path in files:
-        sha.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
-    return sha.hexdigest()
-
-
-@dataclass
-class _Fleets:
-    base: sources.Fleet
-    head: sources.Fleet
-    source: dict[str, Any]
-    notices: list[str]
-
-
-def _load_fleets(repo: Repository, base: Revision, options: FleetOptions) -> _Fleets:
-    notices: list[str] = []
-    tenants_path = options.tenants
-    if tenants_path is None and not options.registry:
-        default = repo.root / sources.DEFAULT_TENANTS_FILE
-        if default.is_file():
-            tenants_path = default
-        elif not _registry_exists(options.registry_url):
-            raise UsageError(
-                f"no fleet to plan: {default} does not exist and no registry was found; give"
-                " --tenants FILE or --registry"
-            )
-    if tenants_path is None:
-        fleet = sources.registry_fleet(options.registry_url)
-        return _Fleets(fleet, fleet, {"kind": "registry"}, notices)
-    path = tenants_path
-    if not path.is_absolute():
-        # Relative to where the command runs, else to the repository root (CI runs at the root,
-        # a person with --repo may not).
-        here = Path.cwd() / path
-        path = here if here.exists() or not (repo.root / path).exists() else repo.root / path
-    try:
-        rel = repo.relative(path)
-    except ValueError as exc:
-        raise UsageError(
-            f"tenants file {tenants_path} is outside the repository {repo.root}: keep it in"
-            " git so the base revision has its own copy"
-        ) from exc
-    head = sources.read_tenants_file(path)
-    text = repo.show(base, rel)
-    if text is None:
-        notices.append(f"{rel} does not exist at {base.ref}: every tenant shows as added")
-        base_fleet: sources.Fleet = {}
-    else:
-        try:
-            base_fleet = sources.parse_tenants(text, f"{rel} at {base.ref}")
-        except UsageError as exc:
-            notices.append(f"{exc}; every tenant shows as added")
-            base_fleet = {}
-    return _Fleets(base_fleet, head, {"kind": "file", "path": rel}, notices)
-
-
-def _registry_exists(url: str | None) -> bool:
-    from provisioner.paths import existing_database_url
-
-    return existing_database_url(url) is not None
-
-
-SpecKey = tuple[str, str, str]
-
-
-def _key(spec: dict[str, str]) -> SpecKey:
-    return (spec["slug"], spec["location"].strip().lower(), spec["plan"].strip().lower())
-
-
-class _SidePlans:
-    """The plans one side (a program hash) needs, exact or from verified templates."""
-
-    def __init__(self, site: Site, specs: dict[SpecKey, dict[str, str]], exact: bool) -> None:
-        self.site = site
-        self.specs = specs
-        self.exact = exact
-        self.results: dict[SpecKey, PlanResult] = {}
-        self.templates: dict[tuple[str, str], ClassPlan] = {}
-        self.pending: list[ClassPlan] = []
-
-    def first_round(self) -> list[tuple[Site, dict[str, str]]]:
-        requests: list[tuple[Site, dict[str, str]]] = []
-        for cls in classes(list(self.specs.values())):
-            mine = [self.specs[(s, cls.location, cls.plan)] for s in cls.slugs]
-            if self.exact or not cls.worth_templating():
-                requests += [(self.site, spec) for spec in mine]
-                continue
-            self.pending.append(cls)
-            requests += [(self.site, s) for s in cls.probe_specs]
-            verifier = cls.pick_verifier()
-            requests += [(self.site, spec) for spec in mine if spec["slug"] == verifier]
-        return requests
-
-    def second_round(self, first: dict[SpecKey, PlanResult]) -> list[tuple[Site, dict[str, str]]]:
-        """Verify the templates; classes that fail are planned tenant by tenant."""
-        self.results.update(first)
-        requests: list[tuple[Site, dict[str, str]]] = []
-        for cls in self.pending:
-            probes = [first[_key(s)] for s in cls.probe_specs]
-            verifier = first[(cls.pick_verifier(), cls.location, cls.plan)]
-            if cls.verify(probes, verifier):
-                self.templates[(cls.location, cls.plan)] = cls
-            else:
-                self.site.notices.append(
-                    f"tenants in {cls.location}/{cls.plan} at {self.site.description} do not"
-                    " plan alike: planned one by one"
-                )
-                requests += [
-                    (self.site, {"slug": s, "location": cls.location, "plan": cls.plan})
-                    for s in cls.slugs
-                ]
-        return requests
-
-    def get(self, spec: dict[str, str]) -> PlanResult:
-        key = _key(spec)
-        if key in self.results:
-            return self.results[key]
-        cls = self.templates[(key[1], key[2])]
-        assert cls.template is not None
-        return {"plan": instantiate(cls.template, key[0])}
-
-
 def plan_fleet(
     options: FleetOptions, progress: Progress | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The report (JSON-able, deterministic) and run statistics (for stderr)."""
-    say = progress or (lambda _msg: None)
     repo = Repository.discover(options.repo)
     base = repo.resolve(options.base)
-    fleets = _load_fleets(repo, base, options)
+    fleets = load_fleets(repo, base, options.tenants, options.registry, options.registry_url,
+                         PlanCache(options.cache_dir))
+    return _plan(repo, base, fleets, options, progress or (lambda _msg: None))
+
+
+def fleet_changes(
+    options: FleetOptions,
+    base_specs: sources.Fleet,
+    head_specs: sources.Fleet,
+    progress: Progress | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The library entry: given fleets (slug -> {"slug", "location", "plan"}) at `options.base`
+    and in the working tree of `options.repo`, the report (its `groups` are the change groups,
+    dangerous first; `tenants` maps each slug to its status and group id) and run statistics.
+    Specs are validated as `fleet plan` validates a tenants file (UsageError listing every
+    error); a tenant whose location differs is refused, never planned."""
+    repo = Repository.discover(options.repo)
+    base = repo.resolve(options.base)
+    fleets = given_fleets(repo, base, base_specs, head_specs)
+    return _plan(repo, base, fleets, options, progress or (lambda _msg: None))
+
+
+def _plan(
+    repo: Repository, base: Revision, fleets: Fleets, options: FleetOptions, say: Progress
+) -> tuple[dict[str, Any], dict[str, Any]]:
     env = planner_environment()
     base_hash = program_hash(repo.revision_blobs(base), env)
     head_hash = program_hash(repo.working_blobs(), env)
     mode = "exact" if options.exact else "templated"
     code = reporting_code_hash()
     cache = PlanCache(options.cache_dir)
-    slugs = sorted(set(fleets.base) | set(fleets.head))
-    outcome_keys = {
-        s: digest("outcome", REPORT_FORMAT, code, mode, base_hash, head_hash,
-                  fleets.base.get(s), fleets.head.get(s))
-        for s in slugs
-    }
-    outcomes: dict[str, dict[str, Any]] = {}
-    for slug in slugs:
-        cached = cache.get("outcomes", outcome_keys[slug])
-        if cached is not None:
-            outcomes[slug] = cached
     code_hashes = {"base": base_hash, "head": head_hash}
+
+    # A tenant that changes location is refused before anything is planned.
+    moves = location_moves(fleets.base, fleets.head, fleets.catalogues)
+    outcomes: dict[str, dict[str, Any]] = {
+        slug: refused_outcome(slug, fleets.base[slug], fleets.head[slug], reason)
+        for slug, reason in moves.items()
+    }
+    base_fleet = {s: v for s, v in fleets.base.items() if s not in moves}
+    head_fleet = {s: v for s, v in fleets.head.items() if s not in moves}
+    slugs = sorted(set(base_fleet) | set(head_fleet))
+
+    head_site = Site("head", "the working tree", head_hash, lambda: repo.root)
+    stack = contextlib.ExitStack()
+    if base_hash == head_hash:
+        base_site = head_site  # same program: plan once, at the working tree
+        head_side = base_side = SidePlans(
+            head_site, [*base_fleet.values(), *head_fleet.values()], options.exact, cache)
+    else:
+        base_site = Site("base", f"{base.ref} ({base.short})", base_hash,
+                         lambda: stack.enter_context(repo.worktree(base)))
+        base_side = SidePlans(base_site, list(base_fleet.values()), options.exact, cache)
+        head_side = SidePlans(head_site, list(head_fleet.values()), options.exact, cache)
+
+    def templatable(side: SidePlans, fleet: sources.Fleet) -> dict[str, ClassKey | None]:
+        found: dict[str, ClassKey | None] = {}
+        for slug in slugs:
+            if slug not in fleet:
+                found[slug] = None
+            elif side.templatable(class_of(fleet[slug])):
+                found[slug] = class_of(fleet[slug])
+        return found
+
+    pairs, rest = pairs_of(slugs, templatable(base_side, base_fleet),
+                           templatable(head_side, head_fleet))
+
+    def pair_key(pair: Pair) -> str:
+        return digest("shared", REPORT_FORMAT, code, mode, base_hash, head_hash, pair.base,
+                      pair.head, base_side.verifier(pair.base) if pair.base else None,
+                      head_side.verifier(pair.head) if pair.head else None, pair.verifier())
 
     def verdict_key(side: str, spec: dict[str, str]) -> str:
         return digest("policy", code, code_hashes[side], spec_key(spec))
 
-    for slug in slugs:
-        spec = fleets.head.get(slug)
-        if slug in outcomes or spec is None or spec != fleets.base.get(slug):
-            continue
-        if base_hash == head_hash:
+    outcome_keys = {
+        s: digest("outcome", REPORT_FORMAT, code, mode, base_hash, head_hash,
+                  base_fleet.get(s), head_fleet.get(s))
+        for s in rest
+    }
+    for pair in pairs:
+        cached = cache.get("shared", pair_key(pair))
+        if cached is not None:
+            pair.template, pair.group = cached["template"], cached["group"]
+    for slug in rest:
+        found = cache.get("outcomes", outcome_keys[slug])
+        spec = head_fleet.get(slug)
+        if found is None and base_hash == head_hash and spec == base_fleet.get(slug) and spec:
             # Same program, same spec: nothing can differ, and with the policy verdict of this
             # plan cached, nothing needs planning.
             known = cache.get("policy", verdict_key("head", spec))
             if known is not None:
-                outcomes[slug] = unchanged_outcome(slug, spec, (known[0], known[1]))
-                cache.put("outcomes", outcome_keys[slug], outcomes[slug])
-    missing = [s for s in slugs if s not in outcomes]
-    stats: dict[str, Any] = {"tenants": len(slugs), "outcomes_cached": len(outcomes)}
+                found = unchanged_outcome(slug, spec, (known[0], known[1]))
+                cache.put("outcomes", outcome_keys[slug], found)
+        if found is not None:
+            outcomes[slug] = found
+    todo_pairs = [p for p in pairs if p.template is None]
+    todo = [s for s in rest if s not in outcomes]
+    stats: dict[str, Any] = {
+        "tenants": len(slugs) + len(moves),
+        "outcomes_cached": len(outcomes) - len(moves)
+        + sum(len(p.slugs) for p in pairs if p.template is not None),
+    }
     notices = list(fleets.notices)
     pool = PlanPool(cache, options.jobs, on_progress=lambda d, t: say(f"planned {d}/{t}"))
-    with contextlib.ExitStack() as stack:
-        head_site = Site("head", "the working tree", head_hash, lambda: repo.root)
-        if base_hash == head_hash:
-            base_site = head_site  # same program: plan once, at the working tree
-        else:
-            base_site = Site(
-                "base", f"{base.ref} ({base.short})", base_hash,
-                lambda: stack.enter_context(repo.worktree(base)),
-            )
-        sides: dict[int, _SidePlans] = {}
-        for site, fleet in ((base_site, fleets.base), (head_site, fleets.head)):
-            side = sides.setdefault(id(site), _SidePlans(site, {}, options.exact))
-            for slug in missing:
-                if slug in fleet:
-                    side.specs[_key(fleet[slug])] = fleet[slug]
+    with stack:
         planning_started = time.perf_counter()
-        first_requests = [r for side in sides.values() for r in side.first_round()]
+        needed = {*todo, *(s for p in todo_pairs for s in p.slugs)}
+        distinct = [base_side] if base_side is head_side else [base_side, head_side]
+
+        def side_of(site: Site) -> SidePlans:
+            return head_side if site is head_site else base_side
+
+        first_requests = []
+        for side in distinct:
+            fleets_here = [f for f, s in ((base_fleet, base_side), (head_fleet, head_side))
+                           if s is side]
+            first_requests += side.first_round(
+                {side_spec_key(f[s]) for f in fleets_here for s in needed if s in f})
         if first_requests:
-            say(f"planning {len(missing)} tenant(s): {len(first_requests)} plan(s) first")
-        first = dict(zip(((id(s), _key(spec)) for s, spec in first_requests),
-                         pool.plan(first_requests), strict=True))
-        second_requests = []
-        for sid, side in sides.items():
-            mine = {k: v for (owner, k), v in first.items() if owner == sid}
-            second_requests += side.second_round(mine)
+            say(f"planning {len(needed)} tenant(s): {len(first_requests)} plan(s) first")
+        by_side: dict[int, dict[SpecKey, PlanResult]] = {id(s): {} for s in distinct}
+        for (site, spec), result in zip(first_requests, pool.plan(first_requests), strict=True):
+            by_side[id(side_of(site))][side_spec_key(spec)] = result
+        second_requests = [r for side in distinct for r in side.second_round(by_side[id(side)])]
         if second_requests:
             second = pool.plan(second_requests)
             for (site, spec), result in zip(second_requests, second, strict=True):
-                sides[id(site)].results[_key(spec)] = result
+                side_of(site).results[side_spec_key(spec)] = result
         stats["planning_seconds"] = round(time.perf_counter() - planning_started, 2)
         outcomes_started = time.perf_counter()
-        head_side, base_side = sides[id(head_site)], sides[id(base_site)]
         invalid = [
             f"{slug}: {result.get('error')}"
-            for slug in missing
-            if slug in fleets.head
-            and (result := head_side.results.get(_key(fleets.head[slug]), {})).get("kind")
+            for slug in sorted(needed)
+            if slug in head_fleet
+            and (result := head_side.results.get(side_spec_key(head_fleet[slug]), {})).get("kind")
             == "invalid"
         ]
         if invalid:
             where = fleets.source.get("path", "the registry")
             raise UsageError(f"{where}: invalid tenant(s): {'; '.join(invalid)}")
-        work = OutcomeWork(fleets.base, fleets.head, base_side, head_side, cache,
+        # A pair whose class did not verify on a side is computed tenant by tenant.
+        shared = []
+        for pair in todo_pairs:
+            if all(cls is None or side.verified(cls)
+                   for cls, side in ((pair.base, base_side), (pair.head, head_side))):
+                shared.append(pair)
+            else:
+                todo += pair.slugs
+                for s in pair.slugs:
+                    outcome_keys[s] = digest("outcome", REPORT_FORMAT, code, mode, base_hash,
+                                             head_hash, base_fleet.get(s), head_fleet.get(s))
+        work = OutcomeWork(base_fleet, head_fleet, base_side, head_side, cache,
                            verdict_key, outcome_keys)
-        templated = sum(
-            1
-            for side, fleet in ((base_side, fleets.base), (head_side, fleets.head))
-            for slug in missing
-            if slug in fleet and _key(fleet[slug]) not in side.results
-        )
-        outcomes.update(compute_outcomes(work, missing, options.jobs))
+        if shared or todo:
+            say(f"diff and policy: {len(shared)} shared outcome(s), {len(todo)} tenant(s)")
+        outcomes.update(compute_outcomes(work, shared, sorted(todo), options.jobs))
+        for pair in shared:
+            if pair.template is not None:
+                cache.put("shared", pair_key(pair), {"template": pair.template,
+                                                     "group": pair.group})
         for site in {id(s): s for s in (base_site, head_site)}.values():
             notices += site.notices
         stats.update(
             outcome_seconds=round(time.perf_counter() - outcomes_started, 2),
             plans_run=pool.planned,
-            plans_templated=templated,
+            plans_templated=sum(len(p.slugs) for p in pairs if p.template is not None),
             worktree=base_site is not head_site and base_site._root is not None,
         )
+    group_keys: dict[str, str] = {}
+    pair_of: dict[str, Pair] = {}
+    for pair in pairs:
+        if pair.template is None:
+            continue
+        for slug in pair.slugs:
+            outcomes[slug] = pair.member(slug)
+            assert pair.group is not None
+            group_keys[slug], pair_of[slug] = pair.group, pair
+
+    def expand(outcome: dict[str, Any]) -> dict[str, Any]:
+        pair = pair_of.get(outcome["slug"])
+        return pair.full(outcome["slug"]) if pair is not None else outcome
+
     apply_margin_gate(outcomes.values(), options.max_monthly_usd)
-    report = build_report(
-        base, repo, fleets.source, base_hash, head_hash, list(outcomes.values()), notices
-    )
+    report = build_report(base, repo, fleets.source, base_hash, head_hash,
+                          list(outcomes.values()), notices, group_keys, expand)
     return report, stats
 
 
@@ -299,11 +262,13 @@ def build_report(
     head_hash: str,
     outcomes: list[dict[str, Any]],
     notices: list[str],
+    group_keys: dict[str, str] | None = None,
+    expand: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    groups = group_outcomes(outcomes)
+    groups = group_outcomes(outcomes, group_keys, expand)
     cost = annotate_costs(groups, outcomes)
     group_of = {slug: g["id"] for g in groups for slug in g["tenants"]}
-    statuses = {s: 0 for s in ("unchanged", "changed", "added", "removed", "error")}
+    statuses = {s: 0 for s in ("unchanged", "changed", "added", "removed", "error", "refused")}
     resources = {a: 0 for a in ("create", "update", "replace", "delete")}
     for o in outcomes:
         statuses[o["status"]] += 1

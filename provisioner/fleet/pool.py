@@ -189,6 +189,8 @@ class PlanPool:
         for line in lines[1:]:
             row = json.loads(line)
             index = int(row.pop("index"))
+            if "error" in row:  # an older revision's batch may name its temporary worktree
+                row["error"] = str(row["error"]).replace(f"{root}{os.sep}", "")
             by_index[index] = row
         return [
             by_index.get(i, {"kind": "failed", "error": "the batch process stopped early"})

@@ -48,6 +48,7 @@ class Resource:
     region: str  # effective region, "global" for IAM and Route 53
     parent: str  # parent urn, "" for the stack itself
     inputs: Mapping[str, Any]  # camelCase inputs as the provider receives them
+    aliases: tuple[str, ...] = ()  # URNs Pulumi also matches it by (the plan's `aliases`)
 
     @property
     def is_component(self) -> bool:
@@ -136,8 +137,10 @@ def _identifiers(res: Resource) -> set[str]:
     provisioner/synth.py), so a reference whose ARN resource part or id equals the logical name
     is matched by `_tokens` below.
     """
-    # The offline mocks' ids and generated names (provisioner/synth.py's docstring).
-    ids = {res.urn, res.name, f"{res.name}-id", f"{res.name}-generated"}
+    # The offline mocks' ids and generated names (provisioner/synth.py's docstring): from the
+    # logical name, or from the first alias's name for a resource renamed with an alias.
+    identity = res.aliases[0].rsplit("::", 1)[-1] if res.aliases else res.name
+    ids = {res.urn, res.name, identity, f"{identity}-id", f"{identity}-generated"}
     own_names = (*_NAME_INPUTS, "bucket", "bucketPrefix") if res.type in _BUCKET_TYPES \
         else _NAME_INPUTS
     for key in (*own_names, "arn", "id"):
@@ -258,6 +261,7 @@ class Graph:
                 region=str(r.get("region") or ""),
                 parent=str(r.get("parent") or ""),
                 inputs=r.get("inputs") or {},
+                aliases=tuple(str(a) for a in r.get("aliases") or ()),
             )
             for r in plan["resources"]
         ]

@@ -53,6 +53,7 @@ REFUSED = [
     ("up", "closed", ("up",), "closed"),
     ("destroy", "active", ("destroy", "--yes"), "retention rules"),
     ("destroy", "payment", ("destroy", "--yes"), "retention rules"),
+    ("destroy", "closed", ("destroy", "--yes"), "deletion date is in 'provisioner tenants show"),
 ]
 
 

@@ -55,6 +55,8 @@ def test_a_usage_file_changes_the_estimate(tmp_path: Path) -> None:
         (["cost", "-l", "us", "-p", "trial", "--registry"], "go with --fleet"),
         (["cost", "-l", "us", "-p", "trial", "--usage", "/nonexistent.yaml"], "cannot read usage"),
         (["cost", "-l", "us", "-p", "trial", "--prices", "/nonexistent.json"], "cannot read price"),
+        (["prices", "show", "-r", "de"], "--region de: not a region of the locations"),
+        (["prices", "show", "-r", "us-east-1", "-r", "eu-centrl-1"], "--region eu-centrl-1"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
@@ -112,3 +114,15 @@ def test_prices_show_lists_sources_and_filters_by_region() -> None:
     shown = json.loads(result.stdout)
     assert shown["prices"] and {p["region"] for p in shown["prices"]} == {"ap-southeast-1"}
     assert all(p["source"] and p["date"] for p in shown["prices"])
+
+
+def test_a_usage_override_for_a_resource_the_plan_lacks_is_refused(tmp_path: Path) -> None:
+    usage = tmp_path / "usage.yaml"
+    usage.write_text("resources:\n  observability-flow-log: {log_ingest_gb: 8}\n")
+    result = runner.invoke(app, ["cost", "-l", "us", "-p", "trial", "--usage", str(usage)])
+    assert result.exit_code == 2, result.output
+    assert "resources observability-flow-log not in the us/trial plan" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    usage.write_text("resources:\n  observability-flow-logs: {log_ingest_gb: 8}\n")
+    accepted = runner.invoke(app, ["cost", "-l", "us", "-p", "trial", "--usage", str(usage)])
+    assert accepted.exit_code == 0, accepted.output

@@ -105,7 +105,9 @@ def test_a_usage_file_overrides_only_what_it_names(tmp_path: Path) -> None:
         ("plans:\n  platinum:\n    nat_gb_processed: 3\n", "unknown plan"),
         ("plan: {}\n", "unknown top-level key"),
         ("hours_per_month: 9000\n", "between 1 and 744"),
-        ("plans: [\n", "not valid YAML"),
+        ("plans: [\n", r"not valid YAML at line 2, column 1: expected the node content, but"
+                        r" found '<stream end>'$"),
+        ("plans:\n  standard: {a: 1\n", r"not valid YAML at line 3, column 1: expected ',' or '}'"),
     ],
 )
 def test_a_bad_usage_file_is_refused_with_one_line(tmp_path: Path, text: str, message: str) -> None:

@@ -24,6 +24,14 @@ def _lines(estimate: dict[str, Any], resource: str, what: str = "") -> list[dict
     ]
 
 
+def _single_and_multi_az(plan_for: PlanFor) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """The us standard plan with its database made Single-AZ, the plan as it is (Multi-AZ)."""
+    single = plan_for("us", "standard")
+    db = next(r for r in single["resources"] if r["type"] == "aws:rds/instance:Instance")
+    db["inputs"]["multiAz"] = False
+    return single, plan_for("us", "standard"), db["name"]
+
+
 @pytest.mark.parametrize("plan", sorted(PLANS))
 @pytest.mark.parametrize("location", LOCATION_CODES)
 def test_every_location_and_plan_is_estimated_and_every_resource_accounted_for(
@@ -50,19 +58,16 @@ def test_multi_az_bills_primary_and_standby_at_the_single_az_price(
     plan_for: PlanFor, usage_book: UsageBook
 ) -> None:
     prices = make_snapshot(ALL_REGIONS)
-    single = plan_for("us", "standard")
-    db = next(r for r in single["resources"] if r["type"] == "aws:rds/instance:Instance")
-    db["inputs"]["multiAz"] = False
-    multi = plan_for("us", "standard")
+    single, multi, db = _single_and_multi_az(plan_for)
     usage = usage_book.for_plan("standard")
-    one = _lines(estimate_plan(single, prices, usage).to_dict(), db["name"], "instance")
-    two = _lines(estimate_plan(multi, prices, usage).to_dict(), db["name"], "instance")
+    one = _lines(estimate_plan(single, prices, usage).to_dict(), db, "instance")
+    two = _lines(estimate_plan(multi, prices, usage).to_dict(), db, "instance")
     assert len(one) == len(two) == 1
     assert two[0]["quantity"] == 2 * one[0]["quantity"]
     assert two[0]["monthly_usd"] == pytest.approx(2 * one[0]["monthly_usd"], abs=0.01)
     assert "USER_OnDemandDBInstances" in two[0]["source"]  # cites AWS's Multi-AZ billing
-    storage_one = _lines(estimate_plan(single, prices, usage).to_dict(), db["name"], "storage")
-    storage_two = _lines(estimate_plan(multi, prices, usage).to_dict(), db["name"], "storage")
+    storage_one = _lines(estimate_plan(single, prices, usage).to_dict(), db, "storage")
+    storage_two = _lines(estimate_plan(multi, prices, usage).to_dict(), db, "storage")
     assert storage_two[0]["quantity"] == 2 * storage_one[0]["quantity"]
 
 
@@ -203,3 +208,38 @@ def test_a_charge_with_nothing_used_is_accounted_for_as_free(usage_book: UsageBo
     estimate = estimate_plan(plan, make_snapshot(ALL_REGIONS), usage_book.for_plan("trial"))
     assert estimate.lines == [] and estimate.unpriced == []
     assert [f["resource"] for f in estimate.free] == ["txt"]
+
+
+def test_multi_az_doubles_the_database_storage_line_on_the_shipped_snapshot(
+    plan_for: PlanFor, usage_book: UsageBook
+) -> None:
+    """us-east-1 has a sourced Single-AZ gp3 storage price; Multi-AZ bills it for two copies.
+    (No RDS MySQL instance-hour price is sourced yet, so the instance line stays unpriced.)"""
+    snapshot = load_snapshot()
+    price = snapshot.lookup("us-east-1", "rds.storage_gb_month", "gp3|Single-AZ")
+    assert price is not None
+    single, multi, db = _single_and_multi_az(plan_for)
+    usage = usage_book.for_plan("standard")
+    one = _lines(estimate_plan(single, snapshot, usage).to_dict(), db, "storage")
+    two = _lines(estimate_plan(multi, snapshot, usage).to_dict(), db, "storage")
+    assert len(one) == len(two) == 1
+    assert one[0]["unit_usd"] == two[0]["unit_usd"] == price.usd
+    assert two[0]["monthly_usd"] == pytest.approx(2 * one[0]["monthly_usd"], abs=0.01)
+
+
+def test_a_volume_is_priced_at_its_own_regions_gp3_price(
+    plan_for: PlanFor, usage_book: UsageBook
+) -> None:
+    """The shipped snapshot has Frankfurt's gp3 price apart from N. Virginia's."""
+    snapshot = load_snapshot()
+    usage = usage_book.for_plan("standard")
+    seen = set()
+    for location, region in (("us", "us-east-1"), ("de", "eu-central-1")):
+        price = snapshot.lookup(region, "ebs.gb_month", "gp3")
+        assert price is not None
+        estimate = estimate_plan(plan_for(location, "standard"), snapshot, usage).to_dict()
+        volumes = [x for x in estimate["lines"] if x["type"] == "aws:ebs/volume:Volume"]
+        assert volumes and all(x["unit_usd"] == price.usd for x in volumes)
+        assert all(x["region"] == region for x in volumes)
+        seen.add(price.usd)
+    assert len(seen) == 2
