@@ -124,6 +124,10 @@ def test_deadlines_at_their_boundaries_and_the_on_call_view() -> None:
 
     due = json.loads(result.stdout)["deadlines"]
     assert [(d["incident"], d["rule"]) for d in due] == [(incident, "in.cert-in-6h")]
+    table = run("incident", "due", "--within", "6h", "--at", at(FOUND))
+    header, row = (line.split() for line in table.stdout.splitlines()
+                   if "in.cert-in-6h" in line or line.split()[:1] == ["incident"])  # fmt: skip
+    assert header[0] == "incident" and row[0] == str(incident)  # the table says which one
     quiet = run("incident", "due", "--within", "6h", "--at", at(FOUND - 7 * HOUR))
     assert quiet.exit_code == 0 and "nothing due" in quiet.stdout
 
