@@ -107,10 +107,13 @@ def release_status(registry: Registry, slug: str, now: datetime) -> dict[str, An
     if active.state != ctl.RUNNING:
         info["waiting"] = f"rollout {active.id} is {active.state}"
     elif active.tenant_wave > active.wave:
+        # Say now what will leave the tenant out when its wave comes (a hold, a pin): an operator
+        # reading "in wave X" alone expects it to be updated.
+        skip = ctl.skip_reason(view, now)
         info["waiting"] = (
             f"in wave {wave_names[active.tenant_wave]!r}; rollout {active.id} is at wave"
             f" {wave_names[active.wave]!r}"
-        )
+        ) + (f"; skipped when its wave comes if still {skip}" if skip else "")
     else:
         info["waiting"] = (
             ctl.skip_reason(view, now)

@@ -181,6 +181,11 @@ def test_pins_holds_deletion_and_windows_are_honoured(harness: Harness) -> None:
                   {"maintenance_window": "00:00-23:59 UTC"}, actor="t", reason="", now=now)
     r1 = release(harness.registry, 1)
     rollout_id = harness.start(r1.id, ignore_windows=False, bake="0")  # type: ignore[arg-type]
+    # Before their wave comes, `tenants show` already says the hold and the pin will skip them.
+    held = release_status(harness.registry, "paid-de-2", now)["waiting"]
+    assert held.endswith("skipped when its wave comes if still on legal hold"), held
+    pinned = release_status(harness.registry, "paid-de-1", now)["waiting"]
+    assert "if still pinned until" in pinned and "quarter close" in pinned, pinned
     for _ in range(12):
         harness.round(minutes=1)
     assert harness.releases("paid-us-1") == []
