@@ -100,9 +100,12 @@ class WebhookConfig:
             raise UsageError(f"{prefix}_URL {url!r} must be an http(s) URL")
         secret = env.get(f"{prefix}_SECRET", "")
         if len(secret) < 16:
+            # Say which of the two it is: an operator who set a short secret reads "must be set"
+            # as a wrong variable name.
+            problem = f"is {len(secret)} characters long" if secret else "is not set"
             raise UsageError(
-                f"{prefix}_SECRET must be set (16+ characters) when {prefix}_URL is: the"
-                " receiver verifies signatures with it"
+                f"{prefix}_SECRET {problem}: give 16+ characters when {prefix}_URL is set (the"
+                " receiver verifies signatures with it)"
             )
         raw = env.get("PROVISIONER_WEBHOOK_CONCURRENCY", "").strip() or "8"
         if not raw.isdigit() or not 1 <= int(raw) <= 64:

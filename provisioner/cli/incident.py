@@ -202,11 +202,16 @@ def _left(seconds: int | None) -> str:
 
 
 def _print_deadlines(deadlines: list[dict[str, Any]], title: str = "deadlines") -> None:
+    # `due` lists several incidents' deadlines together: there each row names its incident, or
+    # an on-call engineer cannot tell which one to act on.
+    several = any("incident" in d for d in deadlines)
+    columns = (("incident",) if several else ()) + ("due", "left", "status", "audience", "rule")
     rows = (
-        (d["due"] or "-", _left(d["left_seconds"]), d["status"], d["audience"], d["rule"])
+        ((d["incident"],) if several else ())
+        + (d["due"] or "-", _left(d["left_seconds"]), d["status"], d["audience"], d["rule"])
         for d in deadlines
     )
-    print_table(title, ("due", "left", "status", "audience", "rule"), rows)
+    print_table(title, columns, rows)
 
 
 @app.command("list")

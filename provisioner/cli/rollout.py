@@ -191,7 +191,9 @@ def abort(rollout_id: int = typer.Argument(...), reason: str = REASON_OPTION,
 
 @app.command("simulate")
 def simulate(
-    tenants: int = typer.Option(1000, "--tenants", min=1, help="A synthetic fleet of N tenants."),
+    tenants: int | None = typer.Option(
+        None, "--tenants", min=1, help="A synthetic fleet of N tenants (default 1000)."
+    ),
     registry: bool = typer.Option(False, "--registry", help="Simulate the registry's tenants."),
     failure_rate: float = typer.Option(0.0, "--failure-rate", min=0.0, max=1.0),
     update_minutes: str = typer.Option("4..8", "--update-minutes", help="MIN..MAX per update."),
@@ -220,11 +222,14 @@ def simulate(
     strategy = Strategy.parse(waves, bake, error_budget, region_order,
                               in_flight=region_cap, ignore_windows=not windows,
                               known_locations=_locations())
+    if registry and tenants is not None:
+        # Either fleet, never both: a silently ignored --tenants would answer another question.
+        raise UsageError("--tenants N or --registry: give one (the registry has its own count)")
     if registry:
         with open_registry() as reg:
             fleet = sim.registry_fleet(reg, windows)
     else:
-        fleet = sim.synthetic_fleet(tenants, seed, windows)
+        fleet = sim.synthetic_fleet(tenants or 1000, seed, windows)
     options = sim.SimulationOptions(strategy, failure_rate, bounds, region_cap, seed)
     result = sim.simulate(fleet, sim.class_groups(fleet), options)
     if output is OutputFormat.json:

@@ -98,14 +98,14 @@ class Repository:
         probe = git(start, "rev-parse", "--show-toplevel", check=False)
         if probe.returncode != 0:
             raise EnvironmentProblem(
-                f"{start} is not inside a git repository: run fleet plan in a checkout of the"
+                f"{start} is not inside a git repository: run in a checkout of the"
                 " repository that holds the tenant program (or pass --repo)"
             )
         root = Path(probe.stdout.strip()).resolve()
         if not (root / "provisioner" / "synth.py").is_file():
             raise EnvironmentProblem(
-                f"{root} has no provisioner/synth.py: fleet plan runs in a checkout of the"
-                " provisioner repository (the tenant program and its planner)"
+                f"{root} has no provisioner/synth.py: use a checkout of the provisioner"
+                " repository (the tenant program and its planner)"
             )
         return cls(root)
 

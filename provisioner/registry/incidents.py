@@ -164,6 +164,13 @@ def open_incident(
     """Record the incident, compute its affected tenants from the registry's history, and (with
     `hold`) pause their scheduled deletions; one transaction."""
     when = _aware(at) if at else registry._clock()
+    # A discovery after the opening instant is a typo (a year, a month): its clocks would start
+    # in the future and every deadline would look comfortably far away.
+    if _aware(new.discovered_at) > when:
+        raise UsageError(
+            f"--discovered-at {iso(new.discovered_at)} is after the incident is opened"
+            f" ({iso(when)}): give the instant the breach was discovered"
+        )
     with registry.write() as conn:
         history = histories(conn)
         unknown = sorted(set(new.listed) - {row.slug for row in history})

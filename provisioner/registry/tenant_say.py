@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from provisioner.errors import TenantNotFound
-from provisioner.registry.core import to_tenant
+from provisioner.registry.core import _aware, to_tenant
 from provisioner.registry.facade import Registry
 from provisioner.registry.models import rollout_tenants, rollouts, tenants
 from provisioner.registry.records import Tenant
@@ -34,9 +34,13 @@ def set_facts(
     reason: str,
     now: datetime,
 ) -> Tenant:
-    """Write rollout facts (columns of `values`) on a tenant and record event `kind`."""
+    """Write rollout facts (columns of `values`) on a tenant and record event `kind`; a request
+    that changes nothing records nothing (the audit trail must not say a hold was lifted, or a
+    pin removed, that never existed)."""
     with registry.write() as conn:
         row = registry._lock(conn, slug)
+        if all(_same(row._mapping[column], value) for column, value in values.items()):
+            return to_tenant(row)
         conn.execute(
             sa.update(tenants)
             .where(t.id == row.id)
@@ -45,6 +49,12 @@ def set_facts(
         shown = {k: iso(v) if isinstance(v, datetime) else v for k, v in values.items()}
         registry._event(conn, row, kind, now, actor, reason, shown)
         return to_tenant(conn.execute(sa.select(tenants).where(t.id == row.id)).one())
+
+
+def _same(stored: Any, wanted: Any) -> bool:
+    if isinstance(stored, datetime) and isinstance(wanted, datetime):
+        return _aware(stored) == _aware(wanted)
+    return bool(stored == wanted)
 
 
 def release_status(registry: Registry, slug: str, now: datetime) -> dict[str, Any]:
@@ -97,10 +107,13 @@ def release_status(registry: Registry, slug: str, now: datetime) -> dict[str, An
     if active.state != ctl.RUNNING:
         info["waiting"] = f"rollout {active.id} is {active.state}"
     elif active.tenant_wave > active.wave:
+        # Say now what will leave the tenant out when its wave comes (a hold, a pin): an operator
+        # reading "in wave X" alone expects it to be updated.
+        skip = ctl.skip_reason(view, now)
         info["waiting"] = (
             f"in wave {wave_names[active.tenant_wave]!r}; rollout {active.id} is at wave"
             f" {wave_names[active.wave]!r}"
-        )
+        ) + (f"; skipped when its wave comes if still {skip}" if skip else "")
     else:
         info["waiting"] = (
             ctl.skip_reason(view, now)

@@ -98,8 +98,11 @@ class Strategy:
         if not stages:
             raise UsageError("--waves is empty: e.g. canary,groups,trials,1%,10%,50%,100%")
         last = 0.0
-        for stage in stages:
+        for index, stage in enumerate(stages):
             if stage in NAMED_STAGES:
+                # A repeated stage would be an empty wave: most likely a typo for another one.
+                if stage in stages[:index]:
+                    raise UsageError(f"--waves: {stage!r} is given twice")
                 continue
             pct = _percent(stage)
             if pct is None or pct <= last or pct > 100:

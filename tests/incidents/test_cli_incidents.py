@@ -48,9 +48,10 @@ def build_history() -> None:
     create("indian", "in", "standard", datetime(2026, 1, 1, tzinfo=UTC))
 
 
-def open_incident(*extra: str) -> dict[str, Any]:
+def open_incident(*extra: str, discovered: datetime = FOUND) -> dict[str, Any]:
     return ok_json(  # type: ignore[no-any-return]
-        "incident", "open", "--title", "Frankfurt snapshot exposed", "--discovered-at", at(FOUND),
+        "incident", "open", "--title", "Frankfurt snapshot exposed", "--discovered-at",
+        at(discovered),
         "--window-start", at(W0), "--window-end", at(W1), *extra,
     )  # fmt: skip
 
@@ -123,6 +124,10 @@ def test_deadlines_at_their_boundaries_and_the_on_call_view() -> None:
 
     due = json.loads(result.stdout)["deadlines"]
     assert [(d["incident"], d["rule"]) for d in due] == [(incident, "in.cert-in-6h")]
+    table = run("incident", "due", "--within", "6h", "--at", at(FOUND))
+    header, row = (line.split() for line in table.stdout.splitlines()
+                   if "in.cert-in-6h" in line or line.split()[:1] == ["incident"])  # fmt: skip
+    assert header[0] == "incident" and row[0] == str(incident)  # the table says which one
     quiet = run("incident", "due", "--within", "6h", "--at", at(FOUND - 7 * HOUR))
     assert quiet.exit_code == 0 and "nothing due" in quiet.stdout
 
@@ -145,7 +150,10 @@ def test_hold_pauses_a_scheduled_deletion_until_the_incident_closes() -> None:
     create("held", "de", "trial", trial_start)
     create("free-to-go", "uk", "trial", trial_start)
     deletion = trial_start + TRIAL_LIFE
-    incident = open_incident("--locations", "de", "--hold", "--at", at(deletion - DAY))["id"]
+    opened = deletion - DAY  # discovered and opened the day before the deletion falls due
+    incident = open_incident(
+        "--locations", "de", "--hold", "--at", at(opened), discovered=opened
+    )["id"]
     planned = {(a["tenant"], a["action"]): a for a in plan(deletion)}
     assert planned[("held", "delete")]["held_by"] == f"incident {incident}"
     assert "held_by" not in planned[("free-to-go", "delete")]
@@ -209,6 +217,9 @@ def test_the_timeline_is_append_only_and_an_altered_entry_is_detected(
         (("--discovered-at", "2026-04-02", "--locations", "de", "--kind", "leak"), "--kind"),
         (("--discovered-at", "2026-04-02", "--locations", "de", "--window-start",
           "2026-05-01"), "after the window's end"),
+        (("--discovered-at", "2999-04-02", "--locations", "de"), "after the incident is opened"),
+        (("--discovered-at", "2026-04-02T09:00Z", "--locations", "de", "--at",
+          "2026-04-02T08:59Z"), "after the incident is opened"),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_line_and_changes_nothing(args: tuple[str, ...], message: str) -> None:

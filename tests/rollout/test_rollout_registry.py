@@ -181,6 +181,11 @@ def test_pins_holds_deletion_and_windows_are_honoured(harness: Harness) -> None:
                   {"maintenance_window": "00:00-23:59 UTC"}, actor="t", reason="", now=now)
     r1 = release(harness.registry, 1)
     rollout_id = harness.start(r1.id, ignore_windows=False, bake="0")  # type: ignore[arg-type]
+    # Before their wave comes, `tenants show` already says the hold and the pin will skip them.
+    held = release_status(harness.registry, "paid-de-2", now)["waiting"]
+    assert held.endswith("skipped when its wave comes if still on legal hold"), held
+    pinned = release_status(harness.registry, "paid-de-1", now)["waiting"]
+    assert "if still pinned until" in pinned and "quarter close" in pinned, pinned
     for _ in range(12):
         harness.round(minutes=1)
     assert harness.releases("paid-us-1") == []
@@ -225,3 +230,27 @@ def test_releases_are_immutable_in_the_database(registry: Registry) -> None:
     ):
         with pytest.raises(sa.exc.DBAPIError, match="immutable"), registry.write() as conn:
             conn.execute(statement)
+
+
+def test_a_say_that_changes_nothing_records_nothing(registry: Registry) -> None:
+    add_tenants(registry, "quiet", plan="standard")
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+
+    def kinds() -> list[str]:
+        return [e.kind for e in registry.events("quiet")]
+
+    before = kinds()
+    set_facts(registry, "quiet", "legal-hold.released", {"legal_hold": None}, actor="t",
+              reason="", now=now)  # never held: no release to record
+    set_facts(registry, "quiet", "rollout.unpinned", {"pinned_until": None, "pin_reason": None},
+              actor="t", reason="", now=now)  # never pinned
+    assert kinds() == before
+    until = now + timedelta(days=30)
+    pin = {"pinned_until": until, "pin_reason": "freeze"}
+    set_facts(registry, "quiet", "rollout.pinned", pin, actor="t", reason="", now=now)
+    set_facts(registry, "quiet", "rollout.pinned", pin, actor="t", reason="", now=now)
+    assert kinds() == [*before, "rollout.pinned"]  # the same pin twice is one event
+    set_facts(registry, "quiet", "rollout.unpinned", {"pinned_until": None, "pin_reason": None},
+              actor="t", reason="", now=now)
+    assert kinds()[-1] == "rollout.unpinned"
+    assert release_status(registry, "quiet", now)["pinned_until"] is None

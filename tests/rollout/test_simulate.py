@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import json
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from provisioner.cli.main import app
@@ -68,3 +70,13 @@ def test_cli_prints_the_documented_json() -> None:
     assert set(data["waves"][0]) >= {"name", "tenants", "failed", "started", "finished"}
     bad = CliRunner().invoke(app, ["rollout", "simulate", "--update-minutes", "8..4"])
     assert bad.exit_code == 2 and "MIN <= MAX" in bad.output
+
+
+def test_cli_refuses_a_synthetic_count_together_with_the_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROVISIONER_DATABASE_URL", f"sqlite:///{tmp_path / 'r.db'}")
+    both = CliRunner().invoke(app, ["rollout", "simulate", "--tenants", "3", "--registry"])
+    assert both.exit_code == 2 and "--tenants N or --registry" in both.output
+    default = CliRunner().invoke(app, ["rollout", "simulate", "--seed", "1", "-o", "json"])
+    assert default.exit_code == 0 and json.loads(default.output)["tenants"] == 1000

@@ -64,6 +64,11 @@ def test_bad_wave_specs_are_usage_errors(waves: str) -> None:
         Strategy.parse(waves=waves)
 
 
+def test_a_named_stage_given_twice_is_refused() -> None:
+    with pytest.raises(UsageError, match="'canary' is given twice"):
+        Strategy.parse(waves="canary,trials,canary,100%")
+
+
 def test_durations_budgets_and_region_order() -> None:
     assert parse_duration("1h30m") == 5400
     assert parse_duration("45s") == 45 and parse_duration("0") == 0

@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from provisioner.errors import UsageError
 from provisioner.registry import Registry
 from provisioner.registry import webhooks as delivery_log
 from provisioner.webhooks import (
@@ -267,3 +268,13 @@ def test_a_tenants_notifications_arrive_in_order_even_when_one_is_retried(
     ids = [d["id"] for d in delivery_log.deliveries(registry, "acme")]
     assert [i for s, i in receiver.arrivals if s == "acme"] == [ids[0], *ids]  # in order
     assert all(d["status"] == "delivered" for d in delivery_log.deliveries(registry, "acme"))
+
+
+def test_a_short_secret_is_named_as_short_and_a_missing_one_as_missing() -> None:
+    base = {"PROVISIONER_MAIL_URL": "http://127.0.0.1:1/mail"}
+    with pytest.raises(UsageError, match=r"PROVISIONER_MAIL_SECRET is 6 characters long"):
+        WebhookConfig.from_env({**base, "PROVISIONER_MAIL_SECRET": "s3cret"}, "PROVISIONER_MAIL")
+    with pytest.raises(UsageError, match=r"PROVISIONER_MAIL_SECRET is not set"):
+        WebhookConfig.from_env(base, "PROVISIONER_MAIL")
+    config = WebhookConfig.from_env({**base, "PROVISIONER_MAIL_SECRET": SECRET}, "PROVISIONER_MAIL")
+    assert config is not None and config.secret == SECRET
