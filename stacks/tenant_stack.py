@@ -14,6 +14,7 @@ import pulumi_aws as aws
 from provisioner.errors import UsageError
 from provisioner.regions import Catalogue, catalogue
 from provisioner.spec import TenantSpec
+from stacks.components.app_config import AppConfig
 from stacks.components.backup import Backup
 from stacks.components.base import TenantPart
 from stacks.components.compute import Compute
@@ -30,6 +31,20 @@ PROGRAM_VERSION = "2026.11.2"
 
 def hostname_for(spec: TenantSpec, regions: Catalogue) -> str:
     return f"{spec.slug}.{regions.domain}"
+
+
+def wildcard_domain(regions: Catalogue) -> str:
+    """The name of the wildcard certificate each region's platform stack issues once for the
+    tenants' domain; pooled instances find it by this name (an ACM lookup, no per-tenant
+    validation on the signup path)."""
+    return f"*.{regions.domain}"
+
+
+def wildcard_certificate_arn(spec: TenantSpec, regions: Catalogue) -> pulumi.Output[str]:
+    found = aws.acm.get_certificate_output(
+        domain=wildcard_domain(regions), statuses=["ISSUED"], most_recent=True, region=spec.region
+    )
+    return found.arn
 
 
 class TenantStack(TenantPart):
@@ -56,6 +71,9 @@ class TenantStack(TenantPart):
         regions = regions or catalogue()
         account_id = aws.get_caller_identity_output().account_id
         hostname = hostname_for(spec, regions)
+        # The app server's own name (the CN of its self-signed certificate behind the load
+        # balancer, in its user data): a pooled instance's never changes when it is bound.
+        server_name = f"{spec.instance_id}.{regions.domain}" if spec.pooled else hostname
         child = pulumi.ResourceOptions(parent=self)
 
         keys = Keys("keys", spec, account_id=account_id, opts=child)
@@ -81,7 +99,7 @@ class TenantStack(TenantPart):
             db_host=database.instance.address,
             db_secret_arn=database.instance.master_user_secrets[0].secret_arn,
             log_group_name=logs.app.name,
-            hostname=hostname,
+            hostname=server_name,
             suspended=suspended,
             opts=child,
         )
@@ -96,8 +114,13 @@ class TenantStack(TenantPart):
             instance_id=compute.instance.id,
             account_id=account_id,
             suspended=suspended,
+            wildcard_certificate_arn=(
+                wildcard_certificate_arn(spec, regions) if spec.pooled else None
+            ),
             opts=child,
         )
+        if spec.pooled:
+            AppConfig("app-config", spec, hostname, app_role_id=compute.role.id, opts=child)
         backup = Backup(
             "backup",
             spec,

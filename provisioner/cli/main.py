@@ -88,6 +88,7 @@ def _register() -> None:
         fleet,
         plan,
         policy,
+        pool,
         restore,
         retention,
         serve,
@@ -102,6 +103,7 @@ def _register() -> None:
     app.add_typer(billing.app, name="billing")
     app.add_typer(retention.app, name="retention")
     app.add_typer(fleet.app, name="fleet")
+    app.add_typer(pool.app, name="pool")
     for module in (plan, check, policy, doctor, serve, worker, audit, backups, restore):
         module.register(app)  # worker also adds `tenants retry`
 

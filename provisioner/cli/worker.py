@@ -148,9 +148,10 @@ def run(
             program_version,
             f", webhooks to {hooks.url}" if hooks else "",
         )
-        stats = Worker(registry, engine, settings, owner=owner, webhooks=dispatcher).run(
-            stop, once=once
-        )
+        keeper = _pool_keeper(registry, engine, settings, owner)
+        stats = Worker(
+            registry, engine, settings, owner=owner, webhooks=dispatcher, pools=keeper
+        ).run(stop, once=once)
     if output is OutputFormat.json:
         emit_json(stats.to_dict())
     else:
@@ -185,3 +186,18 @@ def register(app: typer.Typer) -> None:
 
     app.command("worker")(worker)
     tenants_app.command("retry")(retry)
+
+
+def _pool_keeper(registry: Any, engine: Any, settings: Any, owner: str) -> Any:
+    """The warm pools' keeper (provisioner.pools.keeper), sharing the worker's region caps."""
+    from datetime import UTC, datetime
+
+    from provisioner.pools.keeper import KeeperSettings, PoolKeeper
+
+    return PoolKeeper(
+        registry,
+        engine,
+        KeeperSettings(program_version=settings.program_version, region_cap=settings.region_cap),
+        owner=owner,
+        clock=lambda: datetime.now(UTC),
+    )

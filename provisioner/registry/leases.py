@@ -51,6 +51,7 @@ class Claim:
     observed_plan: str | None
     attempt: int  # 1 for the first attempt at this generation
     owner: str
+    instance_id: str | None = None  # the pooled instance it was bound to (None: its slug)
 
 
 # Observed state or generation differs from desired: the partial index ix_tenants_unsettled
@@ -149,6 +150,7 @@ def claim(
         c.attempts,
         c.attempt_generation,
         c.version,
+        c.instance_id,
     ]
     wanted = limit * _CANDIDATE_FACTOR
     # Two queries: the unsettled tenants through their partial index, then (only if that left
@@ -278,6 +280,7 @@ def _to_claim(row: Any, attempt: int, owner: str) -> Claim:
         observed_plan=row.observed_plan,
         attempt=attempt,
         owner=owner,
+        instance_id=row.instance_id,
     )
 
 

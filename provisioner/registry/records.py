@@ -59,6 +59,7 @@ class Tenant:
     last_error: str | None
     version: int
     updated_at: datetime
+    instance_id: str | None = None  # the pooled instance it was bound to (None: its own slug)
 
     @property
     def state(self) -> str:

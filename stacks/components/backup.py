@@ -40,7 +40,7 @@ class Backup(TenantPart):
     ) -> None:
         super().__init__("Backup", name, spec, opts)
         retention = spec.plan.backup_retention_days
-        vault_name = f"tenant-{spec.slug}"
+        vault_name = f"tenant-{spec.instance_id}"
         self.vault = aws.backup.Vault(
             f"{name}-vault",
             name=vault_name,
@@ -76,7 +76,7 @@ class Backup(TenantPart):
         self.copy_vault = copy_vault
         plan = aws.backup.Plan(
             f"{name}-plan",
-            name=f"tenant-{spec.slug}-daily",
+            name=f"tenant-{spec.instance_id}-daily",
             rules=[
                 {
                     "rule_name": "daily",
@@ -113,7 +113,7 @@ class Backup(TenantPart):
         ]
         aws.backup.Selection(
             f"{name}-selection",
-            name=f"tenant-{spec.slug}",
+            name=f"tenant-{spec.instance_id}",
             plan_id=plan.id,
             iam_role_arn=role.arn,
             resources=list(protected_arns),

@@ -14,6 +14,7 @@ import pulumi_aws as aws
 from provisioner.paths import TEMPLATES_DIR
 from provisioner.promises import HSTS_HEADER
 from provisioner.spec import TenantSpec
+from stacks.components.app_config import parameter_name
 from stacks.components.base import TenantPart, assume_role_policy
 from stacks.components.network import APP_PORT
 
@@ -31,7 +32,7 @@ _TEMPLATES = jinja2.Environment(
 def render_user_data(spec: TenantSpec, hostname: str, **values: str) -> str:
     """The app server's bootstrap script, from templates/user_data.sh.j2."""
     return _TEMPLATES.get_template("user_data.sh.j2").render(
-        slug=spec.slug,
+        slug=spec.instance_id,
         location=spec.location.code,
         plan=spec.plan.name,
         region=spec.region,
@@ -39,6 +40,8 @@ def render_user_data(spec: TenantSpec, hostname: str, **values: str) -> str:
         app_port=APP_PORT,
         data_device=DATA_DEVICE,
         hsts=HSTS_HEADER,
+        # A pooled instance reads its customer from this parameter (stacks.components.app_config).
+        config_parameter=parameter_name(spec) if spec.pooled else "",
         **values,
     )
 
@@ -68,6 +71,7 @@ class Compute(TenantPart):
             tags=self.tags(),
             opts=self.child(),
         )
+        self.role = role
         aws.iam.RolePolicyAttachment(
             f"{name}-ssm", role=role.name, policy_arn=SSM_MANAGED_POLICY, opts=self.child()
         )

@@ -40,7 +40,7 @@ class Database(TenantPart):
         subnets = aws.rds.SubnetGroup(
             f"{name}-subnets",
             subnet_ids=list(subnet_ids),
-            description=f"Tenant {spec.slug}: private subnets",
+            description=f"Tenant {spec.instance_id}: private subnets",
             region=self.region,
             tags=self.tags(),
             opts=self.child(),
@@ -48,7 +48,7 @@ class Database(TenantPart):
         params = aws.rds.ParameterGroup(
             f"{name}-params",
             family=PARAMETER_FAMILY,
-            description=f"Tenant {spec.slug}: TLS required",
+            description=f"Tenant {spec.instance_id}: TLS required",
             parameters=[
                 {"name": "require_secure_transport", "value": "1"},
                 {

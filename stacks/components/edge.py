@@ -4,6 +4,9 @@ its DNS name, and an access-log bucket.
 - HTTPS 443 with a TLS 1.2/1.3, forward-secret-only policy (set explicitly: the API's default is
   still ELBSecurityPolicy-2016-08) and the HSTS header added by the listener to every response.
 - HTTP 80 answers nothing but a 301 to HTTPS.
+- A tenant created directly has a certificate of its own; a pooled instance is served by its
+  region's wildcard certificate (`wildcard_certificate_arn`), so no certificate validation waits
+  on a signup, and gets its DNS record only when it is bound to a customer.
 - Access logs go to a bucket of the tenant's own. ELB log delivery supports only SSE-S3
   (AES-256) on the target bucket, not SSE-KMS, so that bucket uses SSE-S3:
   https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html
@@ -49,6 +52,7 @@ class Edge(TenantPart):
         instance_id: pulumi.Input[str],
         account_id: pulumi.Input[str],
         suspended: bool = False,
+        wildcard_certificate_arn: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("Edge", name, spec, opts)
@@ -87,14 +91,18 @@ class Edge(TenantPart):
             region=self.region,
             opts=self.child(),
         )
-        certificate = self._certificate(name, hostname, hosted_zone_id)
+        certificate_arn = (
+            wildcard_certificate_arn
+            if wildcard_certificate_arn is not None
+            else self._certificate(name, hostname, hosted_zone_id).certificate_arn
+        )
         aws.lb.Listener(
             f"{name}-https",
             load_balancer_arn=self.lb.arn,
             port=HTTPS_PORT,
             protocol="HTTPS",
             ssl_policy=TLS_POLICY,
-            certificate_arn=certificate.certificate_arn,
+            certificate_arn=certificate_arn,
             routing_http_response_strict_transport_security_header_value=HSTS_HEADER,
             default_actions=[
                 SUSPENDED_RESPONSE
@@ -121,6 +129,11 @@ class Edge(TenantPart):
             tags=self.tags(),
             opts=self.child(),
         )  # fmt: skip
+        if spec.bound:  # created by binding: a pooled instance has no customer name yet
+            self._dns_record(name, hostname, hosted_zone_id)
+        self.register_outputs({"hostname": hostname, "lb_dns_name": self.lb.dns_name})
+
+    def _dns_record(self, name: str, hostname: str, hosted_zone_id: str) -> None:
         aws.route53.Record(
             f"{name}-dns",
             zone_id=hosted_zone_id,
@@ -132,7 +145,6 @@ class Edge(TenantPart):
             ],
             opts=self.child(),
         )  # fmt: skip
-        self.register_outputs({"hostname": hostname, "lb_dns_name": self.lb.dns_name})
 
     def _access_log_bucket(self, name: str, account_id: pulumi.Input[str]) -> aws.s3.Bucket:
         bucket = aws.s3.Bucket(

@@ -71,10 +71,10 @@ class Keys(TenantPart):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("Keys", name, spec, opts)
-        alias_name = f"alias/tenant-{spec.slug}"
+        alias_name = f"alias/tenant-{spec.instance_id}"
         self.key = aws.kms.Key(
             f"{name}-key",
-            description=f"Tenant {spec.slug}: data, volumes, logs, secrets and backups",
+            description=f"Tenant {spec.instance_id}: data, volumes, logs, secrets and backups",
             customer_master_key_spec="SYMMETRIC_DEFAULT",  # AES-256-GCM
             key_usage="ENCRYPT_DECRYPT",
             enable_key_rotation=True,
@@ -101,7 +101,7 @@ class Keys(TenantPart):
             replica = aws.kms.ReplicaKey(
                 f"{name}-replica",
                 primary_key_arn=self.key.arn,
-                description=f"Tenant {spec.slug}: backup copies in {dest}",
+                description=f"Tenant {spec.instance_id}: backup copies in {dest}",
                 deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
                 policy=pulumi.Output.from_input(account_id).apply(
                     lambda acct: _key_policy(acct, dest)

@@ -44,8 +44,8 @@ class Observability(TenantPart):
                 opts=self.child(),
             )
 
-        self.app = group("app", f"/tenant/{spec.slug}/app")
-        self.flow_logs = group("flow-logs", f"/tenant/{spec.slug}/vpc-flow-logs")
+        self.app = group("app", f"/tenant/{spec.instance_id}/app")
+        self.flow_logs = group("flow-logs", f"/tenant/{spec.instance_id}/vpc-flow-logs")
         self.db_groups = [
             group(f"db-{log}", f"/aws/rds/instance/{db_identifier(spec)}/{log}")
             for log in DB_LOG_EXPORTS
