@@ -233,15 +233,14 @@ def _decide(conn: sa.Connection, target: PoolTarget, now: datetime, region: str)
         .where(mine, p.state == READY, p.ready_at < idle_since)
         .values(state=RECYCLING, updated_at=now)
     )
-    counts: dict[str, int] = dict(
-        conn.execute(
+    counts: dict[str, int] = {
+        state: count
+        for state, count in conn.execute(
             sa.select(p.state, sa.func.count())
             .where(mine, p.state.in_((BUILDING, READY)))
             .group_by(p.state)
         )
-        .tuples()
-        .all()
-    )
+    }
     have = counts.get(BUILDING, 0) + counts.get(READY, 0)
     if have < target.target:
         conn.execute(
@@ -364,3 +363,35 @@ def instance_state(registry: Registry, instance_id: str) -> str | None:
         return conn.execute(
             sa.select(p.state).where(p.instance_id == instance_id)
         ).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What a pool's sizing reads from history: signups and pooled builds over a window."""
+
+    signups: int
+    hours: float
+    builds: int
+    mean_build_minutes: float | None  # None: no pooled build finished in the window
+
+
+def observed(
+    registry: Registry, location: str, plan: str, *, now: datetime, days: float = 7.0
+) -> Observed:
+    since = now - timedelta(days=days)
+    with registry.read() as conn:
+        signups = conn.execute(
+            sa.select(sa.func.count()).where(
+                tenants.c.location == location,
+                tenants.c.plan == plan,
+                tenants.c.created_at >= since,
+            )
+        ).scalar_one()
+        builds = conn.execute(
+            sa.select(p.created_at, p.ready_at).where(
+                p.location == location, p.plan == plan, p.ready_at >= since
+            )
+        ).all()
+    minutes = [(b.ready_at - b.created_at).total_seconds() / 60 for b in builds]
+    mean = sum(minutes) / len(minutes) if minutes else None
+    return Observed(int(signups), days * 24, len(minutes), mean)
