@@ -8,10 +8,13 @@ catalogue: no registry, no boto3, no clock.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pulumi
 import pulumi_aws as aws
 
 from provisioner.errors import UsageError
+from provisioner.plans import get_plan
 from provisioner.regions import Catalogue, catalogue
 from provisioner.spec import TenantSpec
 from stacks.components.app_config import AppConfig
@@ -142,6 +145,27 @@ class TenantStack(TenantPart):
             "suspended": "true" if suspended else "false",
         }
         self.register_outputs(self.outputs)
+
+
+def spec_from_config(get: Callable[[str], str | None]) -> TenantSpec:
+    """The spec a stack's `tenant:` configuration describes (`get("slug")` -> its value, or None):
+    the inverse of the engine's stack_config. `instance-id` and `bound` are set for warm-pool
+    instances only; an unbound one's slug is its instance id."""
+
+    def require(key: str) -> str:
+        value = get(key)
+        if not value:
+            raise UsageError(f"stack configuration tenant:{key} is missing: set it")
+        return value
+
+    instance_id = get("instance-id")
+    if instance_id and get("bound") == "false":
+        return TenantSpec.for_pool(
+            instance_id, catalogue().resolve(require("location")), get_plan(require("plan"))
+        )
+    return TenantSpec.create(
+        require("slug"), require("location"), require("plan"), instance_id=instance_id or None
+    )
 
 
 def tenant_program(

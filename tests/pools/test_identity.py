@@ -92,3 +92,21 @@ def test_pool_prefixed_slugs_are_reserved_and_only_pooled_specs_bind() -> None:
         TenantSpec.create("pool-abc", "de", "trial")
     with pytest.raises(UsageError, match="not a pooled instance"):
         TenantSpec.create(SLUG, "de", "trial").bind("other")
+
+
+def _round_trip(spec: TenantSpec) -> TenantSpec:
+    from provisioner.engine.settings import stack_config
+    from stacks.tenant_stack import spec_from_config
+
+    config = stack_config(spec)
+    return spec_from_config(lambda key: config.get(f"tenant:{key}"))
+
+
+def test_the_stack_configuration_carries_the_instance_identity() -> None:
+    direct = TenantSpec.create(SLUG, "de", "trial")
+    from provisioner.engine.settings import stack_config
+
+    assert not any("instance-id" in key for key in stack_config(direct))  # as before pools
+    pooled = TenantSpec.for_pool("pool-0a1b2c3d4e", catalogue().resolve("jp"), get_plan("trial"))
+    for spec in (direct, pooled, pooled.bind(SLUG)):
+        assert _round_trip(spec) == spec
