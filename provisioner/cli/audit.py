@@ -52,7 +52,7 @@ def resolve_target(slug: str, location: str | None) -> tuple[Target, Any]:
             f"tenant {slug!r} is not in the registry: give --location LOC (us, uk, ie, de, au,"
             " sg, jp, in)"
         )
-    return Target(slug, loc), tenant
+    return Target(slug, loc, (tenant.instance_id or "") if tenant else ""), tenant
 
 
 def print_table(title: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
@@ -164,7 +164,7 @@ def audit(
         with open_registry() as reg:
             tenants = reg.list_tenants()
         work = [
-            (Target(t.slug, catalogue().resolve(t.location)), t)
+            (Target(t.slug, catalogue().resolve(t.location), t.instance_id or ""), t)
             for t in tenants
             if (t.desired_state == "deleted") == deleted  # live: audit; tombstones: prove
         ]

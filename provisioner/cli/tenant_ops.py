@@ -77,7 +77,9 @@ def resolve_spec(slug: str, location: str | None, plan: str | None) -> TenantSpe
             flag for flag, v in (("--location", location), ("--plan", plan)) if v is None
         )
         raise UsageError(f"tenant {slug} is not registered: give {missing}")
-    return TenantSpec.create(slug, location, plan)
+    # A tenant bound to a warm-pool instance runs the instance's stack (names from its id).
+    instance_id = getattr(tenant, "instance_id", None) if tenant is not None else None
+    return TenantSpec.create(slug, location, plan, instance_id=instance_id)
 
 
 def _engine(backend: str | None, secrets_provider: str | None) -> Any:

@@ -36,3 +36,36 @@ def test_fill_an_unknown_location_changes_nothing(
     out = CliRunner().invoke(app, ["pool", "fill", "mars"])
     assert out.exit_code == 2 and "unknown location 'mars'" in out.output
     assert _run("status")["pools"] == []
+
+
+def test_operations_on_a_bound_tenant_use_its_instance(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from provisioner.audit.model import Target
+    from provisioner.cli.audit import resolve_target
+    from provisioner.cli.tenant_ops import resolve_spec
+    from provisioner.pools.keeper import KeeperSettings, PoolKeeper
+    from provisioner.regions import catalogue
+    from provisioner.registry import Registry
+    from tests.pools.conftest import CountingEngine
+    from tests.pools.test_pools import sign_up
+
+    point_cli_at(db_url, monkeypatch, tmp_path)
+    now = datetime.now(UTC)
+    with Registry.open(db_url) as registry:
+        from provisioner.registry import pools
+
+        pools.set_target(registry, "de", "trial", 1, now=now)
+        PoolKeeper(
+            registry, CountingEngine(), KeeperSettings("v1"), owner="k", clock=lambda: now
+        ).step()
+        instance = sign_up(registry, "acme")["instance_id"]
+    spec = resolve_spec("acme", None, None)
+    assert spec.stack_name == f"tenant-{instance}" and spec.slug == "acme" and spec.pooled
+    target, _ = resolve_target("acme", None)
+    assert target == Target("acme", catalogue().resolve("de"), instance)
+    assert target.db_identifier == f"t-{instance}-db"
+    assert target.key_alias == f"alias/tenant-{instance}"
+    assert Target("acme", catalogue().resolve("de")).db_identifier == "t-acme-db"
