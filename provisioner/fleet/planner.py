@@ -149,6 +149,8 @@ class _SidePlans:
             requests += [(self.site, s) for s in cls.probe_specs]
             verifier = cls.pick_verifier()
             requests += [(self.site, spec) for spec in mine if spec["slug"] == verifier]
+        # Tenants bound to pooled instances are not in any class (template.classes).
+        requests += [(self.site, s) for s in self.specs.values() if s.get("instance_id")]
         return requests
 
     def second_round(self, first: dict[SpecKey, PlanResult]) -> list[tuple[Site, dict[str, str]]]:
