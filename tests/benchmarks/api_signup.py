@@ -116,25 +116,12 @@ class Pool:
 
 
 def fill_pool(url: str, size: int) -> None:
-    """`size` ready instances of the de/trial pool, recorded through the workers' own calls."""
-    from datetime import UTC, datetime
+    """`size` ready instances in the de/trial pool."""
+    from provisioner.registry import Registry
+    from tests.benchmarks._pools import fill_ready
 
-    from provisioner.registry import Registry, pools
-
-    now = datetime.now(UTC)
     with Registry.open(url) as registry:
-        pools.set_target(registry, "de", "trial", size, now=now)
-        jobs = pools.claim_jobs(
-            registry,
-            "bench",
-            now=now,
-            limit=size,
-            lease_seconds=600,
-            program_version="bench",
-            region_of=lambda code: "eu-central-1",
-        )
-        for job in jobs:
-            pools.finish_job(registry, job, now=now, program_version="bench")
+        fill_ready(registry, size)
 
 
 def signup_body(prefix: str) -> tuple[bytes, str]:
