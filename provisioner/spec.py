@@ -54,16 +54,11 @@ def validate_slug(value: str) -> str:
     return value
 
 
-
 def validate_instance_id(value: str) -> str:
     """An instance id names cloud resources: the slug's rules, and the pool's prefix."""
     if not isinstance(value, str) or not value.startswith(INSTANCE_ID_PREFIX):
         raise UsageError(f"instance id {value!r} must start with {INSTANCE_ID_PREFIX!r}")
-    if (
-        not SLUG_MIN <= len(value) <= SLUG_MAX
-        or not _SLUG_RE.match(value)
-        or "--" in value
-    ):
+    if not SLUG_MIN <= len(value) <= SLUG_MAX or not _SLUG_RE.match(value) or "--" in value:
         raise UsageError(
             f"instance id {value!r} is not a DNS label of {SLUG_MIN}-{SLUG_MAX} characters"
         )

@@ -200,3 +200,20 @@ def test_instance_ids_are_validated(value: str) -> None:
 
     with pytest.raises(UsageError):
         TenantSpec.for_pool(value, catalogue().resolve("de"), get_plan("trial"))
+
+
+def test_the_worker_runs_the_pools_beside_tenant_work(registry: Registry, clock: Clock) -> None:
+    stop = threading.Event()
+
+    class StopsAfterOneBuild(CountingEngine):
+        def up(self, spec: TenantSpec) -> Any:
+            super().up(spec)
+            stop.set()  # the worker finishes what runs, then returns
+
+    engine = StopsAfterOneBuild()
+    registry_pools.set_target(registry, "de", "trial", 1, now=clock())
+    settings = WorkerSettings(program_version=PROGRAM, poll_seconds=0.01)
+    pools = keeper(registry, engine, clock)
+    Worker(registry, engine, settings, clock=clock, pools=pools).run(stop)
+    assert ready_count(registry) == 1
+    assert [op for op, _ in engine.ops] == ["up"]
