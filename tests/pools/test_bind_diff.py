@@ -22,7 +22,10 @@ def test_binding_changes_only_tags_dns_and_app_config(location: str) -> None:
     result = bind_diff(location, "trial")
     assert result.violations == ()
     assert result.changes["replace"] == [] and result.changes["delete"] == []
-    assert [e["type"] for e in result.changes["create"]] == ["aws:route53/record:Record"]
+    # The customer's two DNS names (the app and mail.<hostname>) appear only once bound.
+    created = sorted((e["type"], e["name"]) for e in result.changes["create"])
+    assert created == [("aws:route53/record:Record", "edge-dns"),
+                       ("aws:route53/record:Record", "edge-mail-dns")]
     config = [e for e in result.changes["update"] if e["type"] == "aws:ssm/parameter:Parameter"]
     value = next(c for c in config[0]["changes"] if c["path"] == "insecureValue")
     assert json.loads(value["after"])["slug"] == SAMPLE_SLUG

@@ -35,7 +35,7 @@ def test_a_direct_tenants_instance_id_is_its_slug() -> None:
     assert spec.instance_id == SLUG and not spec.pooled and spec.bound
     assert (spec.stack_name, spec.resource_prefix) == (f"tenant-{SLUG}", f"t-{SLUG}")
     assert set(spec.to_dict()) == {"slug", "location", "region", "jurisdiction", "plan",
-                                   "backup_region", "backup_mode"}  # fmt: skip
+                                   "backup_region", "backup_mode", "backup_account_id"}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -73,8 +73,9 @@ def test_a_bound_pooled_instance_shows_the_slug_only_in_dns_tags_and_app_config(
     plan = synth_plan(pooled.bind(SLUG))
     assert not [name for name in _names(plan) if SLUG in name]
     assert any("pool-0a1b2c3d4e" in name for name in _names(plan))
-    (record,) = [r for r in _by_type(plan, "aws:route53/record:Record")]
-    assert record["inputs"]["name"] == f"{SLUG}.{catalogue().domain}"
+    records = {r["inputs"]["name"] for r in _by_type(plan, "aws:route53/record:Record")}
+    hostname = f"{SLUG}.{catalogue().domain}"
+    assert records == {hostname, f"mail.{hostname}"}  # the app's and the mail clients' names
     (config,) = _by_type(plan, "aws:ssm/parameter:Parameter")
     assert json.loads(config["inputs"]["insecureValue"])["slug"] == SLUG
     assert _by_type(plan, "aws:acm/certificate:Certificate") == []  # the region's wildcard

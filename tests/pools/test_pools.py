@@ -77,7 +77,8 @@ def test_a_signup_binds_a_ready_instance_without_building_anything(
     assert tenant.observed_state == "active"
     stack, bind = engine.diffs[-1]
     assert stack == f"tenant-{instance}"  # the pooled stack itself, updated in place
-    assert [e["type"] for e in bind["create"]] == ["aws:route53/record:Record"]
+    # Only the customer's DNS names (the app's and mail.<hostname>) are created.
+    assert [e["type"] for e in bind["create"]] == ["aws:route53/record:Record"] * 2
     assert bind["replace"] == [] and bind["delete"] == []
     assert len([s for s in engine.plans if s.startswith("tenant-")]) == 1  # no second stack
 
