@@ -65,3 +65,32 @@ def test_unknown_location_is_a_usage_error() -> None:
     out = CliRunner().invoke(app, ["pool", "bind-diff", "--location", "mars"])
     assert out.exit_code == 2
     assert "unknown location 'mars'" in out.output
+
+
+@pytest.mark.parametrize(
+    ("module", "function"),
+    [
+        ("stacks.components.observability", "waf_log_group_name"),  # WAF's aws-waf-logs-... group
+        ("stacks.components.keys", "app_role_name"),  # tenant-<x>-app, named in the key policy
+        ("stacks.components.patching", "patch_group"),  # the window's target and the server's tag
+    ],
+)
+def test_a_later_physical_name_from_the_slug_is_a_violation(
+    monkeypatch: pytest.MonkeyPatch, module: str, function: str
+) -> None:
+    # Names added after warm pools (WAF, the role's fixed name, patching) derive from the
+    # instance id too: one derived from the slug again would rename something at binding.
+    import importlib
+
+    target = importlib.import_module(module)
+    original = getattr(target, function)
+
+    def from_slug(spec: TenantSpec) -> str:
+        return str(original(spec)).replace(spec.instance_id, spec.slug)
+
+    monkeypatch.setattr(target, function, from_slug)
+    for name in ("stacks.components.compute", "stacks.components.edge", "stacks.tenant_stack"):
+        user = importlib.import_module(name)
+        if hasattr(user, function):  # imported by name: patch that binding as well
+            monkeypatch.setattr(user, function, from_slug)
+    assert bind_diff("us", "trial").violations != ()
