@@ -18,7 +18,7 @@ from tests.fleet.conftest import Run, edit, git
 DATABASE = "stacks/components/database.py"
 TENANT = "stacks/tenant_stack.py"
 DB_OPTS = "opts=self.child(depends_on=list(log_groups)),"
-DB_COMPONENT_OPTS = """            log_groups=logs.db_groups,
+DB_COMPONENT_OPTS = """            monitoring_role_arn=monitoring.role.arn,
             opts=child,"""
 
 
@@ -53,7 +53,7 @@ def test_a_component_renamed_with_an_alias_carries_its_children_along(
     # URNs change twice (parent and name) and only the parent's alias, inherited, matches them.
     edit(repo / TENANT, 'database = Database(\n            "database",',
          'database = Database(\n            "db",')
-    edit(repo / TENANT, DB_COMPONENT_OPTS, """            log_groups=logs.db_groups,
+    edit(repo / TENANT, DB_COMPONENT_OPTS, """            monitoring_role_arn=monitoring.role.arn,
             opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name="database")]),""")
     code, report, _ = run_fleet(repo, "--detailed-exitcode")
     assert code == 0, report["groups"]
@@ -75,7 +75,7 @@ def test_a_component_type_change_shows_the_parent_path_and_an_alias_makes_it_no_
     # Same name and type deleted and created: the rows say which parent changed.
     assert "`database-instance` <sub>under Tenant/Database</sub>" in markdown
     assert "`database-instance` <sub>under Tenant/PrimaryDatabase</sub>" in markdown
-    edit(repo / TENANT, DB_COMPONENT_OPTS, """            log_groups=logs.db_groups,
+    edit(repo / TENANT, DB_COMPONENT_OPTS, """            monitoring_role_arn=monitoring.role.arn,
             opts=pulumi.ResourceOptions(
                 parent=self, aliases=[pulumi.Alias(type_="provisioner:tenant:Database")]),""")
     code, report, _ = run_fleet(repo, "--detailed-exitcode")
