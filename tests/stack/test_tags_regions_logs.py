@@ -64,7 +64,8 @@ def test_log_groups_are_encrypted_with_the_tenant_key_and_kept_per_plan(planned:
     for group in groups:
         assert group["inputs"]["kmsKeyId"] == planned.tenant_key_arn
         expected = planned.spec.plan.log_retention_days
-        if group["inputs"]["name"].endswith(security):
+        name = group["inputs"]["name"]
+        if name.endswith(security) or name.startswith("aws-waf-logs-"):  # WAF: a security log
             expected = max(expected, 365)
         assert group["inputs"]["retentionInDays"] == expected, group["inputs"]["name"]
 
