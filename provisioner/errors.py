@@ -3,6 +3,7 @@
     ProvisionerError                 base; `exit_code` is what the CLI exits with
     ├── UsageError                   bad input (slug, location, plan, dates, files): exit 2
     │   ├── ConfigError              a configuration file (regions.yaml, ...) is invalid: exit 2
+    │   ├── TenantsFileError         a fleet's tenants file has errors (every one, file:line)
     │   ├── TenantNotFound           no tenant registered under that slug
     │   ├── TenantExists             the slug is taken (slugs are never reused)
     │   ├── IllegalTransition        the lifecycle refuses the change from the current state
@@ -76,6 +77,15 @@ class UsageError(ProvisionerError):
 
 class ConfigError(UsageError):
     """A configuration file is invalid; the message names the file, the entry and the field."""
+
+
+class TenantsFileError(UsageError):
+    """A tenants file with errors; `errors` holds every one as `file:line: message`."""
+
+    def __init__(self, name: str, errors: list[str]) -> None:
+        self.errors = errors
+        count = f"{len(errors)} error{'s' if len(errors) != 1 else ''}"
+        super().__init__(f"{name} has {count}:\n" + "\n".join(errors))
 
 
 class EnvironmentProblem(ProvisionerError):

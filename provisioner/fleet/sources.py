@@ -25,6 +25,7 @@ from typing import Any, cast
 
 import yaml
 
+from provisioner.errors import TenantsFileError as TenantsFileError  # callers catch it here
 from provisioner.errors import UsageError
 from provisioner.spec import validate_slug
 
@@ -36,15 +37,6 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 Fleet = dict[str, dict[str, str]]  # slug -> {"slug", "location", "plan"}
 LocationCode = Callable[[str], str]  # location as written -> its code; UsageError if unknown
-
-
-class TenantsFileError(UsageError):
-    """A tenants file with errors; `errors` holds every one as `file:line: message`."""
-
-    def __init__(self, name: str, errors: list[str]) -> None:
-        self.errors = errors
-        count = f"{len(errors)} error{'s' if len(errors) != 1 else ''}"
-        super().__init__(f"{name} has {count}:\n" + "\n".join(errors))
 
 
 @dataclass(frozen=True)
