@@ -140,15 +140,22 @@ def _plan(
     def verdict_key(side: str, spec: dict[str, str]) -> str:
         return digest("policy", code, code_hashes[side], spec_key(spec))
 
-    outcome_keys = {
-        s: digest("outcome", REPORT_FORMAT, code, mode, base_hash, head_hash,
-                  base_fleet.get(s), head_fleet.get(s))
-        for s in rest
-    }
+    def tenant_outcome_key(slug: str) -> str:
+        return digest("outcome", REPORT_FORMAT, code, mode, base_hash, head_hash,
+                      base_fleet.get(slug), head_fleet.get(slug))
+
+    resolved: set[int] = set()  # pairs whose tenants' own outcomes are all cached
     for pair in pairs:
         cached = cache.get("shared", pair_key(pair))
         if cached is not None:
             pair.template, pair.group = cached["template"], cached["group"]
+            continue
+        # A class that did not verify last time was computed tenant by tenant: reuse those.
+        earlier = {s: cache.get("outcomes", tenant_outcome_key(s)) for s in pair.slugs}
+        if all(v is not None for v in earlier.values()):
+            outcomes.update({s: v for s, v in earlier.items() if v is not None})
+            resolved.add(id(pair))
+    outcome_keys = {s: tenant_outcome_key(s) for s in rest}
     for slug in rest:
         found = cache.get("outcomes", outcome_keys[slug])
         spec = head_fleet.get(slug)
@@ -161,7 +168,7 @@ def _plan(
                 cache.put("outcomes", outcome_keys[slug], found)
         if found is not None:
             outcomes[slug] = found
-    todo_pairs = [p for p in pairs if p.template is None]
+    todo_pairs = [p for p in pairs if p.template is None and id(p) not in resolved]
     todo = [s for s in rest if s not in outcomes]
     stats: dict[str, Any] = {
         "tenants": len(slugs) + len(moves),
@@ -215,8 +222,7 @@ def _plan(
             else:
                 todo += pair.slugs
                 for s in pair.slugs:
-                    outcome_keys[s] = digest("outcome", REPORT_FORMAT, code, mode, base_hash,
-                                             head_hash, base_fleet.get(s), head_fleet.get(s))
+                    outcome_keys[s] = tenant_outcome_key(s)
         work = OutcomeWork(base_fleet, head_fleet, base_side, head_side, cache,
                            verdict_key, outcome_keys)
         if shared or todo:

@@ -18,7 +18,8 @@ from tests.fleet.conftest import Run, edit, git
 DATABASE = "stacks/components/database.py"
 TENANT = "stacks/tenant_stack.py"
 DB_OPTS = "opts=self.child(depends_on=list(log_groups)),"
-DB_COMPONENT_OPTS = """            monitoring_role_arn=monitoring.role.arn,
+DB_COMPONENT_OPTS = """            log_groups=logs.db_groups,
+            monitoring_role_arn=monitoring.role.arn,
             opts=child,"""
 
 
@@ -53,7 +54,8 @@ def test_a_component_renamed_with_an_alias_carries_its_children_along(
     # URNs change twice (parent and name) and only the parent's alias, inherited, matches them.
     edit(repo / TENANT, 'database = Database(\n            "database",',
          'database = Database(\n            "db",')
-    edit(repo / TENANT, DB_COMPONENT_OPTS, """            monitoring_role_arn=monitoring.role.arn,
+    edit(repo / TENANT, DB_COMPONENT_OPTS, """            log_groups=logs.db_groups,
+            monitoring_role_arn=monitoring.role.arn,
             opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name="database")]),""")
     code, report, _ = run_fleet(repo, "--detailed-exitcode")
     assert code == 0, report["groups"]
@@ -75,7 +77,8 @@ def test_a_component_type_change_shows_the_parent_path_and_an_alias_makes_it_no_
     # Same name and type deleted and created: the rows say which parent changed.
     assert "`database-instance` <sub>under Tenant/Database</sub>" in markdown
     assert "`database-instance` <sub>under Tenant/PrimaryDatabase</sub>" in markdown
-    edit(repo / TENANT, DB_COMPONENT_OPTS, """            monitoring_role_arn=monitoring.role.arn,
+    edit(repo / TENANT, DB_COMPONENT_OPTS, """            log_groups=logs.db_groups,
+            monitoring_role_arn=monitoring.role.arn,
             opts=pulumi.ResourceOptions(
                 parent=self, aliases=[pulumi.Alias(type_="provisioner:tenant:Database")]),""")
     code, report, _ = run_fleet(repo, "--detailed-exitcode")
@@ -140,11 +143,13 @@ def test_a_major_engine_upgrade_is_dangerous_even_as_an_in_place_update(
         path.write_text(re.sub(r'PARAMETER_FAMILY = "[^"]*"', f'PARAMETER_FAMILY = "{family}"',
                                text))
 
-    engine("8.0", "mysql8.0")
-    git(repo, "commit", "-q", "-a", "--allow-empty", "-m", "MySQL 8.0")  # our test repository
-    engine("8.0.40", "mysql8.0")  # a minor upgrade: an ordinary update
+    engine("8.4", "mysql8.4")
+    git(repo, "commit", "-q", "-a", "--allow-empty", "-m", "MySQL 8.4")  # our test repository
+    engine("8.4.5", "mysql8.4")  # a minor upgrade: an ordinary update
     code, report, _ = run_fleet(repo, "--detailed-exitcode")
-    assert code == 4
+    assert code == 4, report["groups"]
+    engine("8.0", "mysql8.0")
+    git(repo, "commit", "-q", "-a", "-m", "MySQL 8.0")
     engine("8.4", "mysql8.4")
     code, report, _ = run_fleet(repo, "--detailed-exitcode")
     assert code == 5
@@ -153,7 +158,9 @@ def test_a_major_engine_upgrade_is_dangerous_even_as_an_in_place_update(
     assert "database-instance" in updated  # Pulumi updates it in place...
     (reason,) = [r for r in group["danger"] if "database-instance" in r]
     assert "from MySQL 8.0 to 8.4" in reason  # ...but it is dangerous, and says why
-    assert "fails" in reason and "allowMajorVersionUpgrade" in reason
+    # The program sets allowMajorVersionUpgrade (without it RDS refuses the change): the reason
+    # says so, and that the upgrade cannot be undone.
+    assert "allowMajorVersionUpgrade is set" in reason
     assert "cannot be undone" in reason
 
 

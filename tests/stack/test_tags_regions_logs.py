@@ -65,7 +65,7 @@ def test_log_groups_are_encrypted_with_the_tenant_key_and_kept_per_plan(planned:
         assert group["inputs"]["kmsKeyId"] == planned.tenant_key_arn
         expected = planned.spec.plan.log_retention_days
         name = group["inputs"]["name"]
-        if name.endswith(security) or name.startswith("aws-waf-logs-"):  # blocked requests
+        if name.endswith(security) or name.startswith("aws-waf-logs-"):  # WAF: a security log
             expected = max(expected, 365)
         assert group["inputs"]["retentionInDays"] == expected, group["inputs"]["name"]
 
