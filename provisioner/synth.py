@@ -273,6 +273,12 @@ def _make_mocks(location: Location, regions: Catalogue) -> Any:
             if token == "aws:ec2/getAmi:getAmi":
                 image = location.offline_image_id
                 return {"id": image, "imageId": image, "architecture": "x86_64"}
+            if token == "aws:acm/getCertificate:getCertificate":  # the region's wildcard
+                region = str(args.args.get("region") or location.region)
+                domain = str(args.args.get("domain", ""))
+                name = domain.removeprefix("*.")
+                arn = f"arn:aws:acm:{region}:{tenant_account}:certificate/{name}-wildcard"
+                return {"arn": arn, "domain": domain, "status": "ISSUED", "id": arn}
             raise NotImplementedError(f"offline plan has no answer for invoke {token}")
 
     class RecordingMonitor(MockMonitor):

@@ -149,6 +149,7 @@ class Worker:
         *,
         owner: str | None = None,
         webhooks: Any = None,  # provisioner.webhooks.Dispatcher, or None
+        pools: Any = None,  # provisioner.pools.keeper.PoolKeeper, or None
         clock: Callable[[], datetime] = _utcnow,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -159,6 +160,7 @@ class Worker:
         self.settings = settings
         self.owner = owner or default_owner()
         self.webhooks = webhooks
+        self.pools = pools
         self._clock = clock
         self._rand = rand
         self._held: set[str] = set()
@@ -184,6 +186,13 @@ class Worker:
         if self.webhooks is not None:
             hooks = threading.Thread(target=self._webhook_loop, args=(beat_stop,), daemon=True)
             hooks.start()
+        # Warm pools (build, update, recycle) in a thread of their own, beside tenant work.
+        keeper = None
+        if self.pools is not None and not once:
+            keeper = threading.Thread(
+                target=self.pools.loop, args=(beat_stop, self.settings.poll_seconds), daemon=True
+            )
+            keeper.start()
         inflight: dict[Future[None], str] = {}
         pool = ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="reconcile")
         try:
@@ -216,6 +225,8 @@ class Worker:
             pool.shutdown(wait=True)
             beat_stop.set()
             beat.join()
+            if keeper is not None:
+                keeper.join()
             if hooks is not None:
                 hooks.join()
                 self.webhooks.deliver_due()  # what the last operations announced
@@ -328,7 +339,10 @@ class Worker:
     def _run(self, action: Action, claim: leases.Claim) -> dict[str, Any]:
         if action is Action.NOOP:
             return {}
-        spec = TenantSpec.create(claim.slug, claim.location, claim.plan)
+        # A tenant bound to a pooled instance keeps the instance's names: its create is a bind.
+        spec = TenantSpec.create(
+            claim.slug, claim.location, claim.plan, instance_id=claim.instance_id
+        )
         if action in (Action.CREATE, Action.UPDATE, Action.RESUME):
             result = release_apply.up(self.engine, spec, claim, self.registry)
             return {

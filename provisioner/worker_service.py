@@ -16,6 +16,8 @@ from provisioner.webhooks import Dispatcher, WebhookConfig
 from provisioner.worker import StackEngine, Worker, WorkerSettings, WorkerStats, default_owner
 
 if TYPE_CHECKING:
+    from provisioner.pools.keeper import PoolKeeper
+    from provisioner.registry import Registry
     from provisioner.rollout.health import HealthCheck
 
 log = logging.getLogger("provisioner.worker")
@@ -62,7 +64,27 @@ def serve(
         )
         rollouts.start(stop)
         try:
-            worker = Worker(registry, engine, settings, owner=owner, webhooks=dispatcher)
+            keeper = _pool_keeper(registry, engine, settings, owner)
+            worker = Worker(
+                registry, engine, settings, owner=owner, webhooks=dispatcher, pools=keeper
+            )
             return worker.run(stop, once=once)
         finally:
             rollouts.stop()
+
+
+def _pool_keeper(
+    registry: Registry, engine: StackEngine, settings: WorkerSettings, owner: str
+) -> PoolKeeper:
+    """The warm pools' keeper (provisioner.pools.keeper), sharing the worker's region caps."""
+    from datetime import UTC, datetime
+
+    from provisioner.pools.keeper import KeeperSettings, PoolKeeper
+
+    return PoolKeeper(
+        registry,
+        engine,
+        KeeperSettings(program_version=settings.program_version, region_cap=settings.region_cap),
+        owner=owner,
+        clock=lambda: datetime.now(UTC),
+    )

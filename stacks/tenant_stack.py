@@ -8,13 +8,17 @@ catalogue: no registry, no boto3, no clock.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pulumi
 import pulumi_aws as aws
 
 from provisioner.errors import UsageError
+from provisioner.plans import get_plan
 from provisioner.regions import Catalogue, catalogue
 from provisioner.spec import TenantSpec
 from stacks.components.alarms import Alarms, EnhancedMonitoring, Watched
+from stacks.components.app_config import AppConfig
 from stacks.components.backup import Backup
 from stacks.components.base import TenantPart
 from stacks.components.compute import Compute
@@ -32,6 +36,20 @@ PROGRAM_VERSION = "2026.12.1"
 
 def hostname_for(spec: TenantSpec, regions: Catalogue) -> str:
     return f"{spec.slug}.{regions.domain}"
+
+
+def wildcard_domain(regions: Catalogue) -> str:
+    """The name of the wildcard certificate each region's platform stack issues once for the
+    tenants' domain; pooled instances find it by this name (an ACM lookup, no per-tenant
+    validation on the signup path)."""
+    return f"*.{regions.domain}"
+
+
+def wildcard_certificate_arn(spec: TenantSpec, regions: Catalogue) -> pulumi.Output[str]:
+    found = aws.acm.get_certificate_output(
+        domain=wildcard_domain(regions), statuses=["ISSUED"], most_recent=True, region=spec.region
+    )
+    return found.arn
 
 
 class TenantStack(TenantPart):
@@ -58,6 +76,9 @@ class TenantStack(TenantPart):
         regions = regions or catalogue()
         account_id = aws.get_caller_identity_output().account_id
         hostname = hostname_for(spec, regions)
+        # The app server's own name (the CN of its self-signed certificate behind the load
+        # balancer, in its user data): a pooled instance's never changes when it is bound.
+        server_name = f"{spec.instance_id}.{regions.domain}" if spec.pooled else hostname
         child = pulumi.ResourceOptions(parent=self)
 
         backup_provider = backup_account_provider("backup-account", spec, parent=self)
@@ -90,7 +111,7 @@ class TenantStack(TenantPart):
             account_id=account_id,
             log_group_name=logs.app.name,
             session_log_group_name=logs.ssm_sessions.name,
-            hostname=hostname,
+            hostname=server_name,
             suspended=suspended,
             opts=child,
         )
@@ -108,6 +129,9 @@ class TenantStack(TenantPart):
             mail_security_group_id=network.mail_sg.id,
             waf_log_group_arn=logs.waf.arn,
             suspended=suspended,
+            wildcard_certificate_arn=(
+                wildcard_certificate_arn(spec, regions) if spec.pooled else None
+            ),
             opts=child,
         )
         Alarms(
@@ -118,12 +142,14 @@ class TenantStack(TenantPart):
                 target_group=edge.target_group.arn_suffix,
                 instance_id=compute.instance.id,
                 db_identifier=db_identifier(spec),
-                certificate_arn=edge.certificate.certificate_arn,
+                certificate_arn=edge.certificate_arn,
             ),
             account_id=account_id,
             suspended=suspended,
             opts=child,
         )
+        if spec.pooled:
+            AppConfig("app-config", spec, hostname, app_role_id=compute.role.id, opts=child)
         backup = Backup(
             "backup",
             spec,
@@ -148,6 +174,27 @@ class TenantStack(TenantPart):
             "suspended": "true" if suspended else "false",
         }
         self.register_outputs(self.outputs)
+
+
+def spec_from_config(get: Callable[[str], str | None]) -> TenantSpec:
+    """The spec a stack's `tenant:` configuration describes (`get("slug")` -> its value, or None):
+    the inverse of the engine's stack_config. `instance-id` and `bound` are set for warm-pool
+    instances only; an unbound one's slug is its instance id."""
+
+    def require(key: str) -> str:
+        value = get(key)
+        if not value:
+            raise UsageError(f"stack configuration tenant:{key} is missing: set it")
+        return value
+
+    instance_id = get("instance-id")
+    if instance_id and get("bound") == "false":
+        return TenantSpec.for_pool(
+            instance_id, catalogue().resolve(require("location")), get_plan(require("plan"))
+        )
+    return TenantSpec.create(
+        require("slug"), require("location"), require("plan"), instance_id=instance_id or None
+    )
 
 
 def tenant_program(

@@ -165,6 +165,9 @@ class TenantView(BaseModel):
     created_at: str
     trial_ends_at: str | None
     updated_at: str
+    provisioning: Literal["pooled", "cold"] = Field(
+        description="pooled: bound to a ready warm-pool instance; cold: a full build."
+    )
     status_url: str
     links: Links
 
@@ -251,6 +254,8 @@ def tenant_view(tenant: Tenant, now: datetime) -> dict[str, Any]:
         "created_at": iso(tenant.created_at),
         "trial_ends_at": _iso(tenant.trial_ends_at),
         "updated_at": iso(tenant.updated_at),
+        # Bound to a ready warm-pool instance (ready in about a minute), or built from scratch.
+        "provisioning": "pooled" if getattr(tenant, "instance_id", None) else "cold",
         "status_url": base,
         "links": {
             "status": base,

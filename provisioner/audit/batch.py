@@ -28,7 +28,7 @@ def targets(tenants: Iterable[Tenant], *, deleted: bool) -> list[Work]:
 
     regions = catalogue()
     return [
-        (Target(t.slug, regions.resolve(t.location)), t)
+        (Target(t.slug, regions.resolve(t.location), t.instance_id or ""), t)
         for t in tenants
         if t.is_tombstone == deleted
     ]

@@ -53,7 +53,7 @@ def _stopped(ctx: Context) -> bool:
 
 def check_alarms(ctx: Context) -> None:
     target, report = ctx.target, ctx.report
-    prefix = f"t-{target.slug}-"
+    prefix = f"t-{target.names}-"
     cloudwatch: Any = ctx.client("cloudwatch")
     alarms: dict[str, dict[str, Any]] = {}
     for page in cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix=prefix):
@@ -88,7 +88,7 @@ def check_log_groups(ctx: Context) -> None:
     target, report = ctx.target, ctx.report
     logs: Any = ctx.client("logs")
     groups: dict[str, dict[str, Any]] = {}
-    for prefix in (f"/tenant/{target.slug}/", f"/aws/rds/instance/{target.db_identifier}/"):
+    for prefix in (f"/tenant/{target.names}/", f"/aws/rds/instance/{target.db_identifier}/"):
         for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=prefix):
             groups.update({g["logGroupName"]: g for g in page["logGroups"]})
 
@@ -96,13 +96,13 @@ def check_log_groups(ctx: Context) -> None:
         return f"arn:aws:logs:{target.region}:{report.account}:log-group:{name}"
 
     for kind in AGENT_LOG_KINDS:
-        name = tenant_log_group(target.slug, kind)
+        name = tenant_log_group(target.names, kind)
         if name in groups:
             report.check("logs.agent-groups", arn(name))
         else:
             report.fail("monitoring", "logs.agent-groups", arn(name), target.region,
                         f"no log group {name}: the agent would create it unencrypted")
-    security = [tenant_log_group(target.slug, k) for k in SECURITY_TENANT_LOGS]
+    security = [tenant_log_group(target.names, k) for k in SECURITY_TENANT_LOGS]
     security += [f"/aws/rds/instance/{target.db_identifier}/{log}" for log in SECURITY_DB_LOGS]
     for name in security:
         days = groups.get(name, {}).get("retentionInDays")
@@ -165,7 +165,7 @@ def _audit_plugin(ctx: Context, db: dict[str, Any]) -> bool:
 def check_patching(ctx: Context) -> None:
     target, report = ctx.target, ctx.report
     ssm: Any = ctx.client("ssm")
-    name = f"t-{target.slug}-patching"
+    name = f"t-{target.names}-patching"
     windows = ssm.describe_maintenance_windows(
         Filters=[{"Key": "Name", "Values": [name]}])["WindowIdentities"]
     window_arn = f"arn:aws:ssm:{target.region}:{report.account}:maintenancewindow/{name}"

@@ -2,7 +2,8 @@
 
 Two independent sources per region, so a resource that lost its tags is still found:
 - the tagging API (`tenant=<slug>`), for every service it covers;
-- per-service reads by tag filter or by the names the stack derives from the slug (instances,
+- per-service reads by tag filter or by the names the stack derives from the instance id (the
+  slug for a tenant created directly; instances,
   volumes, snapshots, database instances, snapshots and retained automated backups, secrets,
   log groups, vaults and their recovery points).
 The tenant's KMS keys (its own, and the backup account's per-tenant key, read as the platform's
@@ -241,9 +242,9 @@ class _Sweep:
                             region, "secretsmanager:secret", secret["ARN"], secret.get("Name", "")
                         )
         logs = self.clients.client("logs", region)
-        # The stack's names: /tenant/{slug}/... and RDS's exports; the trailing "/" keeps
+        # The stack's names: /tenant/{instance id}/... and RDS's exports; the trailing "/" keeps
         # tenant "acme" from matching "acme-corp".
-        prefixes = (f"/tenant/{self.target.slug}/", f"/aws/rds/instance/{self.db_id}/")
+        prefixes = (f"/tenant/{self.target.names}/", f"/aws/rds/instance/{self.db_id}/")
         pages = (
             page
             for prefix in prefixes
@@ -340,7 +341,7 @@ def prove_deletion(clients: Clients, target: Target, now: datetime) -> Proof:
         role = catalogue().platform.backup_role_arn(backup.account_id)
         sweep.key(backup.region, target.key_alias, role_arn=role)
         copies = clients.client("backup", backup.region, role_arn=role)
-        names = {f"tenant-{target.slug}-copy", f"tenant-{target.slug}-air-gapped"}  # the stack's
+        names = {f"tenant-{target.names}-copy", f"tenant-{target.names}-air-gapped"}  # the stack's
         vaults = {
             v["BackupVaultArn"]
             for p in copies.get_paginator("list_backup_vaults").paginate()

@@ -18,6 +18,12 @@ class Target:
 
     slug: str
     location: Location
+    # What the stack's physical names derive from ("" = the slug: every tenant created directly).
+    instance_id: str = ""
+
+    @property
+    def names(self) -> str:
+        return self.instance_id or self.slug
 
     @property
     def region(self) -> str:
@@ -34,11 +40,11 @@ class Target:
 
     @property
     def db_identifier(self) -> str:
-        return f"t-{self.slug}-db"
+        return f"t-{self.names}-db"
 
     @property
     def key_alias(self) -> str:
-        return f"alias/tenant-{self.slug}"
+        return f"alias/tenant-{self.names}"
 
 
 @dataclass(frozen=True, order=True)

@@ -36,7 +36,9 @@ def resolve_target(slug: str, location: str | None) -> tuple[Target, Tenant | No
     from provisioner.resolve import resolve
 
     resolved = resolve(slug, location, need_plan=False)
-    return Target(slug, resolved.location), resolved.tenant
+    tenant = resolved.tenant
+    instance_id = (tenant.instance_id or "") if tenant is not None else ""
+    return Target(slug, resolved.location, instance_id), tenant
 
 
 def print_table(title: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:

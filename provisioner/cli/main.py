@@ -91,6 +91,7 @@ def _register() -> None:
         incident,
         plan,
         policy,
+        pool,
         region,
         release,
         restore,
@@ -107,7 +108,7 @@ def _register() -> None:
     for module in (
         tenants, tenant_records, tenant_ops, tenant_rollout, billing, retention, fleet, incident,
         release, rollout, plan, check, policy, region, doctor, serve, worker, audit, backups,
-        restore, cost,
+        restore, cost, pool,
     ):  # fmt: skip
         module.register(app)  # worker also adds `tenants retry`
 

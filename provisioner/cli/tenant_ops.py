@@ -50,7 +50,9 @@ def resolve_spec(slug: str, location: str | None, plan: str | None) -> TenantSpe
 
     resolved = resolve(slug, location, plan)
     assert resolved.plan is not None  # resolve() insists on a plan unless told otherwise
-    return TenantSpec.create(slug, resolved.location.code, resolved.plan)
+    # A tenant bound to a warm-pool instance runs the instance's stack (names from its id).
+    instance_id = resolved.tenant.instance_id if resolved.tenant is not None else None
+    return TenantSpec.create(slug, resolved.location.code, resolved.plan, instance_id=instance_id)
 
 
 def _engine(backend: str | None, secrets_provider: str | None) -> Engine:

@@ -210,6 +210,9 @@ def stack_config(
     }
     if zone is not None:
         config[f"{CONFIG_NAMESPACE}:zone"] = zone
+    if spec.pooled:  # a warm-pool instance: its names come from the instance id, not the slug
+        config[f"{CONFIG_NAMESPACE}:instance-id"] = spec.instance_id
+        config[f"{CONFIG_NAMESPACE}:bound"] = "true" if spec.bound else "false"
     return dict(sorted(config.items()))
 
 

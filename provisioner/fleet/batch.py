@@ -16,6 +16,7 @@ One process plans one spec after another: Pulumi's mock runtime is not thread-sa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -51,6 +52,13 @@ def plan_specs(specs: list[dict[str, Any]], out: Any) -> None:
         line: dict[str, Any] = {"index": index}
         try:
             spec = TenantSpec.create(str(raw["slug"]), str(raw["location"]), str(raw["plan"]))
+            if raw.get("instance_id"):  # a tenant bound to a warm-pool instance; a revision
+                # before instance ids has no such argument (its names come from the slug)
+                with contextlib.suppress(TypeError):
+                    spec = TenantSpec.create(
+                        spec.slug, spec.location.code, spec.plan.name,
+                        instance_id=str(raw["instance_id"]),
+                    )  # fmt: skip
         except (UsageError, KeyError, ValueError) as exc:
             line.update(kind="invalid", error=str(exc))
         else:

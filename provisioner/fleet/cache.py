@@ -61,8 +61,12 @@ def digest(*parts: Any) -> str:
 
 
 def spec_key(spec: dict[str, str]) -> dict[str, str]:
-    """The part of a tenants-file entry a plan depends on, normalised."""
-    return {k: str(spec[k]).strip().lower() for k in ("slug", "location", "plan")}
+    """The part of a tenants-file entry a plan depends on, normalised (a pooled instance's id
+    too: a bound tenant's names come from it)."""
+    key = {k: str(spec[k]).strip().lower() for k in ("slug", "location", "plan")}
+    if spec.get("instance_id"):
+        key["instance_id"] = str(spec["instance_id"])
+    return key
 
 
 class PlanCache:

@@ -86,6 +86,7 @@ REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
     "aws:iam/rolePolicy:RolePolicy": ("name", "namePrefix", "role"),
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ("role", "policyArn"),
     "aws:iam/instanceProfile:InstanceProfile": ("name", "namePrefix", "path"),
+    "aws:ssm/parameter:Parameter": ("name",),
 }  # fmt: skip
 
 # Every bucket-level S3 configuration resource is bound to its bucket.

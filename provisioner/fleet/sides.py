@@ -48,6 +48,8 @@ class SidePlans:
         self.templates: dict[ClassKey, ClassPlan] = {}
         self._pending: list[ClassPlan] = []
         self._needed: set[SpecKey] = set()
+        # Tenants bound to pooled instances are in no class (template.classes): planned exactly.
+        self.bound = {spec_key(s): s for s in specs if s.get("instance_id")}
 
     def templatable(self, cls: ClassKey) -> bool:
         """Whether the class is worth a template (it may still fail verification)."""
@@ -76,6 +78,7 @@ class SidePlans:
             self._pending.append(cls)
             requests += [(self.site, s) for s in cls.probe_specs]
             requests.append((self.site, _spec(cls.pick_verifier(), key)))
+        requests += [(self.site, spec) for key, spec in self.bound.items() if key in needed]
         return requests
 
     def second_round(self, first: dict[SpecKey, PlanResult]) -> list[Request]:

@@ -226,8 +226,11 @@ def registry_fleet(url: str | None = None) -> Fleet:
 
     with Registry.open(url) as registry:
         tenants = registry.list_tenants()
-    return {
-        t.slug: {"slug": t.slug, "location": t.location, "plan": t.plan}
-        for t in tenants
-        if t.desired_state != "deleted"
-    }
+    fleet: Fleet = {}
+    for t in tenants:
+        if t.desired_state == "deleted":
+            continue
+        fleet[t.slug] = {"slug": t.slug, "location": t.location, "plan": t.plan}
+        if t.instance_id:  # bound to a warm-pool instance: planned under the instance's names
+            fleet[t.slug]["instance_id"] = t.instance_id
+    return fleet

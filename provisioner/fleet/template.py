@@ -86,6 +86,9 @@ def classes(specs: list[dict[str, str]]) -> list[ClassPlan]:
     two classes: a tenant whose plan changes is planned with each spec."""
     grouped: dict[tuple[str, str], set[str]] = {}
     for spec in specs:
+        if spec.get("instance_id"):
+            continue  # named after its pooled instance, not its slug: planned exactly
+
         key = (spec["location"].strip().lower(), spec["plan"].strip().lower())
         grouped.setdefault(key, set()).add(spec["slug"])
     return [ClassPlan(loc, plan, sorted(slugs)) for (loc, plan), slugs in sorted(grouped.items())]

@@ -56,6 +56,7 @@ class Claim:
     # target set, the worker applies that release instead of its own program.
     release_id: int | None = None
     target_release_id: int | None = None
+    instance_id: str | None = None  # the pooled instance it was bound to (None: its slug)
 
 
 def _program_drift(program_version: str) -> sa.ColumnElement[bool]:
@@ -143,6 +144,7 @@ def claim(
         c.version,
         c.release_id,
         c.target_release_id,
+        c.instance_id,
     ]
     wanted = limit * _CANDIDATE_FACTOR
     # Two queries: the unsettled tenants through their partial index, then (only if that left
@@ -275,6 +277,7 @@ def _to_claim(row: Any, attempt: int, owner: str) -> Claim:
         owner=owner,
         release_id=row.release_id,
         target_release_id=row.target_release_id,
+        instance_id=row.instance_id,
     )
 
 

@@ -147,6 +147,9 @@ class TenantRow(Base):
     pinned_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     pin_reason: Mapped[str | None] = mapped_column(sa.Text)
     legal_hold: Mapped[str | None] = mapped_column(sa.Text)  # the reason; None: no hold
+    # Added by migration 0006 (warm pools): the instance the tenant was bound to; NULL for a
+    # tenant created directly, whose instance id is its slug.
+    instance_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
 
 
 class TenantEventRow(Base):
@@ -336,3 +339,43 @@ releases = cast(sa.Table, ReleaseRow.__table__)
 rollouts = cast(sa.Table, RolloutRow.__table__)
 rollout_tenants = cast(sa.Table, RolloutTenantRow.__table__)
 rollout_events = cast(sa.Table, RolloutEventRow.__table__)
+
+
+# Warm pools (migration 0006, provisioner.registry.pools).
+class PoolInstanceRow(Base):
+    __tablename__ = "pool_instances"
+    __table_args__ = (
+        sa.Index("ix_pool_instances_location_plan_state", "location", "plan", "state", "ready_at"),
+    )
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    instance_id: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    location: Mapped[str] = mapped_column(sa.String(16))
+    region: Mapped[str] = mapped_column(sa.String(32))
+    plan: Mapped[str] = mapped_column(sa.String(32))
+    state: Mapped[str] = mapped_column(sa.String(16))  # pools.POOL_STATES
+    program_version: Mapped[str | None] = mapped_column(sa.String(64))
+    tenant_slug: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(sa.String(128))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PoolTargetRow(Base):
+    __tablename__ = "pool_targets"
+
+    location: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    plan: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    target: Mapped[int] = mapped_column(sa.Integer)
+    max_idle_hours: Mapped[float] = mapped_column(sa.Float)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+pool_instances = cast(sa.Table, PoolInstanceRow.__table__)
+pool_targets = cast(sa.Table, PoolTargetRow.__table__)

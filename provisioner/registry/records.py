@@ -60,6 +60,7 @@ class Tenant:
     version: int
     updated_at: datetime
     attempt_generation: int | None = None  # the generation `attempts` counts against
+    instance_id: str | None = None  # the pooled instance it was bound to (None: its own slug)
 
     @property
     def state(self) -> str:

@@ -10,7 +10,7 @@ constraint: the loser's transaction is rolled back whole and retried, and then s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from provisioner.errors import IdempotencyKeyReused, TenantExists
 from provisioner.registry.bound import bound, insert_ignoring_conflicts
 from provisioner.registry.facade import Registry
+from provisioner.registry.pools import claim_ready
 from provisioner.registry.records import Tenant
 from provisioner.registry.work_models import idempotency_keys, signups
 
@@ -128,6 +129,12 @@ def _signup_once(
         except TenantExists as exc:
             status, body = 409, conflict(exc)
         else:
+            # A ready pooled instance, if its pool has one, bound in this same transaction.
+            instance = claim_ready(
+                conn, location=spec.location.code, plan=spec.plan.name, slug=spec.slug, now=now
+            )
+            if instance is not None:
+                tenant = replace(tenant, instance_id=instance)
             conn.execute(
                 _INSERT_SIGNUP,
                 {

@@ -78,7 +78,7 @@ class Alarms(TenantPart):
         topic = pulumi.Output.from_input(account_id).apply(
             lambda account: alert_topic_arn(spec.region, account)
         )
-        prefix = f"t-{spec.slug}"
+        prefix = f"t-{spec.instance_id}"
         self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
 
         def alarm(what: str, app: bool, description: str, extra_actions: tuple[str, ...] = (),
@@ -86,7 +86,7 @@ class Alarms(TenantPart):
             self.alarms[what] = aws.cloudwatch.MetricAlarm(
                 f"{name}-{what}",
                 name=f"{prefix}-{what}",
-                alarm_description=f"Tenant {spec.slug}: {description}",
+                alarm_description=f"Tenant {spec.instance_id}: {description}",
                 actions_enabled=not (app and suspended),
                 alarm_actions=[topic, *extra_actions],
                 ok_actions=[topic],

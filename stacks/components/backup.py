@@ -53,7 +53,7 @@ class Backup(TenantPart):
     ) -> None:
         super().__init__("Backup", name, spec, opts)
         retention = spec.plan.backup_retention_days
-        vault_name = f"tenant-{spec.slug}"
+        vault_name = f"tenant-{spec.instance_id}"
         # Locked vaults outlive the stack: their recovery points expire by retention.
         kept = self.child(retain_on_delete=True)
         self.vault = aws.backup.Vault(
@@ -118,7 +118,7 @@ class Backup(TenantPart):
         )
         plan = aws.backup.Plan(
             f"{name}-plan",
-            name=f"tenant-{spec.slug}-daily",
+            name=f"tenant-{spec.instance_id}-daily",
             rules=[
                 {
                     "rule_name": "daily",
@@ -156,7 +156,7 @@ class Backup(TenantPart):
         ]
         aws.backup.Selection(
             f"{name}-selection",
-            name=f"tenant-{spec.slug}",
+            name=f"tenant-{spec.instance_id}",
             plan_id=plan.id,
             iam_role_arn=role.arn,
             resources=list(protected_arns),

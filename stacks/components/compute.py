@@ -29,6 +29,7 @@ from provisioner.paths import TEMPLATES_DIR
 from provisioner.promises import AGENT_LOG_KINDS, HSTS_HEADER, TLS12_CIPHERS, TLS13_CIPHERSUITES
 from provisioner.spec import TenantSpec
 from stacks.components.agent import cloudwatch_agent_config
+from stacks.components.app_config import parameter_name
 from stacks.components.base import TenantPart, assume_role_policy
 from stacks.components.database import APP_DB_USER, app_user_arn
 from stacks.components.keys import app_role_name
@@ -63,7 +64,7 @@ _TEMPLATES = jinja2.Environment(
 def render_user_data(spec: TenantSpec, hostname: str, **values: str) -> str:
     """The app server's bootstrap script, from templates/user_data.sh.j2."""
     return _TEMPLATES.get_template("user_data.sh.j2").render(
-        slug=spec.slug,
+        slug=spec.instance_id,
         location=spec.location.code,
         plan=spec.plan.name,
         region=spec.region,
@@ -73,7 +74,9 @@ def render_user_data(spec: TenantSpec, hostname: str, **values: str) -> str:
         hsts=HSTS_HEADER,
         tls12_ciphers=":".join(TLS12_CIPHERS),
         tls13_ciphersuites=":".join(TLS13_CIPHERSUITES),
-        cloudwatch_agent_config=cloudwatch_agent_config(spec.slug),
+        cloudwatch_agent_config=cloudwatch_agent_config(spec.instance_id),
+        # A pooled instance reads its customer from this parameter (stacks.components.app_config).
+        config_parameter=parameter_name(spec) if spec.pooled else "",
         **values,
     )
 
@@ -119,7 +122,7 @@ class Compute(TenantPart):
         )  # fmt: skip
         self.session_document = aws.ssm.Document(
             f"{name}-sessions",
-            name=f"tenant-{spec.slug}-sessions",
+            name=f"tenant-{spec.instance_id}-sessions",
             document_type="Session",
             document_format="JSON",
             content=pulumi.Output.all(session_log_group_name, key_arn).apply(
@@ -230,10 +233,10 @@ def _own_resources_policy(
     statements = [
         _statement("OwnLogGroups", LOG_WRITE_ACTIONS, sorted([*groups, *streams])),
         _statement("OwnParameters", ("ssm:GetParameter", "ssm:GetParameters"),
-                   [f"arn:aws:ssm:{region}:{account}:parameter/tenant/{spec.slug}/*"]),
+                   [f"arn:aws:ssm:{region}:{account}:parameter/tenant/{spec.instance_id}/*"]),
         _statement("SsmDocuments", ("ssm:GetDocument", "ssm:DescribeDocument"),
                    [f"arn:aws:ssm:{region}::document/*",
-                    f"arn:aws:ssm:{region}:{account}:document/tenant-{spec.slug}-*"]),
+                    f"arn:aws:ssm:{region}:{account}:document/tenant-{spec.instance_id}-*"]),
         _statement("OwnDatabaseAsAppUser", ("rds-db:connect",),
                    [app_user_arn(region, account, db_resource_id)]),
         _statement("OwnKey", ("kms:Decrypt", "kms:GenerateDataKey"), [key_arn]),

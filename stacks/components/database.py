@@ -38,9 +38,9 @@ _SLOT_STARTS = ((4, 0), (4, 30), (5, 0), (5, 30))
 def maintenance_window(spec: TenantSpec) -> str:
     """The tenant's weekly maintenance window (`ddd:hh:mm-ddd:hh:mm`, UTC).
 
-    A stable hash of the tenant's name and region picks one of the 28 slots, so tenants of a
+    A stable hash of the tenant's instance id and region picks one of the 28 slots, so tenants of a
     region spread evenly over the week and a tenant's window never moves."""
-    digest = hashlib.sha256(f"{spec.region}/{spec.slug}".encode()).digest()
+    digest = hashlib.sha256(f"{spec.region}/{spec.instance_id}".encode()).digest()
     slot = int.from_bytes(digest[:8], "big") % (len(_DAYS) * len(_SLOT_STARTS))
     day = _DAYS[slot // len(_SLOT_STARTS)]
     hour, minute = _SLOT_STARTS[slot % len(_SLOT_STARTS)]
@@ -72,7 +72,7 @@ class Database(TenantPart):
         subnets = aws.rds.SubnetGroup(
             f"{name}-subnets",
             subnet_ids=list(subnet_ids),
-            description=f"Tenant {spec.slug}: private subnets",
+            description=f"Tenant {spec.instance_id}: private subnets",
             region=self.region,
             tags=self.tags(),
             opts=self.child(),
@@ -80,7 +80,7 @@ class Database(TenantPart):
         params = aws.rds.ParameterGroup(
             f"{name}-params",
             family=PARAMETER_FAMILY,
-            description=f"Tenant {spec.slug}: TLS required",
+            description=f"Tenant {spec.instance_id}: TLS required",
             parameters=[
                 {"name": "require_secure_transport", "value": "1"},
                 {

@@ -43,7 +43,7 @@ def audit_option_group(
         name,
         engine_name="mysql",
         major_engine_version=".".join(engine_version.split(".")[:2]),  # "8.4.5" -> "8.4"
-        option_group_description=f"Tenant {spec.slug}: audit log (logins, DDL, DCL)",
+        option_group_description=f"Tenant {spec.instance_id}: audit log (logins, DDL, DCL)",
         options=[
             {
                 "option_name": DB_AUDIT_PLUGIN,

@@ -10,6 +10,9 @@ certificate, DNS names, and an access-log bucket.
   log group, with the Authorization and Cookie headers redacted.
 - Mail clients: TLS listeners for IMAPS 993, POP3S 995 and SMTPS 465 with the same policy and
   certificate (`mail.<hostname>`), forwarding over TLS; no listener on 25/110/143/587.
+- A tenant created directly has a certificate of its own; a pooled instance is served by its
+  region's wildcard certificate (`wildcard_certificate_arn`), so no certificate validation waits
+  on a signup, and gets its DNS records only when it is bound to a customer.
 - Access logs go to a bucket of the tenant's own. ELB log delivery supports only SSE-S3
   (AES-256) on the target bucket, not SSE-KMS, so that bucket uses SSE-S3:
   https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html
@@ -67,6 +70,7 @@ class Edge(TenantPart):
         mail_security_group_id: pulumi.Input[str],
         waf_log_group_arn: pulumi.Input[str],
         suspended: bool = False,
+        wildcard_certificate_arn: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("Edge", name, spec, opts)
@@ -107,15 +111,20 @@ class Edge(TenantPart):
             opts=self.child(),
         )
         self.mail_hostname = f"mail.{hostname}"
-        certificate = self._certificate(name, hostname, hosted_zone_id)
-        self.certificate = certificate  # watched by the tenant's alarms (days to expiry)
+        # Watched by the tenant's alarms (days to expiry).
+        self.certificate_arn: pulumi.Output[str] = (
+            pulumi.Output.from_input(wildcard_certificate_arn)
+            if wildcard_certificate_arn is not None
+            else self._certificate(name, hostname, hosted_zone_id).certificate_arn
+        )
+        certificate_arn = self.certificate_arn
         aws.lb.Listener(
             f"{name}-https",
             load_balancer_arn=self.lb.arn,
             port=HTTPS_PORT,
             protocol="HTTPS",
             ssl_policy=TLS_POLICY,
-            certificate_arn=certificate.certificate_arn,
+            certificate_arn=certificate_arn,
             routing_http_response_strict_transport_security_header_value=HSTS_HEADER,
             default_actions=[
                 SUSPENDED_RESPONSE
@@ -142,6 +151,14 @@ class Edge(TenantPart):
             tags=self.tags(),
             opts=self.child(),
         )  # fmt: skip
+        if spec.bound:  # created by binding: a pooled instance has no customer name yet
+            self._dns_record(name, hostname, hosted_zone_id)
+        self._firewall(name, waf_log_group_arn)
+        self._mail(name, subnet_ids, mail_security_group_id, vpc_id, instance_id,
+                   certificate_arn, hosted_zone_id, logs)
+        self.register_outputs({"hostname": hostname, "lb_dns_name": self.lb.dns_name})
+
+    def _dns_record(self, name: str, hostname: str, hosted_zone_id: str) -> None:
         aws.route53.Record(
             f"{name}-dns",
             zone_id=hosted_zone_id,
@@ -153,14 +170,10 @@ class Edge(TenantPart):
             ],
             opts=self.child(),
         )  # fmt: skip
-        self._firewall(name, waf_log_group_arn)
-        self._mail(name, subnet_ids, mail_security_group_id, vpc_id, instance_id,
-                   certificate.certificate_arn, hosted_zone_id, logs)
-        self.register_outputs({"hostname": hostname, "lb_dns_name": self.lb.dns_name})
 
     def _firewall(self, name: str, log_group_arn: pulumi.Input[str]) -> None:
         """WAFv2 web ACL on the ALB: managed rule groups in block mode, logged."""
-        metric = f"tenant-{self.spec.slug}"
+        metric = f"tenant-{self.spec.instance_id}"
 
         def visibility(metric_name: str) -> aws.wafv2.WebAclVisibilityConfigArgsDict:
             return {"cloudwatch_metrics_enabled": True, "metric_name": metric_name,
@@ -262,6 +275,8 @@ class Edge(TenantPart):
                 tags=self.tags(),
                 opts=self.child(),
             )
+        if not self.spec.bound:
+            return  # a pooled instance has no customer name yet
         aws.route53.Record(
             f"{name}-mail-dns",
             zone_id=hosted_zone_id,

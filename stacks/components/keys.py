@@ -45,12 +45,12 @@ TENANT_KEY_SERVICES = ("ec2", "rds", "secretsmanager", "backup", "ssm", "logs")
 
 def app_role_name(spec: TenantSpec) -> str:
     """The app server's role (fixed, so the key policy can name it before the role exists)."""
-    return f"tenant-{spec.slug}-app"
+    return f"tenant-{spec.instance_id}-app"
 
 
 def backup_role_name(spec: TenantSpec) -> str:
     """AWS Backup's role in the tenant's account."""
-    return f"tenant-{spec.slug}-backup"
+    return f"tenant-{spec.instance_id}-backup"
 
 
 def log_group_arns(spec: TenantSpec, region: str, account: str) -> list[str]:
@@ -59,7 +59,7 @@ def log_group_arns(spec: TenantSpec, region: str, account: str) -> list[str]:
 
     base = f"arn:aws:logs:{region}:{account}:log-group:"
     return [
-        f"{base}/tenant/{spec.slug}/*",
+        f"{base}/tenant/{spec.instance_id}/*",
         f"{base}/aws/rds/instance/{db_identifier(spec)}/*",
         f"{base}{waf_log_group_name(spec)}",
     ]
@@ -185,7 +185,7 @@ def backup_account_provider(
         assume_roles=[
             {
                 "role_arn": catalogue().platform.backup_role_arn(backup.account_id),
-                "session_name": f"provisioner-tenant-{spec.slug}",
+                "session_name": f"provisioner-tenant-{spec.instance_id}",
             }
         ],
         allowed_account_ids=[backup.account_id],
@@ -206,10 +206,10 @@ class Keys(TenantPart):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("Keys", name, spec, opts)
-        alias_name = f"alias/tenant-{spec.slug}"
+        alias_name = f"alias/tenant-{spec.instance_id}"
         self.key = aws.kms.Key(
             f"{name}-key",
-            description=f"Tenant {spec.slug}: data, volumes, logs, secrets and backups",
+            description=f"Tenant {spec.instance_id}: data, volumes, logs, secrets and backups",
             customer_master_key_spec="SYMMETRIC_DEFAULT",  # AES-256-GCM
             key_usage="ENCRYPT_DECRYPT",
             enable_key_rotation=True,
@@ -236,7 +236,9 @@ class Keys(TenantPart):
         in_backup_account = self.child(provider=backup_provider)
         self.backup_key = aws.kms.Key(
             f"{name}-backup-key",
-            description=f"Tenant {spec.slug}: backup copies ({dest}), owned by the backup account",
+            description=(
+                f"Tenant {spec.instance_id}: backup copies ({dest}), owned by the backup account"
+            ),
             customer_master_key_spec="SYMMETRIC_DEFAULT",
             key_usage="ENCRYPT_DECRYPT",
             enable_key_rotation=True,

@@ -29,14 +29,14 @@ def db_identifier(spec: TenantSpec) -> str:
 
 
 def tenant_log_group_name(spec: TenantSpec, kind: str) -> str:
-    """`/tenant/<slug>/<kind>`: the app server's role may write to this prefix only."""
-    return tenant_log_group(spec.slug, kind)
+    """`/tenant/<instance id>/<kind>`: the app server's role may write to this prefix only."""
+    return tenant_log_group(spec.instance_id, kind)
 
 
 def waf_log_group_name(spec: TenantSpec) -> str:
     """WAF delivers only to log groups named `aws-waf-logs-...` (AWS WAF API reference,
-    LoggingConfiguration), so this one cannot live under `/tenant/<slug>/`."""
-    return f"aws-waf-logs-tenant-{spec.slug}"
+    LoggingConfiguration), so this one cannot live under `/tenant/<instance id>/`."""
+    return f"aws-waf-logs-tenant-{spec.instance_id}"
 
 
 class Observability(TenantPart):

@@ -5,7 +5,8 @@
   patch group, which the app server joins by its `PatchGroup` tag.
 - The **maintenance window** installs them weekly (AWS-RunPatchBaseline, Operation=Install,
   reboot if needed) at night in the location's time zone. Its slot (day and hour) comes from a
-  hash of the slug, so a region's tenants spread over 28 slots instead of rebooting together.
+  hash of the instance id (the slug for a tenant created directly: a stable identity), so a
+  region's tenants spread over 28 slots instead of rebooting together.
 - The **association** scans daily (Operation=Scan), so patch compliance is reported every day
   and the live audit reads it (SSM compliance summary per instance).
 https://docs.aws.amazon.com/systems-manager/latest/userguide/patch-manager.html
@@ -36,12 +37,12 @@ LOCAL_TIME_ZONES = {
 
 
 def patch_group(spec: TenantSpec) -> str:
-    return f"tenant-{spec.slug}"
+    return f"tenant-{spec.instance_id}"
 
 
-def window_schedule(slug: str) -> str:
-    """The tenant's weekly slot: stable for a slug, spread evenly over 7 days x 4 hours."""
-    slot = int.from_bytes(hashlib.sha256(slug.encode()).digest()[:4], "big")
+def window_schedule(instance_id: str) -> str:
+    """The tenant's weekly slot: stable for an instance id, spread evenly over 7 days x 4 hours."""
+    slot = int.from_bytes(hashlib.sha256(instance_id.encode()).digest()[:4], "big")
     day = WINDOW_DAYS[slot % len(WINDOW_DAYS)]
     hour = WINDOW_START_HOURS[(slot // len(WINDOW_DAYS)) % len(WINDOW_START_HOURS)]
     return f"cron(0 {hour} ? * {day} *)"
@@ -58,13 +59,13 @@ class Patching(TenantPart):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("Patching", name, spec, opts)
-        prefix = f"t-{spec.slug}"
+        prefix = f"t-{spec.instance_id}"
         security: aws.ssm.PatchBaselineApprovalRulePatchFilterArgsDict = {
             "key": "CLASSIFICATION", "values": ["Security"]}
         self.baseline = aws.ssm.PatchBaseline(
             f"{name}-baseline",
             name=f"{prefix}-baseline",
-            description=f"Tenant {spec.slug}: security updates",
+            description=f"Tenant {spec.instance_id}: security updates",
             operating_system="AMAZON_LINUX_2023",
             approval_rules=[
                 {
@@ -95,8 +96,8 @@ class Patching(TenantPart):
         self.window = aws.ssm.MaintenanceWindow(
             f"{name}-window",
             name=f"{prefix}-patching",
-            description=f"Tenant {spec.slug}: weekly patching",
-            schedule=window_schedule(spec.slug),
+            description=f"Tenant {spec.instance_id}: weekly patching",
+            schedule=window_schedule(spec.instance_id),
             schedule_timezone=LOCAL_TIME_ZONES.get(spec.location.code, "UTC"),
             duration=WINDOW_HOURS,
             cutoff=WINDOW_CUTOFF_HOURS,

@@ -7,7 +7,10 @@ GET /healthz at the same rate as the baseline (HTTP, uvicorn and the event loop,
 
 `provisioner serve` runs as its own process(es) (access log off; `--servers N` starts N sharing
 the port with --reuse-port), the load comes from this one.
-Target: p99 under 50 ms at 200 requests/s. Prints medians over the runs.
+Target: p99 under 50 ms at 200 requests/s. Prints medians over the runs. `--pool N` puts N ready
+warm-pool instances in location de first, so each signup also claims one (FOR UPDATE SKIP LOCKED
+on PostgreSQL, a conditional UPDATE on SQLite) in its transaction; the last column says how many
+signups were answered "pooled".
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.benchmarks._databases import backends, database, percentile
 
 TOKEN = "bench-" + "t" * 40
+_POOLED = re.compile(rb'"provisioning":\s*"pooled"')
 PROVISIONER = str(Path(sys.executable).parent / "provisioner")
 
 
@@ -70,6 +74,7 @@ class Pool:
     def __init__(self, base: str, size: int) -> None:
         host, port = base.removeprefix("http://").split(":")
         self.host, self.port, self.size = host, int(port), size
+        self.pooled = 0  # answers saying "provisioning": "pooled"
         self.idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (
             asyncio.Queue()
         )
@@ -77,9 +82,7 @@ class Pool:
     async def open(self) -> None:
         for _ in range(self.size):
             reader, writer = await asyncio.open_connection(self.host, self.port)
-            writer.get_extra_info("socket").setsockopt(
-                socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
-            )
+            writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.idle.put_nowait((reader, writer))
 
     async def request(self, method: str, path: str, body: bytes = b"", key: str = "") -> int:
@@ -100,7 +103,8 @@ class Pool:
                 name, _, value = line.decode().partition(":")
                 if name.lower() == "content-length":
                     length = int(value)
-            await reader.readexactly(length)
+            answer = await reader.readexactly(length)
+            self.pooled += bool(_POOLED.search(answer))
             return int(status_line.split()[1])
         finally:
             self.idle.put_nowait((reader, writer))
@@ -109,6 +113,15 @@ class Pool:
         while not self.idle.empty():
             _, writer = self.idle.get_nowait()
             writer.close()
+
+
+def fill_pool(url: str, size: int) -> None:
+    """`size` ready instances in the de/trial pool."""
+    from provisioner.registry import Registry
+    from tests.benchmarks._pools import fill_ready
+
+    with Registry.open(url) as registry:
+        fill_ready(registry, size)
 
 
 def signup_body(prefix: str) -> tuple[bytes, str]:
@@ -150,6 +163,7 @@ async def open_loop(base: str, rate: float, seconds: float, kind: str) -> dict[s
         "p50_ms": percentile(latencies, 0.50) * 1000,
         "p99_ms": percentile(latencies, 0.99) * 1000,
         "errors": errors,
+        "pooled": pool.pooled,
     }
 
 
@@ -179,17 +193,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--servers", type=int, default=1, help="serve processes, one port")
+    parser.add_argument("--pool", type=int, default=0, help="ready pooled instances first")
     args = parser.parse_args()
     print(
         f"{args.rate:.0f} requests/s for {args.seconds:.0f} s, {args.runs} runs, {args.servers}"
-        " serve process(es); medians"
+        f" serve process(es), {args.pool} pooled instances ready; medians"
     )
-    print(f"{'backend':<11}{'request':<18}{'rps':>8}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    print(
+        f"{'backend':<11}{'request':<18}{'rps':>8}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
+        f"{'pooled':>8}"
+    )
     for backend in backends():
         rows: dict[str, list[dict[str, float]]] = {"GET /healthz": [], "POST /v1/tenants": []}
         throughput: list[float] = []
         for _ in range(args.runs):
             with database(backend) as url:
+                if args.pool:
+                    fill_pool(url, args.pool)
                 servers, base = start_servers(url, args.servers)
                 try:
                     rows["GET /healthz"].append(
@@ -207,7 +227,7 @@ def main() -> None:
             med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
             print(
                 f"{backend:<11}{name:<18}{med['rps']:>8.0f}{med['p50_ms']:>9.1f}"
-                f"{med['p99_ms']:>9.1f}{med['errors']:>8.0f}"
+                f"{med['p99_ms']:>9.1f}{med['errors']:>8.0f}{med['pooled']:>8.0f}"
             )
         print(
             f"{backend:<11}{'POST max (16 conc)':<18}{statistics.median(throughput):>8.0f}"

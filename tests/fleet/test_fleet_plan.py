@@ -177,3 +177,25 @@ def test_the_registry_as_the_fleet_shows_program_changes(repo: Path, run_fleet: 
     assert report["source"] == {"kind": "registry"}
     assert sorted(report["tenants"]) == ["acme", "kilo"]
     assert report["summary"]["tenants"]["changed"] == 2
+
+
+def test_a_tenant_bound_to_a_pooled_instance_is_planned_under_its_names(
+    repo: Path, run_fleet: Run
+) -> None:
+    import json
+
+    from provisioner.registry import Registry
+    from provisioner.spec import TenantSpec
+
+    with Registry.open() as registry:
+        for slug in ("acme", "beta", "delta"):  # a class worth a template
+            registry.create_tenant(TenantSpec.create(slug, "de", "trial"), actor="test")
+        with registry.write() as conn:
+            conn.exec_driver_sql("UPDATE tenants SET instance_id = 'pool-0a1b2c3d4e'"
+                                 " WHERE slug = 'beta'")  # fmt: skip
+    edit(repo / "templates/user_data.sh.j2", "mkdir -p /srv/crm\n", "mkdir -p /srv/crm /srv/x\n")
+    code, report, _ = run_fleet(repo, "--registry", "-o", "json")
+    assert code == 0
+    assert report["tenants"]["beta"]["group"] != report["tenants"]["acme"]["group"]
+    assert report["tenants"]["delta"]["group"] == report["tenants"]["acme"]["group"]
+    assert "tenant-pool-0a1b2c3d4e" in json.dumps(report["groups"])

@@ -92,7 +92,7 @@ def test_plans_differ_in_thresholds_where_sizes_differ() -> None:
 
 def test_patching_targets_the_server_in_a_night_window(planned: Plan) -> None:
     window = planned.one("aws:ssm/maintenanceWindow:MaintenanceWindow")["inputs"]
-    assert window["schedule"] == window_schedule(planned.spec.slug) and window["enabled"]
+    assert window["schedule"] == window_schedule(planned.spec.instance_id) and window["enabled"]
     assert window["scheduleTimezone"] != "UTC"
     tags = planned.one("aws:ec2/instance:Instance")["inputs"]["tags"]
     group = planned.one("aws:ssm/patchGroup:PatchGroup")["inputs"]

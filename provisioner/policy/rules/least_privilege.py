@@ -10,7 +10,7 @@ from typing import Any
 
 from provisioner.policy.graph import Graph, Resource, truthy
 from provisioner.policy.model import Rule, Severity, Violation
-from provisioner.policy.rules.tenant_facts import document, statements, strings
+from provisioner.policy.rules.tenant_facts import document, instance_id, statements, strings
 
 KEY_TYPES = ("aws:kms/key:Key", "aws:kms/replicaKey:ReplicaKey")
 IDENTITY_POLICIES = {
@@ -159,7 +159,7 @@ def check_identity_policies(g: Graph) -> Iterator[Violation]:
 
 
 def _own_log_patterns(g: Graph) -> list[str]:
-    slug = str(g.tenant.get("slug", ""))
+    slug = instance_id(g)  # the names derive from it, not from the customer's slug
     return [f"/tenant/{slug}/*", f"aws-waf-logs-tenant-{slug}"]
 
 

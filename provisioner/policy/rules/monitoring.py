@@ -31,6 +31,7 @@ from provisioner.policy.graph import (
 )
 from provisioner.policy.model import Rule, Severity, Violation
 from provisioner.policy.rules.grants import own_accounts
+from provisioner.policy.rules.tenant_facts import instance_id
 from provisioner.promises import (
     AGENT_LOG_KINDS,
     ALERT_TOPIC_NAME,
@@ -248,7 +249,7 @@ def agent_groups(config: Mapping[str, Any]) -> set[str]:
 
 
 def check_agent_config(g: Graph) -> Iterator[Violation]:
-    slug = str(g.tenant.get("slug", ""))
+    slug = instance_id(g)  # the names derive from it, not from the customer's slug
     groups = {str(lg.inputs.get("name")) for lg in g.of_type(LOG_GROUP)}
     for instance in g.of_type(INSTANCE):
         config = agent_config(instance)

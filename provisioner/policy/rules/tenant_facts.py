@@ -26,6 +26,12 @@ def plan_sizes(g: Graph) -> PlanSizes | None:
         return None
 
 
+def instance_id(g: Graph) -> str:
+    """What the stack's physical names derive from: a pooled instance's id, else the slug (the
+    plan's `tenant` block names an instance id only when it differs from the slug)."""
+    return str(g.tenant.get("instance_id") or g.tenant.get("slug", ""))
+
+
 def backup_account(g: Graph) -> str:
     """The location's backup account: the plan's own field, else regions.yaml's."""
     value = g.tenant.get("backup_account_id")

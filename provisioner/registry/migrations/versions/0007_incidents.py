@@ -2,7 +2,7 @@
 contact kept for a deleted tenant.
 
 Revision ID: 0007_incidents
-Revises: 0005_rollouts
+Revises: 0006_warm_pools
 Create Date: 2026-12-01
 """
 
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 from provisioner.registry.models import UTCDateTime
 
 revision = "0007_incidents"
-down_revision = "0005_rollouts"
+down_revision = "0006_warm_pools"
 branch_labels = None
 depends_on = None
 

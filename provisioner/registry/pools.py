@@ -1,0 +1,397 @@
+"""Warm pools in the registry: pooled instances, pool targets, claims by signups and by workers.
+
+A pooled instance goes `building` -> `ready` -> `bound` (a signup took it) or `recycling` ->
+`recycled` (idle too long, or the pool was drained); a build that keeps failing ends `failed`.
+
+Two kinds of claim, both atomic the way tenant leases are (provisioner.registry.leases):
+
+- A signup takes the oldest ready instance of its location and plan inside the transaction that
+  creates the tenant (`claim_ready`): `SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL, so
+  concurrent signups take different instances without waiting on each other; on SQLite (one
+  writer at a time) a conditional `UPDATE ... WHERE state = 'ready'` whose row count says
+  whether it was won. The tenant row records the instance id in the same transaction.
+- A worker takes pool jobs (`claim_jobs`): builds, release updates of ready instances, recycles.
+  The rows exist before the work starts and carry a lease, so a worker killed mid-build loses
+  nothing: its lease expires and another worker takes the build over (`pulumi up` converges).
+  Deciding what to build (targets minus building and ready) happens under a transaction-scoped
+  advisory lock on PostgreSQL, so two workers never fill the same gap twice.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from provisioner.registry.facade import Registry
+from provisioner.registry.models import pool_instances, pool_targets, tenants
+from provisioner.spec import INSTANCE_ID_PREFIX
+
+BUILDING, READY, BOUND, RECYCLING, RECYCLED, FAILED = (
+    "building", "ready", "bound", "recycling", "recycled", "failed",
+)  # fmt: skip
+POOL_STATES = (BUILDING, READY, BOUND, RECYCLING, RECYCLED, FAILED)
+DEFAULT_MAX_IDLE_HOURS = 72.0  # an idle instance older than this is rebuilt (fresh AMI, release)
+DEFAULT_PLAN = "trial"
+_FILL_LOCK = (6_000_016, 1)  # pg_advisory_xact_lock key: one pool decision at a time
+_SQLITE_CLAIM_TRIES = 8  # candidates tried when a conditional update loses (other processes)
+
+p = pool_instances.c
+
+
+def new_instance_id() -> str:
+    """`pool-` and 10 random hex digits: a valid DNS label, never a customer's slug."""
+    return f"{INSTANCE_ID_PREFIX}{secrets.token_hex(5)}"
+
+
+@dataclass(frozen=True)
+class PoolTarget:
+    location: str
+    plan: str
+    target: int  # ready instances kept
+    max_idle_hours: float  # recycled when idle (ready) longer than this
+
+
+@dataclass(frozen=True)
+class PoolJob:
+    """A pooled instance a worker holds, and what to do with it."""
+
+    instance_id: str
+    location: str
+    region: str
+    plan: str
+    kind: str  # "build", "update" (a ready instance on an older program), "recycle"
+    owner: str
+
+
+@dataclass(frozen=True)
+class PoolCounts:
+    location: str
+    plan: str
+    target: int
+    ready: int
+    building: int
+    recycling: int
+    bound: int
+    oldest_ready_at: datetime | None
+
+
+# --- targets ----------------------------------------------------------------------------------
+
+
+def set_target(
+    registry: Registry,
+    location: str,
+    plan: str,
+    target: int,
+    *,
+    now: datetime,
+    max_idle_hours: float | None = None,
+) -> PoolTarget:
+    """Keep `target` ready instances of (location, plan); 0 drains the pool."""
+    if target < 0:
+        raise ValueError("a pool target is 0 or more")
+    with registry.write() as conn:
+        old = conn.execute(
+            sa.select(pool_targets.c.max_idle_hours).where(
+                pool_targets.c.location == location, pool_targets.c.plan == plan
+            )
+        ).scalar_one_or_none()
+        idle = max_idle_hours if max_idle_hours is not None else (old or DEFAULT_MAX_IDLE_HOURS)
+        values = {"target": target, "max_idle_hours": idle, "updated_at": now}
+        if old is None:
+            conn.execute(sa.insert(pool_targets).values(location=location, plan=plan, **values))
+        else:
+            conn.execute(
+                sa.update(pool_targets)
+                .where(pool_targets.c.location == location, pool_targets.c.plan == plan)
+                .values(**values)
+            )
+    return PoolTarget(location, plan, target, idle)
+
+
+def targets(conn: sa.Connection) -> list[PoolTarget]:
+    rows = conn.execute(sa.select(pool_targets).order_by(pool_targets.c.location, "plan"))
+    return [PoolTarget(r.location, r.plan, r.target, r.max_idle_hours) for r in rows]
+
+
+# --- the signup's claim -------------------------------------------------------------------------
+
+
+def _ready_candidates(location: str, plan: str, now: datetime) -> sa.Select[Any]:
+    return (
+        sa.select(p.id, p.instance_id)
+        .where(
+            p.location == location,
+            p.plan == plan,
+            p.state == READY,
+            sa.or_(p.lease_expires_at.is_(None), p.lease_expires_at <= now),  # not being updated
+        )
+        .order_by(p.ready_at, p.id)  # oldest first: the freshest stay longest before recycling
+    )
+
+
+def claim_ready(
+    conn: sa.Connection, *, location: str, plan: str, slug: str, now: datetime
+) -> str | None:
+    """Bind the oldest ready instance of (location, plan) to `slug`, in the caller's transaction
+    (the one creating the tenant); its instance id, or None when the pool is empty (cold)."""
+    postgres = conn.dialect.name == "postgresql"
+    query = _ready_candidates(location, plan, now)
+    if postgres:
+        candidates = conn.execute(query.limit(1).with_for_update(skip_locked=True)).all()
+    else:
+        candidates = conn.execute(query.limit(_SQLITE_CLAIM_TRIES)).all()
+    for row in candidates:
+        won = conn.execute(
+            sa.update(pool_instances)
+            .where(p.id == row.id, p.state == READY)
+            .values(state=BOUND, tenant_slug=slug, bound_at=now, updated_at=now)
+        ).rowcount
+        if won == 1:
+            conn.execute(
+                sa.update(tenants).where(tenants.c.slug == slug).values(instance_id=row.instance_id)
+            )
+            return str(row.instance_id)
+    return None
+
+
+# --- the workers' claims ------------------------------------------------------------------------
+
+
+def claim_jobs(
+    registry: Registry,
+    owner: str,
+    *,
+    now: datetime,
+    limit: int,
+    lease_seconds: float,
+    program_version: str,
+    region_of: Callable[[str], str],
+    region_cap: Callable[[str], int | None] = lambda region: None,
+) -> list[PoolJob]:
+    """Refill, recycle and update pools: up to `limit` jobs for `owner`, within region caps.
+
+    First the decision (in one transaction, under a lock on PostgreSQL): new `building` rows
+    for each pool below its target, and `recycling` for ready instances idle too long or beyond
+    a lowered target. Then the leases: rows with work to do and a free lease."""
+    if limit <= 0:
+        return []
+    expires = now + timedelta(seconds=lease_seconds)
+    with registry.write() as conn:
+        postgres = conn.dialect.name == "postgresql"
+        if postgres:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:a, :b)"),
+                         {"a": _FILL_LOCK[0], "b": _FILL_LOCK[1]})  # fmt: skip
+        for target in targets(conn):
+            _decide(conn, target, now, region_of(target.location))
+        free = sa.or_(p.lease_expires_at.is_(None), p.lease_expires_at <= now)
+        work = sa.or_(
+            p.state.in_((BUILDING, RECYCLING)),
+            sa.and_(
+                p.state == READY,
+                sa.or_(p.program_version.is_(None), p.program_version != program_version),
+            ),
+        )
+        query = sa.select(p.id, p.instance_id, p.location, p.region, p.plan, p.state).where(
+            work, free
+        ).order_by(p.id).limit(limit * 4)  # fmt: skip
+        if postgres:
+            query = query.with_for_update(skip_locked=True)
+        rows = conn.execute(query).all()
+        held = _leases_held(conn, now, {r.region for r in rows})
+        jobs: list[PoolJob] = []
+        for row in rows:
+            if len(jobs) >= limit:
+                break
+            cap = region_cap(row.region)
+            if cap is not None and held[row.region] >= cap:
+                continue
+            won = conn.execute(
+                sa.update(pool_instances)
+                .where(p.id == row.id, free)
+                .values(lease_owner=owner, lease_expires_at=expires, updated_at=now)
+            ).rowcount
+            if won != 1:
+                continue
+            held[row.region] += 1
+            kind = {BUILDING: "build", RECYCLING: "recycle"}.get(row.state, "update")
+            jobs.append(PoolJob(row.instance_id, row.location, row.region, row.plan, kind, owner))
+        return jobs
+
+
+def _decide(conn: sa.Connection, target: PoolTarget, now: datetime, region: str) -> None:
+    mine = sa.and_(p.location == target.location, p.plan == target.plan)
+    idle_since = now - timedelta(hours=target.max_idle_hours)
+    conn.execute(
+        sa.update(pool_instances)
+        .where(mine, p.state == READY, p.ready_at < idle_since)
+        .values(state=RECYCLING, updated_at=now)
+    )
+    counts: dict[str, int] = {
+        state: count
+        for state, count in conn.execute(
+            sa.select(p.state, sa.func.count())
+            .where(mine, p.state.in_((BUILDING, READY)))
+            .group_by(p.state)
+        )
+    }
+    have = counts.get(BUILDING, 0) + counts.get(READY, 0)
+    if have < target.target:
+        conn.execute(
+            sa.insert(pool_instances),
+            [
+                {
+                    "instance_id": new_instance_id(),
+                    "location": target.location,
+                    "region": region,
+                    "plan": target.plan,
+                    "state": BUILDING,
+                    "created_at": now,
+                    "attempts": 0,
+                    "updated_at": now,
+                }
+                for _ in range(target.target - have)
+            ],
+        )
+    elif have > target.target and counts.get(READY, 0):
+        # Drained or lowered: the newest ready ones go (the oldest are bound first anyway).
+        excess = min(have - target.target, counts.get(READY, 0))
+        ids = conn.execute(
+            sa.select(p.id)
+            .where(mine, p.state == READY, p.lease_owner.is_(None))
+            .order_by(p.ready_at.desc(), p.id.desc())
+            .limit(excess)
+        ).scalars().all()  # fmt: skip
+        if ids:
+            conn.execute(
+                sa.update(pool_instances)
+                .where(p.id.in_(ids), p.state == READY)
+                .values(state=RECYCLING, updated_at=now)
+            )
+
+
+def _leases_held(conn: sa.Connection, now: datetime, regions: set[str]) -> Counter[str]:
+    """Leases held per region, by pool jobs and by tenant reconciles: one cap for both."""
+    held: Counter[str] = Counter({r: 0 for r in regions})
+    if not regions:
+        return held
+    for table in (pool_instances, tenants):
+        rows = conn.execute(
+            sa.select(table.c.region, sa.func.count())
+            .where(table.c.lease_expires_at > now, table.c.region.in_(sorted(regions)))
+            .group_by(table.c.region)
+        )
+        for region, count in rows:
+            held[region] += count
+    return held
+
+
+def finish_job(
+    registry: Registry,
+    job: PoolJob,
+    *,
+    now: datetime,
+    program_version: str | None = None,
+    error: str | None = None,
+    max_attempts: int = 5,
+) -> bool:
+    """Record a job's outcome if our lease still holds (False: taken over, result dropped)."""
+    ours = sa.and_(p.instance_id == job.instance_id, p.lease_owner == job.owner)
+    release: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None, "updated_at": now}
+    with registry.write() as conn:
+        if error is not None:
+            attempts = conn.execute(sa.select(p.attempts).where(ours)).scalar_one_or_none()
+            if attempts is None:
+                return False
+            gave_up = job.kind == "build" and attempts + 1 >= max_attempts
+            values = {**release, "attempts": attempts + 1, "last_error": error[:2000]}
+            if gave_up:
+                values.update(state=FAILED, finished_at=now)
+            updated = conn.execute(sa.update(pool_instances).where(ours).values(**values))
+            return updated.rowcount == 1
+        if job.kind == "build":
+            values = {**release, "state": READY, "ready_at": now,
+                      "program_version": program_version, "last_error": None}  # fmt: skip
+        elif job.kind == "update":
+            values = {**release, "program_version": program_version, "last_error": None}
+        else:
+            values = {**release, "state": RECYCLED, "finished_at": now}
+        return conn.execute(sa.update(pool_instances).where(ours).values(**values)).rowcount == 1
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def counts(registry: Registry) -> list[PoolCounts]:
+    """Per pool (every target, and every location with instances): what it holds now."""
+    with registry.read() as conn:
+        wanted = {(t.location, t.plan): t.target for t in targets(conn)}
+        rows = conn.execute(
+            sa.select(p.location, p.plan, p.state, sa.func.count(), sa.func.min(p.ready_at))
+            .where(p.state.in_((BUILDING, READY, RECYCLING, BOUND)))
+            .group_by(p.location, p.plan, p.state)
+        ).all()
+    by_pool: dict[tuple[str, str], dict[str, Any]] = {k: {} for k in wanted}
+    oldest: dict[tuple[str, str], datetime | None] = {}
+    for location, plan, state, count, first_ready in rows:
+        by_pool.setdefault((location, plan), {})[state] = count
+        if state == READY:
+            oldest[(location, plan)] = first_ready
+    return [
+        PoolCounts(
+            location=location,
+            plan=plan,
+            target=wanted.get((location, plan), 0),
+            ready=states.get(READY, 0),
+            building=states.get(BUILDING, 0),
+            recycling=states.get(RECYCLING, 0),
+            bound=states.get(BOUND, 0),
+            oldest_ready_at=oldest.get((location, plan)),
+        )
+        for (location, plan), states in sorted(by_pool.items())
+    ]
+
+
+def instance_state(registry: Registry, instance_id: str) -> str | None:
+    with registry.read() as conn:
+        return conn.execute(
+            sa.select(p.state).where(p.instance_id == instance_id)
+        ).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What a pool's sizing reads from history: signups and pooled builds over a window."""
+
+    signups: int
+    hours: float
+    builds: int
+    mean_build_minutes: float | None  # None: no pooled build finished in the window
+
+
+def observed(
+    registry: Registry, location: str, plan: str, *, now: datetime, days: float = 7.0
+) -> Observed:
+    since = now - timedelta(days=days)
+    with registry.read() as conn:
+        signups = conn.execute(
+            sa.select(sa.func.count()).where(
+                tenants.c.location == location,
+                tenants.c.plan == plan,
+                tenants.c.created_at >= since,
+            )
+        ).scalar_one()
+        builds = conn.execute(
+            sa.select(p.created_at, p.ready_at).where(
+                p.location == location, p.plan == plan, p.ready_at >= since
+            )
+        ).all()
+    minutes = [(b.ready_at - b.created_at).total_seconds() / 60 for b in builds]
+    mean = sum(minutes) / len(minutes) if minutes else None
+    return Observed(int(signups), days * 24, len(minutes), mean)
