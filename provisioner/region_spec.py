@@ -11,7 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from provisioner.errors import UsageError
+import yaml
+
+from provisioner.errors import ConfigError, UsageError
 from provisioner.regions import Catalogue, Location, catalogue
 
 PROTOCOLS = ("email", "https", "sqs", "lambda")
@@ -58,6 +60,35 @@ def split_subscriptions(text: str) -> list[str]:
     return [part for part in re.split(r"[,\s]+", text.strip()) if part]
 
 
+ALL_LOCATIONS = "all"
+
+
+def configured_subscriptions(location: Location, regions: Catalogue) -> list[str]:
+    """Who is alerted by configuration: regions.yaml's `alerts` (`all` for every location, plus
+    the location's own code). Kept in git, so a change to it is a change `fleet plan` shows."""
+    try:
+        raw = yaml.safe_load(regions.source.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{regions.source}: cannot read alerts: {exc}") from exc
+    alerts = raw.get("alerts") if isinstance(raw, dict) else None
+    if alerts is None:
+        return []
+    if not isinstance(alerts, dict):
+        raise ConfigError(f"{regions.source}: alerts: must map 'all' or a location code to a"
+                          " list of subscriptions")
+    found: list[str] = []
+    for key in (ALL_LOCATIONS, location.code):
+        value = alerts.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{regions.source}: alerts: {key}: must be a list of"
+                              " PROTOCOL:ENDPOINT strings")
+        found += value
+    unknown = sorted(set(alerts) - {ALL_LOCATIONS, *regions.locations})
+    if unknown:
+        raise ConfigError(f"{regions.source}: alerts: unknown location(s) {', '.join(unknown)}")
+    return found
+
+
 @dataclass(frozen=True)
 class RegionSpec:
     """The one input of a location's platform stack."""
@@ -73,6 +104,12 @@ class RegionSpec:
         loc = (regions or catalogue()).resolve(location)
         parsed = sorted({Subscription.parse(s, loc.region) for s in subscriptions})
         return cls(location=loc, subscriptions=tuple(parsed))
+
+    @classmethod
+    def configured(cls, location: str, regions: Catalogue | None = None) -> RegionSpec:
+        """The spec with the subscriptions regions.yaml configures (`configured_subscriptions`)."""
+        cat = regions or catalogue()
+        return cls.create(location, configured_subscriptions(cat.resolve(location), cat), cat)
 
     @property
     def region(self) -> str:

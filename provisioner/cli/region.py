@@ -26,7 +26,8 @@ LOCATION_ARGUMENT = typer.Argument(..., help="Signup location (us, uk, ie, de, a
 SUBSCRIBE_OPTION = typer.Option(
     None, "--subscribe", "-s",
     help="Who is alerted, PROTOCOL:ENDPOINT (email:ops@example.com, https://..., sqs:ARN,"
-         " lambda:ARN); repeatable. Default: PROVISIONER_ALERT_SUBSCRIPTIONS.",
+         " lambda:ARN); repeatable. Default: PROVISIONER_ALERT_SUBSCRIPTIONS, else regions.yaml's"
+         " alerts.",
 )
 
 
@@ -34,6 +35,8 @@ def _spec(location: str, subscribe: list[str] | None) -> RegionSpec:
     from provisioner.region_spec import SUBSCRIPTIONS_ENV, RegionSpec, split_subscriptions
 
     chosen = subscribe or split_subscriptions(os.environ.get(SUBSCRIPTIONS_ENV, ""))
+    if not chosen:  # neither given: regions.yaml's `alerts`
+        return RegionSpec.configured(location)
     return RegionSpec.create(location, chosen)  # validated before the heavy imports
 
 

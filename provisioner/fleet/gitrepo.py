@@ -35,13 +35,15 @@ PROGRAM_PATHS = (
     "provisioner/paths.py",
     "provisioner/promises.py",
 )
-NOT_PROGRAM = ("templates/fleet_comment.md.j2", "templates/github/")
+# The regional platform stack is a program of its own (provisioner/fleet/regions.py hashes it);
+# no tenant plan reads it, so a change to it alone replans no tenant.
+NOT_PROGRAM = ("templates/fleet_comment.md.j2", "templates/github/", "stacks/region/")
 GIT_TIMEOUT_SECONDS = 120  # a worktree checkout of a large repository on a slow disk
 
 
-def _excluded(path: str) -> bool:
+def _excluded(path: str, exclude: tuple[str, ...] = NOT_PROGRAM) -> bool:
     return (
-        path.startswith(NOT_PROGRAM)
+        path.startswith(exclude)
         or "/__pycache__/" in f"/{path}"
         or path.endswith((".pyc", ".pyo"))
     )
@@ -134,26 +136,32 @@ class Repository:
 
     # -- program hashes ----------------------------------------------------------------------
 
-    def revision_blobs(self, revision: Revision) -> dict[str, str]:
-        """path -> blob id of every program file at a revision."""
+    def revision_blobs(
+        self, revision: Revision, paths: tuple[str, ...] = PROGRAM_PATHS,
+        exclude: tuple[str, ...] = NOT_PROGRAM,
+    ) -> dict[str, str]:
+        """path -> blob id of every program file (under `paths`) at a revision."""
         out = git(self.root, "ls-tree", "-r", "--full-tree", revision.commit, "--",
-                  *PROGRAM_PATHS).stdout
+                  *paths).stdout
         blobs = {}
         for line in out.splitlines():
             meta, _, path = line.partition("\t")
             parts = meta.split()
-            if len(parts) == 3 and parts[1] == "blob" and not _excluded(path):
+            if len(parts) == 3 and parts[1] == "blob" and not _excluded(path, exclude):
                 blobs[path] = parts[2]
         return blobs
 
-    def working_blobs(self) -> dict[str, str]:
-        """path -> blob id of every program file in the working tree: tracked files as they are
-        on disk now, plus untracked ones git does not ignore (a new component not yet added)."""
+    def working_blobs(
+        self, paths: tuple[str, ...] = PROGRAM_PATHS, exclude: tuple[str, ...] = NOT_PROGRAM
+    ) -> dict[str, str]:
+        """path -> blob id of every program file (under `paths`) in the working tree: tracked
+        files as they are on disk now, plus untracked ones git does not ignore (a new component
+        not yet added)."""
         out = git(self.root, "ls-files", "--cached", "--others", "--exclude-standard", "-z",
-                  "--", *PROGRAM_PATHS).stdout
+                  "--", *paths).stdout
         blobs = {}
         for path in sorted(set(filter(None, out.split("\0")))):
-            if _excluded(path):
+            if _excluded(path, exclude):
                 continue
             try:
                 blobs[path] = blob_id((self.root / path).read_bytes())

@@ -9,7 +9,9 @@
 3. the rest is planned: each side in processes running that side's code (the base in a
    temporary `git worktree`), per (location, plan) class through a verified template where
    that saves work (see `template`), every plan through the plan cache;
-4. per tenant: diff, policy rules on the new graph, danger; then groups and the summary.
+4. per tenant: diff, policy rules on the new graph, danger; then groups and the summary;
+5. every location's regional platform stack likewise (`regions`), cached by its own program
+   hash, so a change to the tenant program alone plans none of them.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from provisioner.fleet.fleets import Fleets, given_fleets, load_fleets
 from provisioner.fleet.gitrepo import Repository, Revision, program_hash
 from provisioner.fleet.outcome import group_outcomes, refused_outcome, unchanged_outcome
 from provisioner.fleet.pool import PlanPool, PlanResult, Site
+from provisioner.fleet.regions import attach, plan_regional
 from provisioner.fleet.residency import location_moves
 from provisioner.fleet.shared import Pair, pairs_of
 from provisioner.fleet.sides import ClassKey, SidePlans, SpecKey, class_of
@@ -234,7 +237,12 @@ def _plan(
                                                      "group": pair.group})
         for site in {id(s): s for s in (base_site, head_site)}.values():
             notices += site.notices
+        # The regional platform stacks, in the same base worktree when there is one.
+        open_base = (base_site.root if base_site is not head_site
+                     else lambda: stack.enter_context(repo.worktree(base)))
+        regional = plan_regional(repo, base, env, open_base, cache, code, say)
         stats.update(
+            region_sides_planned=regional[2],
             outcome_seconds=round(time.perf_counter() - outcomes_started, 2),
             plans_run=pool.planned,
             plans_templated=sum(len(p.slugs) for p in pairs if p.template is not None),
@@ -257,6 +265,7 @@ def _plan(
     apply_margin_gate(outcomes.values(), options.max_monthly_usd)
     report = build_report(base, repo, fleets.source, base_hash, head_hash,
                           list(outcomes.values()), notices, group_keys, expand)
+    attach(report, regional[0], regional[1])
     return report, stats
 
 

@@ -31,15 +31,17 @@ ICONS = {"create": "+", "update": "~", "replace": "±", "delete": "-"}
 
 
 def exit_code(report: dict[str, Any], detailed: bool) -> int:
-    """0 / 4 changes / 5 dangerous with --detailed-exitcode; otherwise 0, or 1 when a tenant
-    cannot be planned at the working tree (the program is broken for it) or its change is
-    refused (a mandatory failure)."""
+    """0 / 4 changes / 5 dangerous with --detailed-exitcode (tenants or regional stacks);
+    otherwise 0, or 1 when a tenant or a location's regional stack cannot be planned at the
+    working tree (the program is broken for it) or a tenant's change is refused (a mandatory
+    failure)."""
     if detailed:
         if report["dangerous"]:
             return EXIT_DANGEROUS
         return EXIT_CHANGES if report["changed"] else EXIT_OK
     t = report["summary"]["tenants"]
-    return EXIT_FAILED if t["error"] or t.get("refused") else EXIT_OK
+    broken_regions = report.get("regions", {}).get("summary", {}).get("stacks", {}).get("error")
+    return EXIT_FAILED if t["error"] or t.get("refused") or broken_regions else EXIT_OK
 
 
 def _plural(n: int, word: str) -> str:
@@ -47,6 +49,18 @@ def _plural(n: int, word: str) -> str:
 
 
 def headline(report: dict[str, Any]) -> str:
+    text = _tenant_headline(report)
+    regions = report.get("regions")
+    if regions and (regions["changed"] or regions["dangerous"]):
+        r = regions["summary"]["stacks"]
+        moved = r["changed"] + r["added"] + r["removed"] + r["error"]
+        text += f" · {moved} of {_plural(r['total'], 'regional stack')} change"
+        if regions["dangerous"] and not text.startswith("⚠️"):
+            text = f"⚠️ {r['dangerous']} regional dangerous · " + text
+    return text
+
+
+def _tenant_headline(report: dict[str, Any]) -> str:
     t = report["summary"]["tenants"]
     failed = t["error"] + t.get("refused", 0)
     if failed:
@@ -188,6 +202,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "lead_error": lead_error(report),
         "source": {"file": f"`{source.get('path')}`", "given": "the specs given"}.get(
             source.get("kind", ""), "the registry"),
+        "regions": report.get("regions"),
         "dangerous_groups": [g for g in report["groups"] if g["dangerous"]],
         "other_groups": [g for g in report["groups"] if not g["dangerous"]],
         "status_text": STATUS_TEXT,
