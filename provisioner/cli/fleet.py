@@ -102,7 +102,8 @@ def _stats_line(stats: dict[str, Any], seconds: float) -> None:
         f" {stats.get('plans_run', 0)} plan(s) run, {stats.get('plans_templated', 0)} from"
         f" verified templates, {seconds:.1f}s"
         + (f" (planning {stats['planning_seconds']}s, diff and policy"
-           f" {stats['outcome_seconds']}s)" if "outcome_seconds" in stats else ""),
+           f" {stats['outcome_seconds']}s)" if "outcome_seconds" in stats else "")
+        + f", regional stacks planned at {stats.get('region_sides_planned', 0)} side(s)",
         err=True,
     )
 

@@ -49,14 +49,21 @@ def _plural(n: int, word: str) -> str:
 
 
 def headline(report: dict[str, Any]) -> str:
-    text = _tenant_headline(report)
     regions = report.get("regions")
-    if regions and (regions["changed"] or regions["dangerous"]):
+    if not regions:
+        return _tenant_headline(report)
+    # The report's changed/dangerous include the regional stacks: the tenants' part says only
+    # what the tenants do, the regional part follows it.
+    t = report["summary"]["tenants"]
+    text = _tenant_headline({**report, "changed": t["total"] != t["unchanged"],
+                             "dangerous": bool(t["dangerous"])})
+    if regions["changed"] or regions["dangerous"]:
         r = regions["summary"]["stacks"]
         moved = r["changed"] + r["added"] + r["removed"] + r["error"]
         text += f" · {moved} of {_plural(r['total'], 'regional stack')} change"
-        if regions["dangerous"] and not text.startswith("⚠️"):
-            text = f"⚠️ {r['dangerous']} regional dangerous · " + text
+        if regions["dangerous"]:
+            text = f"⚠️ {_plural(r['dangerous'], 'regional stack')} dangerous · " \
+                + text.removeprefix("⚠️ ")
     return text
 
 
