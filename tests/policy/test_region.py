@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +28,22 @@ TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 KEY = "aws:kms/key:Key"
 TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
+TRAIL = "aws:cloudtrail/trail:Trail"
+BUCKET = "aws:s3/bucket:Bucket"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+PRIVATE = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+ACCESS_LOGGING = "aws:s3/bucketLogging:BucketLogging"
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+
+
+def _trail_bucket(inputs: dict) -> bool:
+    return inputs.get("bucket") == "region-de-trail-logs-id"
+
+
+def _access_bucket(inputs: dict) -> bool:
+    return inputs.get("bucket") == "region-de-trail-access-logs-id"
 
 
 def region_plan(location: str = "de") -> Plan:
@@ -53,6 +70,10 @@ def test_every_location_plans_and_passes(location: str) -> None:
     assert kinds["Restore Job State Change"] == {"status": ["FAILED"]}
     assert kinds["AWS API Call via CloudTrail"]["eventName"] == ["DisableKey",
                                                                  "ScheduleKeyDeletion"]
+    trail = find(plan, TRAIL)["inputs"]
+    # IAM and STS events are delivered to us-east-1: recorded there once, by one trail.
+    assert trail["includeGlobalServiceEvents"] is (region == "us-east-1")
+    assert trail["isMultiRegionTrail"] is False and trail["enableLogFileValidation"] is True
 
 
 def test_tenant_alarms_address_the_regional_topic() -> None:
@@ -106,6 +127,36 @@ def _pattern(name: str, edit: Callable[[dict], None]) -> Callable[[Plan], None]:
     return mutate
 
 
+def _bucket_policy(where: Callable[[dict], bool], edit: Callable[[dict], None]
+                   ) -> Callable[[Plan], None]:
+    def mutate(plan: Plan) -> None:
+        res = find(plan, BUCKET_POLICY, where)
+        doc = json.loads(res["inputs"]["policy"])
+        edit(doc)
+        res["inputs"]["policy"] = json.dumps(doc)
+
+    return mutate
+
+
+def _without(sid: str) -> Callable[[dict], None]:
+    def edit(doc: dict) -> None:
+        doc["Statement"] = [st for st in doc["Statement"] if st.get("Sid") != sid]
+
+    return edit
+
+
+def _named(name: str, edit: Callable[[dict], object]) -> Callable[[Plan], None]:
+    def mutate(plan: Plan) -> None:
+        (res,) = [r for r in plan["resources"] if r["name"] == name]
+        edit(res["inputs"])
+
+    return mutate
+
+
+def _expiry(days: float, where: Callable[[dict], bool] = _trail_bucket) -> Callable[[Plan], None]:
+    return _edit(LIFECYCLE, lambda i: i["rules"][0]["expiration"].update(days=days), where)
+
+
 def _publishers(services: list[str]) -> Callable[[dict], None]:
     def edit(doc: dict) -> None:
         for statement in doc["Statement"]:
@@ -149,6 +200,47 @@ CASES: list[tuple[str, str, Callable[[Plan], None], bool]] = [
      True),
     ("REG-005", "publish-by-wildcard", _policy(lambda d: d["Statement"][0].update(
         Action=["sns:*"])), False),
+    ("REG-006", "no-trail", _drop(TRAIL, lambda i: True), True),
+    ("REG-006", "logging-off", _edit(TRAIL, lambda i: i.update(enableLogging=False)), True),
+    ("REG-006", "read-only-events", _edit(TRAIL, lambda i: i["eventSelectors"][0].update(
+        readWriteType="ReadOnly")), True),
+    ("REG-006", "no-management-events", _edit(TRAIL, lambda i: i["eventSelectors"][0].update(
+        includeManagementEvents=False)), True),
+    ("REG-006", "another-region", _edit(TRAIL, lambda i: i.update(region="eu-west-1")), True),
+    ("REG-006", "cloudtrail-cannot-write", _bucket_policy(
+        lambda i: i["bucket"] == "region-de-trail-logs-id", _without("CloudTrailWrite")), True),
+    ("REG-006", "default-selectors", _edit(TRAIL, lambda i: i.pop("eventSelectors")), False),
+    ("REG-006", "multi-region-elsewhere", _edit(TRAIL, lambda i: i.update(
+        region="eu-west-1", isMultiRegionTrail=True)), False),
+    ("REG-007", "no-validation", _edit(TRAIL, lambda i: i.update(
+        enableLogFileValidation=False)), True),
+    ("REG-007", "unencrypted", _edit(TRAIL, lambda i: i.pop("kmsKeyId")), True),
+    ("REG-007", "aws-managed-key", _edit(TRAIL, lambda i: i.update(
+        kmsKeyId="alias/aws/cloudtrail")), True),
+    ("REG-007", "key-refuses-cloudtrail", _policy(_without("TrailEncrypts"), KEY), True),
+    ("REG-007", "key-by-alias", _edit(TRAIL, lambda i: i.update(
+        kmsKeyId="alias/provisioner-alerts")), False),
+    ("REG-008", "public-policy-allowed", _edit(PRIVATE, lambda i: i.update(
+        blockPublicPolicy=False), _trail_bucket), True),
+    ("REG-008", "no-public-access-block", _drop(PRIVATE, _access_bucket), True),
+    ("REG-008", "plaintext-allowed", _bucket_policy(_access_bucket,
+                                                    _without("DenyInsecureTransport")), True),
+    ("REG-008", "tls-deny-on-all-actions", _bucket_policy(_trail_bucket, lambda d: [
+        st.update(Action="*") for st in d["Statement"] if st["Sid"] == "DenyInsecureTransport"]),
+     False),
+    ("REG-009", "not-versioned", _edit(VERSIONING, lambda i: i["versioningConfiguration"].update(
+        status="Suspended")), True),
+    ("REG-009", "no-access-logging", _drop(ACCESS_LOGGING, lambda i: True), True),
+    ("REG-009", "logs-into-itself", _edit(ACCESS_LOGGING, lambda i: i.update(
+        targetBucket="region-de-trail-logs-id")), True),
+    ("REG-009", "sse-s3", _edit(SSE, lambda i: i.update(rules=[
+        {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]), _trail_bucket),
+     True),
+    ("REG-009", "kept-90-days", _expiry(90.0), True),
+    ("REG-009", "access-logs-kept-30-days", _expiry(30.0, _access_bucket), True),
+    ("REG-009", "force-destroyed", _named("region-de-trail-logs", lambda i: i.update(
+        forceDestroy=True)), True),
+    ("REG-009", "kept-two-years", _expiry(730.0), False),
     ("ISO-002", "topic-open-to-all", _policy(lambda d: d["Statement"].append(
         {"Effect": "Allow", "Principal": "*", "Action": "sns:Subscribe", "Resource": "*"})),
      True),
@@ -189,10 +281,53 @@ def test_region_cli_plans_and_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
     assert plan["region"]["subscriptions"] == ["email:ops@example.com"]
-    assert runner.invoke(app, ["region", "check", "de"]).exit_code == 1  # nobody alerted
+    # Neither --subscribe nor the environment: regions.yaml's `alerts` decide.
+    result = runner.invoke(app, ["region", "plan", "de", "-o", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["region"]["subscriptions"] == [
+        "email:platform-alerts@crm.example.com"]
     monkeypatch.setenv("PROVISIONER_ALERT_SUBSCRIPTIONS", "email:ops@example.com")
     result = runner.invoke(app, ["region", "check", "uk", "-o", "json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["region"]["region"] == "eu-west-2"
     result = runner.invoke(app, ["region", "check", "mars"])
     assert result.exit_code == 2 and "unknown location" in result.output
+
+
+def test_nobody_subscribed_fails() -> None:
+    from provisioner.region_plan import check_region
+
+    report = check_region(RegionSpec.create("de", []))
+    assert [f.rule_id for f in report.failures] == ["REG-002"]
+
+
+def test_subscriptions_configured_per_location(tmp_path: Path) -> None:
+    from provisioner.errors import ConfigError
+    from provisioner.paths import PROJECT_ROOT
+    from provisioner.regions import load_catalogue
+
+    text = (PROJECT_ROOT / "regions.yaml").read_text()
+    head, _, tail = text.partition("\nalerts:\n")
+    assert tail, "regions.yaml has an alerts section"
+    body = tail.split("\nlocations:\n", 1)[1]
+    path = tmp_path / "regions.yaml"
+
+    def write(alerts: str) -> None:
+        path.write_text(f"{head}\nalerts:\n{alerts}\nlocations:\n{body}")
+
+    write('  all: ["email:ops@example.com"]\n'
+          '  jp: ["sqs:arn:aws:sqs:ap-northeast-1:123456789012:pager"]\n')
+    cat = load_catalogue(path)
+    assert [str(s) for s in RegionSpec.configured("jp", cat).subscriptions] == [
+        "email:ops@example.com", "sqs:arn:aws:sqs:ap-northeast-1:123456789012:pager"]
+    assert [str(s) for s in RegionSpec.configured("de", cat).subscriptions] == [
+        "email:ops@example.com"]
+    write('  mars: ["email:ops@example.com"]\n')
+    with pytest.raises(ConfigError, match="unknown location"):
+        RegionSpec.configured("de", load_catalogue(path))
+    write('  de: "email:ops@example.com"\n')
+    with pytest.raises(ConfigError, match="must be a list"):
+        RegionSpec.configured("de", load_catalogue(path))
+    write('  all: ["sqs:arn:aws:sqs:us-east-1:123456789012:q"]\n')  # an ARN of another region
+    with pytest.raises(UsageError, match="not eu-central-1"):
+        RegionSpec.configured("de", load_catalogue(path))

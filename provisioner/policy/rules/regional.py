@@ -6,7 +6,17 @@
 - REG-003: AWS Backup backup-, copy- and restore-job failures reach the topic;
 - REG-004: KMS DisableKey and ScheduleKeyDeletion calls reach the topic;
 - REG-005: the topic's and the key's policies let EventBridge and CloudWatch publish (without
-  that, every alert is dropped silently).
+  that, every alert is dropped silently);
+- REG-006: a CloudTrail trail with logging on records the region's write management events
+  into a bucket of the plan that lets it write: without a trail EventBridge receives no "AWS
+  API Call via CloudTrail" event and REG-004's rule never fires
+  (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail.html);
+- REG-007: the trail's files are signed (log file validation) and encrypted under a rotated
+  customer key of the plan whose policy lets CloudTrail use it;
+- REG-008: every bucket of the stack is private (all four public access blocks) and TLS-only;
+- REG-009: the trail's bucket is versioned, encrypted by default under a key of the plan,
+  server-access-logged to another bucket of the plan (S3.9 / CKV_AWS_18), never force-destroyed,
+  and it and its access-log bucket keep objects at least a year.
 Plus ISO-002 (no grant to everyone or another account), shared with tenant plans.
 """
 
@@ -17,10 +27,12 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from provisioner.policy.graph import Graph, Resource, as_list
+from provisioner.policy.graph import Graph, Resource, as_list, as_number, truthy
 from provisioner.policy.model import Rule, Severity, Violation
 from provisioner.policy.refs import key_verdict
 from provisioner.policy.rules import grants
+from provisioner.policy.rules.exposure import check_bucket_public_access
+from provisioner.policy.rules.transport import check_bucket_tls
 from provisioner.promises import ALERT_TOPIC_NAME
 
 TOPIC = "aws:sns/topic:Topic"
@@ -29,6 +41,7 @@ SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
 EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 KEY = "aws:kms/key:Key"
+ALIAS = "aws:kms/alias:Alias"
 PUBLISHERS = ("events.amazonaws.com", "cloudwatch.amazonaws.com")
 BACKUP_FAILURES = (
     ("Backup Job State Change", "state"),
@@ -36,6 +49,16 @@ BACKUP_FAILURES = (
     ("Restore Job State Change", "status"),
 )
 KEY_EVENTS = ("DisableKey", "ScheduleKeyDeletion")
+TRAIL = "aws:cloudtrail/trail:Trail"
+BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+ACCESS_LOGGING = "aws:s3/bucketLogging:BucketLogging"
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+ENCRYPTION = ("aws:s3/bucketServerSideEncryptionConfiguration:"
+              "BucketServerSideEncryptionConfiguration")
+CLOUDTRAIL = "cloudtrail.amazonaws.com"
+MIN_TRAIL_RETENTION_DAYS = 365  # a year, like the tenants' security logs
 
 
 def alert_topics(g: Graph) -> list[Resource]:
@@ -149,6 +172,141 @@ def check_publishers(g: Graph) -> Iterator[Violation]:
                                          " so they cannot publish to the encrypted topic")
 
 
+def _selects_write_management_events(trail: Resource) -> bool:
+    """Whether the trail's selectors include write management events (no selector at all is
+    CloudTrail's default: every management event)."""
+    basic, advanced = trail.items("eventSelectors"), trail.items("advancedEventSelectors")
+    if not basic and not advanced:
+        return True
+    for sel in basic:
+        if truthy(sel.get("includeManagementEvents", True)) and str(
+                sel.get("readWriteType", "All")) in ("All", "WriteOnly"):
+            return True
+    for sel in advanced:
+        fields = {str(f.get("field")): f for f in as_list(sel.get("fieldSelectors"))
+                  if isinstance(f, Mapping)}
+        category = fields.get("eventCategory", {})
+        read_only = [str(v).lower() for v in as_list(fields.get("readOnly", {}).get("equals"))]
+        if "Management" in [str(v) for v in as_list(category.get("equals"))] \
+                and read_only != ["true"]:
+            return True
+    return False
+
+
+def _trail_buckets(g: Graph, trail: Resource) -> list[Resource]:
+    return g.referents(trail.inputs.get("s3BucketName"), BUCKETS)
+
+
+def check_trail_records(g: Graph) -> Iterator[Violation]:
+    recording = []
+    for trail in g.of_type(TRAIL):
+        where = str(trail.inputs.get("region") or g.region)
+        if not truthy(trail.inputs.get("enableLogging", True)):
+            yield Violation(trail.urn, f"trail {trail.name} has logging off (enableLogging)")
+        elif not _selects_write_management_events(trail):
+            yield Violation(trail.urn, f"trail {trail.name} records no write management events"
+                                       " (its event selectors leave them out)")
+        elif where != g.region and not truthy(trail.inputs.get("isMultiRegionTrail")):
+            yield Violation(trail.urn, f"trail {trail.name} records {where}, not {g.region}")
+        else:
+            recording.append(trail)
+        buckets = _trail_buckets(g, trail)
+        if not buckets:
+            yield Violation(trail.urn, f"trail {trail.name} delivers to a bucket not defined in"
+                                       " this plan")
+        for bucket in buckets:
+            policies = g.referrers(bucket, (BUCKET_POLICY,), "bucket")
+            if not any(CLOUDTRAIL in _allows(p.inputs.get("policy"), "s3:PutObject")
+                       for p in policies):
+                yield Violation(bucket.urn, f"bucket {bucket.name}: CloudTrail may not write to"
+                                            " it (bucket policy), so the trail delivers nothing")
+    if not recording:
+        yield Violation(g.stack_urn, "no CloudTrail trail records this region's management"
+                                     " events: EventBridge receives no 'AWS API Call via"
+                                     " CloudTrail' event, so key disabling and deletion alert"
+                                     " nobody")
+
+
+def _keys_behind(g: Graph, value: Any) -> list[Resource]:
+    """The keys `value` names, directly or through an alias of the plan."""
+    found = []
+    for res in g.referents(value, (KEY, ALIAS)):
+        found += _keys_behind(g, res.inputs.get("targetKeyId")) if res.type == ALIAS else [res]
+    return found
+
+
+def check_trail_integrity(g: Graph) -> Iterator[Violation]:
+    for trail in g.of_type(TRAIL):
+        if not truthy(trail.inputs.get("enableLogFileValidation")):
+            yield Violation(trail.urn, f"trail {trail.name} has no log file validation: its"
+                                       " files can be altered unnoticed")
+        key = trail.inputs.get("kmsKeyId")
+        verdict = key_verdict(g, key)
+        v = verdict.violation(trail.urn, f"trail {trail.name} is not encrypted under the"
+                                         " platform's own key")
+        if v:
+            yield v
+            continue
+        for res in _keys_behind(g, key):
+            if CLOUDTRAIL not in _allows(res.inputs.get("policy"), "kms:GenerateDataKey"):
+                yield Violation(res.urn, f"key {res.name}: CloudTrail may not use it, so trail"
+                                         f" {trail.name} delivers nothing")
+
+
+def check_buckets_private(g: Graph) -> Iterator[Violation]:
+    yield from check_bucket_public_access(g)
+    yield from check_bucket_tls(g)
+
+
+def _retention_problem(g: Graph, bucket: Resource) -> str | None:
+    """Why `bucket` does not keep objects a year, or None."""
+    kept = None
+    for config in g.referrers(bucket, (LIFECYCLE,), "bucket"):
+        for rule in config.items("rules"):
+            if str(rule.get("status")) != "Enabled":
+                continue
+            days = as_number((rule.get("expiration") or {}).get("days")) \
+                if isinstance(rule.get("expiration"), Mapping) else None
+            if days is not None:
+                kept = days if kept is None else min(kept, days)
+    if kept is None:
+        return f"bucket {bucket.name} has no enabled expiry rule: set one of" \
+               f" {MIN_TRAIL_RETENTION_DAYS} days or more"
+    if kept < MIN_TRAIL_RETENTION_DAYS:
+        return f"bucket {bucket.name} expires objects after {kept:g} days, under" \
+               f" {MIN_TRAIL_RETENTION_DAYS}"
+    return None
+
+
+def check_trail_bucket(g: Graph) -> Iterator[Violation]:
+    for trail in g.of_type(TRAIL):
+        for bucket in _trail_buckets(g, trail):
+            if truthy(bucket.inputs.get("forceDestroy")):
+                yield Violation(bucket.urn, f"bucket {bucket.name} is force-destroyed with its"
+                                            " stack: the trail's records go with it")
+            if not any(str(v.get("versioningConfiguration", "status")) == "Enabled"
+                       for v in g.referrers(bucket, (VERSIONING,), "bucket")):
+                yield Violation(bucket.urn, f"bucket {bucket.name} is not versioned: an"
+                                            " overwritten or deleted record is gone")
+            sse = [r for c in g.referrers(bucket, (ENCRYPTION,), "bucket")
+                   for r in c.items("rules")]
+            keys = [(r.get("applyServerSideEncryptionByDefault") or {}) for r in sse]
+            if not any(k.get("sseAlgorithm") == "aws:kms"
+                       and key_verdict(g, k.get("kmsMasterKeyId")).ok for k in keys):
+                yield Violation(bucket.urn, f"bucket {bucket.name} is not encrypted by default"
+                                            " under a key of the platform")
+            targets = [t for lg in g.referrers(bucket, (ACCESS_LOGGING,), "bucket")
+                       for t in g.referents(lg.inputs.get("targetBucket"), BUCKETS)
+                       if t is not bucket]
+            if not targets:
+                yield Violation(bucket.urn, f"bucket {bucket.name} has no server access logging"
+                                            " to another bucket of the plan")
+            for kept in (bucket, *targets):
+                problem = _retention_problem(g, kept)
+                if problem:
+                    yield Violation(kept.urn, problem)
+
+
 RULES = (
     Rule("REG-001", "The region's alert topic exists, encrypted under a key of the platform",
          "monitoring", Severity.mandatory, check_topic),
@@ -160,5 +318,15 @@ RULES = (
          Severity.mandatory, check_key_deletion),
     Rule("REG-005", "EventBridge and CloudWatch may publish to the topic and use its key",
          "monitoring", Severity.mandatory, check_publishers),
+    Rule("REG-006", "A CloudTrail trail records the region's management events (what the key"
+         " alert rule reads) into a bucket it may write to", "monitoring", Severity.mandatory,
+         check_trail_records),
+    Rule("REG-007", "The trail's files are validated (signed digests) and encrypted under a"
+         " rotated key of the platform that CloudTrail may use", "monitoring",
+         Severity.mandatory, check_trail_integrity),
+    Rule("REG-008", "Every bucket of the regional stack is private and TLS-only", "monitoring",
+         Severity.mandatory, check_buckets_private),
+    Rule("REG-009", "The trail's bucket is versioned, encrypted, access-logged and kept a year",
+         "monitoring", Severity.mandatory, check_trail_bucket),
 )
 REGION_RULES: tuple[Rule, ...] = (*RULES, *grants.RULES)
