@@ -41,7 +41,9 @@ def plan_locations() -> dict[str, Any]:
             found[code] = {"plan": plan_region(spec)}
         except Exception as exc:  # reported per location, the others go on
             last = traceback.extract_tb(exc.__traceback__)[-1:]
-            shown = "/".join(last[0].filename.replace("\\", "/").rsplit("/", 2)[-2:]) if last else ""
+            # The file relative to its package, never the runner's (or worktree's) path.
+            shown = "/".join(last[0].filename.replace("\\", "/").rsplit("/", 2)[-2:]) \
+                if last else ""
             where = f" at {shown}:{last[0].lineno}" if last else ""
             found[code] = {"error": f"{type(exc).__name__}: {exc}{where}"}
     return {"locations": found}

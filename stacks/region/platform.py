@@ -31,6 +31,9 @@ import json
 
 import pulumi
 import pulumi_aws as aws
+from pulumi_aws.s3 import (
+    BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs as SseByDefault,  # noqa: E501
+)
 
 from provisioner.promises import ALERT_TOPIC_NAME
 from provisioner.region_spec import RegionSpec
@@ -47,6 +50,7 @@ BACKUP_FAILURES = (
 )
 KEY_EVENTS = ("DisableKey", "ScheduleKeyDeletion")
 TRAIL = "cloudtrail.amazonaws.com"
+TRAIL_NAME = "provisioner-platform"  # one per region: the same name in every location
 S3_LOGGING = "logging.s3.amazonaws.com"
 GLOBAL_EVENTS_REGION = "us-east-1"  # where AWS delivers IAM/STS (global service) events
 TRAIL_RETENTION_DAYS = 365  # audit records of the platform, a year like tenants' security logs
@@ -74,7 +78,7 @@ class RegionPlatform(pulumi.ComponentResource):
         region, tags = spec.region, spec.tags()
         child = pulumi.ResourceOptions(parent=self)
         account = aws.get_caller_identity_output().account_id
-        trail_name = f"provisioner-{spec.location.code}"
+        trail_name = TRAIL_NAME
         trail_arn = account.apply(
             lambda a: f"arn:aws:cloudtrail:{region}:{a}:trail/{trail_name}")
         self.key = aws.kms.Key(
@@ -204,13 +208,14 @@ class RegionPlatform(pulumi.ComponentResource):
                 kms: pulumi.Input[str] | None) -> aws.s3.Bucket:
         """A private bucket kept TRAIL_RETENTION_DAYS, encrypted under `kms` (SSE-S3 if None)."""
         bucket = aws.s3.Bucket(logical, region=region, tags=tags, opts=child)
-        default = ({"sse_algorithm": "aws:kms", "kms_master_key_id": kms} if kms is not None
-                   else {"sse_algorithm": "AES256"})
+        by_default = SseByDefault(sse_algorithm="aws:kms" if kms is not None else "AES256",
+                                  kms_master_key_id=kms)
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{logical}-sse",
             bucket=bucket.id,
-            rules=[{"apply_server_side_encryption_by_default": default,
-                    "bucket_key_enabled": kms is not None}],
+            rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=by_default,
+                bucket_key_enabled=kms is not None)],
             region=region,
             opts=child,
         )

@@ -24,6 +24,7 @@ def test_a_regional_change_is_shown_for_every_location_and_tenants_stay_unplanne
     edit(repo / PLATFORM, "deletion_window_in_days=30,", "deletion_window_in_days=20,")
     code, report, stderr = run_fleet(repo, "--detailed-exitcode")
     assert code == 4, report["regions"]["groups"]
+    assert "regional stacks planned at 2 side(s)" in stderr
     # stacks/region is no part of the tenant program: no tenant is planned again.
     assert report["program_changed"] is False
     assert report["summary"]["tenants"]["changed"] == 0
@@ -45,8 +46,9 @@ def test_a_regional_change_is_shown_for_every_location_and_tenants_stay_unplanne
 
 
 def test_deleting_a_regional_alert_rule_is_dangerous(repo: Path, run_fleet: Run) -> None:
-    edit(repo / PLATFORM, '        rules.append(("key-disabled-or-deleted", key_deletion_pattern(),\n'
-         '                      "KMS: a key was disabled or scheduled for deletion"))\n', "")
+    rule = ('        rules.append(("key-disabled-or-deleted", key_deletion_pattern(),\n'
+            '                      "KMS: a key was disabled or scheduled for deletion"))\n')
+    edit(repo / PLATFORM, rule, "")
     code, report, _ = run_fleet(repo, "--detailed-exitcode")
     assert code == 5
     assert report["dangerous"] is True and report["summary"]["tenants"]["dangerous"] == 0
@@ -144,3 +146,25 @@ def test_the_regional_program_hash_covers_every_file_the_regional_program_reads(
                  and p not in ("provisioner/__init__.py", "provisioner/errors.py")}
     assert not uncovered, uncovered
     assert not any(p.startswith("stacks/region") for kind, p in mine if kind == "T")
+
+
+def test_what_alerting_depends_on_is_dangerous_to_replace_or_delete() -> None:
+    from provisioner.fleet.regions import critical_losses
+
+    def entry(type_: str, name: str, **extra: object) -> dict[str, object]:
+        return {"urn": f"urn:pulumi:region-de::region::{type_}::{name}", "type": type_,
+                "name": name, **extra}
+
+    changes = {
+        "delete": [entry("aws:cloudtrail/trail:Trail", "region-de-trail"),
+                   entry("aws:sns/topicSubscription:TopicSubscription", "region-de-sub-0")],
+        "replace": [entry("aws:acm/certificate:Certificate", "region-de-wildcard",
+                          reasons=["domainName"]),
+                    entry("aws:sns/topic:Topic", "region-de-alerts", reasons=["name"])],
+        "update": [entry("aws:kms/key:Key", "region-de-alerts-key")],
+    }
+    assert critical_losses(changes) == [
+        "replaces certificate region-de-wildcard (domainName changed)",
+        "replaces alert topic region-de-alerts (name changed)",
+        "deletes CloudTrail trail region-de-trail",
+    ]
