@@ -11,7 +11,8 @@ entry point), `pool` (parallel planning processes), `cache`, `template` (verifie
 templates), `sides` (the plans one side needs), `diff` + `replace_rules` (matching through
 aliases), `upgrades` (major engine upgrades), `residency` (location moves refused), `outcome`
 (danger, policy, groups), `shared` (one outcome per template pair), `compute` (outcomes in
-forked workers), `planner` (the whole run; `plan_fleet`, `fleet_changes`), `render`
+forked workers), `regions` + `region_batch` (every location's regional platform stack, planned
+per side and compared), `planner` (the whole run; `plan_fleet`, `fleet_changes`), `render`
 (markdown, JSON), `preview` (real `pulumi preview`).
 Nothing is imported here: `python -m provisioner.fleet.batch` must stay light.
 """
