@@ -83,7 +83,9 @@ class RegionPlatform(pulumi.ComponentResource):
             lambda a: f"arn:aws:cloudtrail:{region}:{a}:trail/{trail_name}")
         self.key = aws.kms.Key(
             f"{name}-alerts-key",
-            description=f"Alert topic and CloudTrail trail of location {spec.location.code}",
+            # Also the trail's key; the description stays as it was (a change would be an
+            # update per location that names the location, so it would not group).
+            description=f"Alert topic of location {spec.location.code}",
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=pulumi.Output.all(account, trail_arn).apply(lambda v: _key_policy(*v)),
