@@ -130,12 +130,15 @@ def counts(changes: dict[str, list[Any]]) -> dict[str, int]:
     return {action: len(changes.get(action, [])) for action in ACTIONS}
 
 
-def data_losses(changes: dict[str, list[Any]]) -> list[str]:
-    """Why these changes are dangerous: each replaced or deleted data holder, one line each."""
+def data_losses(
+    changes: dict[str, list[Any]], holders: dict[str, str] | None = None
+) -> list[str]:
+    """Why these changes are dangerous: each replaced or deleted data holder (or resource of
+    `holders`: type -> what to call it), one line each."""
     reasons = []
     for action in ("replace", "delete"):
         for entry in changes.get(action, []):
-            kind = DATA_HOLDERS.get(entry["type"])
+            kind = (DATA_HOLDERS if holders is None else holders).get(entry["type"])
             if kind is None:
                 continue
             why = f" ({', '.join(entry['reasons'])} changed)" if entry.get("reasons") else ""

@@ -89,18 +89,30 @@ def tenant_outcome(
         inputs = {r["urn"]: r.get("inputs", {}) for r in head_plan.get("resources", [])}
         danger += major_upgrades(changes, inputs)
         failures, warnings = policy_of("head", head_plan)
-        failures = [dict(f) for f in failures]
         # The base's verdict is always taken (and cached): it marks failures new or old, and a
         # later run where the working tree is back at the base reads it instead of planning.
-        before = {(f["rule_id"], f["urn"], f["message"]) for f in policy_of("base", base_plan)[0]
-                  } if base_plan is not None else set()
-        for failure in failures:
-            failure["new"] = (failure["rule_id"], failure["urn"], failure["message"]) not in before
-            label = "new" if failure["new"] else "already failing at the base"
-            danger.append(f"policy {failure['rule_id']} fails ({label}): {failure['message']}")
+        failures, lines = policy_danger(
+            failures, policy_of("base", base_plan)[0] if base_plan is not None else [])
+        danger += lines
         outcome["policy"] = {"failures": failures, "warnings": warnings}
     outcome["danger"] = danger
     return outcome
+
+
+def policy_danger(
+    failures: list[dict[str, Any]], base_failures: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The head's failures, each marked `new` unless the base failed the same way, and one
+    danger line per failure."""
+    before = {(f["rule_id"], f["urn"], f["message"]) for f in base_failures}
+    marked, lines = [], []
+    for failure in failures:
+        failure = {**failure,
+                   "new": (failure["rule_id"], failure["urn"], failure["message"]) not in before}
+        label = "new" if failure["new"] else "already failing at the base"
+        lines.append(f"policy {failure['rule_id']} fails ({label}): {failure['message']}")
+        marked.append(failure)
+    return marked, lines
 
 
 def _where(*results: dict[str, Any] | None) -> dict[str, str]:

@@ -34,25 +34,20 @@ from pathlib import Path
 from typing import Any
 
 from provisioner.errors import EnvironmentProblem
+from provisioner.fleet import pool
 from provisioner.fleet.cache import PlanCache, digest
-from provisioner.fleet.diff import counts, diff_plans
-from provisioner.fleet.gitrepo import Repository, Revision, program_hash
-from provisioner.fleet.outcome import SLUG_MARK, group_outcomes
-from provisioner.fleet.pool import subprocess_env
+from provisioner.fleet.diff import counts, data_losses, diff_plans
+from provisioner.fleet.gitrepo import PROGRAM_PATHS, Repository, Revision, program_hash
+from provisioner.fleet.outcome import SLUG_MARK, group_outcomes, policy_danger
 from provisioner.fleet.region_batch import REGION_BATCH_FORMAT
 
 REGION_REPORT_FORMAT = 1
 # What the regional program reads (stacks/region imports none of the tenant's components).
+# The tenant program's planner files and regions.yaml, the stack itself, and its spec and plan.
 REGION_PATHS = (
     "stacks/__init__.py",
     "stacks/region",
-    "regions.yaml",
-    "provisioner/synth.py",
-    "provisioner/spec.py",
-    "provisioner/plans.py",
-    "provisioner/regions.py",
-    "provisioner/paths.py",
-    "provisioner/promises.py",
+    *(p for p in PROGRAM_PATHS if p.startswith(("provisioner/", "regions.yaml"))),
     "provisioner/region_plan.py",
     "provisioner/region_spec.py",
 )
@@ -68,18 +63,10 @@ CRITICAL = {
     "aws:s3/bucket:Bucket": "log bucket",
     "aws:acm/certificate:Certificate": "certificate",
 }
-BOOTSTRAP = r"""
-import os, runpy, sys
-root, fallback = sys.argv[1], sys.argv[2]
-sys.argv = ["provisioner.fleet.region_batch", *sys.argv[3:]]
-sys.meta_path[:] = [f for f in sys.meta_path
-                    if not str(getattr(f, "__module__", "")).startswith("__editable__")]
-sys.path.insert(0, root)
-if os.path.isfile(os.path.join(root, "provisioner", "fleet", "region_batch.py")):
-    runpy.run_module("provisioner.fleet.region_batch", run_name="__main__", alter_sys=True)
-else:
-    runpy.run_path(fallback, run_name="__main__")
-"""
+# Started like the tenant batch (provisioner.fleet.pool), running the regional entry point.
+BOOTSTRAP = pool.BOOTSTRAP.replace("provisioner.fleet.batch", "provisioner.fleet.region_batch") \
+    .replace('"batch.py"', '"region_batch.py"')
+assert BOOTSTRAP.count("region_batch") == 3, "provisioner.fleet.pool.BOOTSTRAP changed shape"
 FALLBACK = Path(__file__).with_name("region_batch.py")
 SideResult = dict[str, Any]  # {"locations": {code: {"plan"} | {"error"}}} or {"absent": why}
 
@@ -107,7 +94,7 @@ def plan_side(side: RegionSide, cache: PlanCache, python: str = sys.executable) 
     if cached is not None:
         return dict(cached)
     root = side.open_root()
-    env = subprocess_env()
+    env = pool.subprocess_env()
     env.pop("PROVISIONER_ALERT_SUBSCRIPTIONS", None)  # each side alerts whom its config says
     with tempfile.TemporaryDirectory(prefix="provisioner-fleet-regions-") as tmp:
         out = Path(tmp) / "regions.json"
@@ -139,16 +126,7 @@ def _verdict(plan: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
 
 def critical_losses(changes: dict[str, list[Any]]) -> list[str]:
     """Each replaced or deleted resource alerting depends on, one line each."""
-    reasons = []
-    for action in ("replace", "delete"):
-        for entry in changes.get(action, []):
-            kind = CRITICAL.get(entry["type"])
-            if kind is None:
-                continue
-            why = f" ({', '.join(entry['reasons'])} changed)" if entry.get("reasons") else ""
-            verb = "replaces" if action == "replace" else "deletes"
-            reasons.append(f"{verb} {kind} {entry['name']}{why}")
-    return reasons
+    return data_losses(changes, CRITICAL)
 
 
 def stack_outcome(
@@ -191,12 +169,9 @@ def stack_outcome(
     danger = critical_losses(changes)
     if head_plan is not None:
         failures, warnings = _verdict(head_plan)
-        before = {(f["rule_id"], f["urn"], f["message"]) for f in _verdict(base_plan)[0]
-                  } if base_plan is not None else set()
-        for failure in failures:
-            failure["new"] = (failure["rule_id"], failure["urn"], failure["message"]) not in before
-            label = "new" if failure["new"] else "already failing at the base"
-            danger.append(f"policy {failure['rule_id']} fails ({label}): {failure['message']}")
+        failures, lines = policy_danger(
+            failures, _verdict(base_plan)[0] if base_plan is not None else [])
+        danger += lines
         outcome["policy"] = {"failures": failures, "warnings": warnings}
     outcome.update(status=status, changes=changes, counts=tally, danger=danger)
     return outcome
