@@ -60,6 +60,7 @@ class FleetOptions:
     cache_dir: Path | None = None  # None: no cache at all
     exact: bool = False  # plan every tenant, no templates
     max_monthly_usd: Mapping[str, float] = field(default_factory=dict)  # plan -> cost limit
+    regions: bool = True  # also every location's regional platform stack (rollouts: tenants)
 
 
 def plan_fleet(
@@ -240,9 +241,10 @@ def _plan(
         # The regional platform stacks, in the same base worktree when there is one.
         open_base = (base_site.root if base_site is not head_site
                      else lambda: stack.enter_context(repo.worktree(base)))
-        regional = plan_regional(repo, base, env, open_base, cache, code, say)
+        regional = plan_regional(repo, base, env, open_base, cache, code, say) \
+            if options.regions else None
         stats.update(
-            region_sides_planned=regional[2],
+            region_sides_planned=regional[2] if regional else 0,
             outcome_seconds=round(time.perf_counter() - outcomes_started, 2),
             plans_run=pool.planned,
             plans_templated=sum(len(p.slugs) for p in pairs if p.template is not None),
@@ -265,7 +267,8 @@ def _plan(
     apply_margin_gate(outcomes.values(), options.max_monthly_usd)
     report = build_report(base, repo, fleets.source, base_hash, head_hash,
                           list(outcomes.values()), notices, group_keys, expand)
-    attach(report, regional[0], regional[1])
+    if regional is not None:
+        attach(report, regional[0], regional[1])
     return report, stats
 
 

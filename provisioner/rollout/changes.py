@@ -65,6 +65,7 @@ class FleetChanges:
                     registry_url=self.registry_url,
                     jobs=self.jobs,
                     cache_dir=self.cache_dir or data_dir() / "plan-cache",
+                    regions=False,  # a rollout moves tenants; regional stacks are not its own
                 ))
                 for group in report["groups"]:
                     members = tuple(s for s in group["tenants"] if s in wanted)

@@ -168,3 +168,13 @@ def test_what_alerting_depends_on_is_dangerous_to_replace_or_delete() -> None:
         "replaces alert topic region-de-alerts (name changed)",
         "deletes CloudTrail trail region-de-trail",
     ]
+
+
+def test_rollouts_plan_tenants_only(repo: Path, cache_dir: Path) -> None:
+    from provisioner.fleet.planner import FleetOptions, plan_fleet
+
+    edit(repo / PLATFORM, "deletion_window_in_days=30,", "deletion_window_in_days=20,")
+    report, stats = plan_fleet(FleetOptions(repo=repo, base="HEAD", cache_dir=cache_dir, jobs=2,
+                                            regions=False))
+    assert "regions" not in report and stats["region_sides_planned"] == 0
+    assert report["changed"] is False  # the regional change is not a rollout's to make
