@@ -111,7 +111,12 @@ def plan_side(side: RegionSide, cache: PlanCache, python: str = sys.executable) 
             " 'python -m provisioner.fleet.region_batch --out x.json' there to see the error"
         )
     result: SideResult = json.loads(text)
-    result.pop("header", None)
+    synth = Path(str(result.pop("header", {}).get("synth", ""))).resolve()
+    if root.resolve() not in synth.parents:  # as the tenant batch is checked (pool.py)
+        raise EnvironmentProblem(
+            f"planning the regional stacks at {side.description} ran {synth} instead of that"
+            " revision's code: is another copy of provisioner first on PYTHONPATH?"
+        )
     if not any("error" in v for v in result.get("locations", {}).values()):
         cache.put("regions", key, result)  # a failure may be the machine's: plan again
     return result

@@ -178,3 +178,28 @@ def test_rollouts_plan_tenants_only(repo: Path, cache_dir: Path) -> None:
                                             regions=False))
     assert "regions" not in report and stats["region_sides_planned"] == 0
     assert report["changed"] is False  # the regional change is not a rollout's to make
+
+
+def test_an_older_base_is_planned_by_this_driver_or_shows_every_stack_added(
+    tmp_path: Path, run_fleet: Run
+) -> None:
+    import shutil
+
+    from tests.fleet.conftest import make_repo
+
+    batch = "provisioner/fleet/region_batch.py"
+    # A base from before the regional batch entry point: this checkout's runs over its code.
+    repo = make_repo(tmp_path / "old", skip=(batch,))
+    shutil.copy2(PROJECT_ROOT / batch, repo / batch)
+    edit(repo / PLATFORM, "deletion_window_in_days=30,", "deletion_window_in_days=20,")
+    code, report, _ = run_fleet(repo, "--detailed-exitcode")
+    assert code == 4, report["regions"]["groups"]
+    assert report["regions"]["summary"]["stacks"]["changed"] == 8
+    # A base from before the regional stack: every location's stack is added.
+    repo = make_repo(tmp_path / "older", skip=("provisioner/region_plan.py", batch))
+    shutil.copy2(PROJECT_ROOT / batch, repo / batch)
+    shutil.copy2(PROJECT_ROOT / "provisioner/region_plan.py", repo / "provisioner/region_plan.py")
+    code, report, _ = run_fleet(repo, "--detailed-exitcode")
+    assert code == 4
+    assert report["regions"]["summary"]["stacks"]["added"] == 8
+    assert any("the base has no regional platform stack" in n for n in report["notices"])
