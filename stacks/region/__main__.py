@@ -19,6 +19,8 @@ from provisioner.region_spec import RegionSpec
 from stacks.region.platform import region_program
 
 config = pulumi.Config("region")
-region_program(
-    RegionSpec.create(config.require("location"), config.get_object("subscriptions") or [])
+subscriptions = config.get_object("subscriptions")
+region_program(  # without subscriptions in the stack's config, regions.yaml's `alerts`
+    RegionSpec.create(config.require("location"), subscriptions) if subscriptions
+    else RegionSpec.configured(config.require("location"))
 )
