@@ -37,9 +37,15 @@ def load_windows(text: str | None, origin: str) -> Windows | None:
 class TenantValues:
     """The values of tenants at one revision, by location (tenants of a class share it)."""
 
-    def __init__(self, windows: Windows | None, regions: Mapping[str, str]) -> None:
+    def __init__(self, windows: Windows | None, regions: Mapping[str, str],
+                 source: str | None = None) -> None:
         self.windows = windows
         self.regions = dict(regions)  # location code -> AWS region at this revision
+        self.source = source if windows is not None else None  # the windows module's text
+
+    def same_as(self, other: TenantValues) -> bool:
+        """Whether both give every tenant the same values (the same code and regions)."""
+        return self.source == other.source and self.regions == other.regions
 
     def region(self, location: str) -> str:
         return self.regions.get(location, "")

@@ -158,10 +158,12 @@ def _plan(
     resolved: set[int] = set()  # pairs whose tenants' own outcomes are all cached
     for pair in pairs:
         cached = cache.get("shared", pair_key(pair))
-        if cached is not None:
+        if cached is None:
+            continue  # never computed: no tenant of it has an outcome of its own either
+        if cached["template"] is not None:
             pair.template, pair.group = cached["template"], cached["group"]
             continue
-        # A class that did not verify last time was computed tenant by tenant: reuse those.
+        # A pair that did not verify last time was computed tenant by tenant: reuse those.
         earlier = {s: cache.get("outcomes", tenant_outcome_key(s)) for s in pair.slugs}
         if all(v is not None for v in earlier.values()):
             outcomes.update({s: v for s, v in earlier.items() if v is not None})
@@ -239,10 +241,9 @@ def _plan(
         if shared or todo:
             say(f"diff and policy: {len(shared)} shared outcome(s), {len(todo)} tenant(s)")
         outcomes.update(compute_outcomes(work, shared, sorted(todo), options.jobs))
-        for pair in shared:
-            if pair.template is not None:
-                cache.put("shared", pair_key(pair), {"template": pair.template,
-                                                     "group": pair.group})
+        # Pairs that did not verify too (None): their tenants' own outcomes are cached instead.
+        for pair in todo_pairs:
+            cache.put("shared", pair_key(pair), {"template": pair.template, "group": pair.group})
         for site in {id(s): s for s in (base_site, head_site)}.values():
             notices += site.notices
         stats.update(
@@ -295,7 +296,7 @@ def _tenant_values(repo: Repository, revision: Revision | None, fleets: Fleets) 
         origin = f"{revision.short}:{WINDOWS_FILE}"
         catalogue = fleets.catalogues[-1]  # the base's, when it parses
     regions = {code: loc.region for code, loc in catalogue.locations.items()}
-    return TenantValues(load_windows(text, origin), regions)
+    return TenantValues(load_windows(text, origin), regions, text)
 
 
 def _settled(
@@ -305,12 +306,17 @@ def _settled(
     template, and every member of a pair left too small or without a verifier, goes to the
     tenants computed one by one."""
     kept, single = [], list(rest)
+    same = (base_side.values is not None and head_side.values is not None
+            and base_side.values.same_as(head_side.values))
     for pair in pairs:
         pair.values_of = merged(
             base_side.values_of(pair.base) if pair.base else None,
             head_side.values_of(pair.head) if pair.head else None,
         )
-        single += pair.settle()
+        # Both sides' values equal for every tenant of one location: nothing to check.
+        alike = same and pair.base is not None and pair.head is not None \
+            and pair.base[0] == pair.head[0]
+        single += pair.settle(alike)
         if len(pair.slugs) >= MIN_PAIR and pair.shareable():
             kept.append(pair)
         else:

@@ -80,10 +80,17 @@ class Pair:
         from the probe's."""
         return self._pick() or sorted(self.slugs, key=lambda s: (-len(s), s))[0]
 
-    def settle(self) -> list[str]:
+    def settle(self, sides_alike: bool = False) -> list[str]:
         """Keep the members the template can be filled in for; return the others (computed on
-        their own). Checked before anything is computed, so the pair is the same every run."""
+        their own). Checked before anything is computed, so the pair is the same every run.
+        `sides_alike`: every tenant's base values equal its head values (the same windows code
+        and region), so when the probe's values are equal only across sides, all conform."""
         probe = self.probe_values()
+        if sides_alike and all(
+            {name.split(".", 1)[-1] for name, v in probe.items() if v == value} == {mark}
+            for mark, value in ((n.split(".", 1)[-1], v) for n, v in probe.items())
+        ):
+            return []
         kept = [s for s in self.slugs if conforms(probe, self.values_of(s))]
         others = [s for s in self.slugs if s not in set(kept)]
         self.slugs, self._verifier = kept, []
