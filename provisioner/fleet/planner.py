@@ -263,8 +263,11 @@ def _plan(
             # The cost gate adds danger after the shared outcome was grouped: group the pair
             # as its verifier is grouped once gated (its members cost the same).
             group = group_key(_gated(pair.full(pair.verifier()), options.max_monthly_usd))
+        windows = pair.shows_windows()
         for slug in pair.slugs:
             outcomes[slug] = pair.member(slug)
+            if windows:
+                group = group_key(_gated(pair.full(slug), options.max_monthly_usd))
             group_keys[slug], pair_of[slug] = group, pair
 
     def expand(outcome: dict[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from provisioner.fleet.template import (
     distinct,
     instantiate,
     make_template,
+    mark,
     slug_only,
 )
 
@@ -114,6 +115,13 @@ class Pair:
         if canonical(instantiate(template, self.values_of(verifier))) != canonical(real):
             return None
         return template
+
+    def shows_windows(self) -> bool:
+        """Whether the shared outcome names a member's windows (a change to the windows
+        themselves): grouping takes only the slug, region and account out, so such members
+        group as their own outcomes do, not as one."""
+        return self.template is not None and any(
+            mark(name) in self.template for name in self.probe_values() if name != "slug")
 
     def full(self, slug: str) -> dict[str, Any]:
         """A member's whole outcome."""

@@ -47,7 +47,8 @@ def slug_only(slug: str) -> Values:
     return {"slug": slug}
 
 
-def _mark(name: str) -> str:
+def mark(name: str) -> str:
+    """The placeholder a value named `name` is written as in a template."""
     return f"@@fleet-{name}@@"
 
 
@@ -71,7 +72,7 @@ def conforms(probe: Values, values: Values) -> bool:
     """Whether a template made from `probe` can be instantiated for a tenant with `values`:
     names sharing a placeholder (equal for the probe) must be equal for the tenant too."""
     shared = _shared_names(probe)
-    return all(values.get(name) == values.get(mark) for name, mark in shared.items())
+    return all(values.get(name) == values.get(first) for name, first in shared.items())
 
 
 def distinct(probe: Values, values: Values) -> bool:
@@ -87,7 +88,7 @@ def make_template(plan: Any, probe: Values) -> str:
     shared = _shared_names(probe)
     for name in sorted(probe, key=lambda n: (-len(probe[n]), n)):
         if shared[name] == name and probe[name]:
-            text = text.replace(_json_text(probe[name]), _mark(name))
+            text = text.replace(_json_text(probe[name]), mark(name))
     return text
 
 
@@ -105,7 +106,7 @@ def instantiate(template: str, values: Values | str) -> dict[str, Any]:
         values = {"slug": values}
     text = template
     for name, value in values.items():
-        text = text.replace(_mark(name), _json_text(value))
+        text = text.replace(mark(name), _json_text(value))
     result: dict[str, Any] = json.loads(text)
     return result
 

@@ -237,3 +237,22 @@ def test_templated_plans_with_hashed_windows_and_a_pooled_tenant_match_exact_pla
     (group,) = [g for g in exact["groups"] if "golf" in g["tenants"]]
     assert group["count"] == 1 and "tenant-pool-0a1b2c3d4e" in json.dumps(group)
     assert exact["tenants"]["beta"]["group"] == exact["tenants"]["acme"]["group"]
+
+
+def test_a_change_to_the_windows_themselves_is_templated_with_both_sides_windows(
+    repo: Path, run_fleet: Run
+) -> None:
+    """Moving every patching window an hour earlier: each tenant's base and head schedules
+    differ, both filled into the shared outcome per tenant, and the report is the exact one."""
+    import re
+
+    edit(repo / "stacks/windows.py", "WINDOW_START_HOURS = (1, 2, 3, 4)",
+         "WINDOW_START_HOURS = (0, 1, 2, 3)")
+    code, templated, stderr = run_fleet(repo)
+    assert code == 0
+    found = re.search(r"(\d+) from verified templates", stderr)
+    assert found is not None and int(found.group(1)) == 4, stderr  # the de/standard class
+    code, exact, _ = run_fleet(repo, "--exact")
+    assert code == 0
+    assert templated == exact
+    assert templated["summary"]["tenants"]["changed"] == 5
