@@ -92,8 +92,9 @@ class Pair:
             for mark, value in ((n.split(".", 1)[-1], v) for n, v in probe.items())
         ):
             return []
-        kept = [s for s in self.slugs if conforms(probe, self.values_of(s))]
-        others = [s for s in self.slugs if s not in set(kept)]
+        fits = {s: conforms(probe, self.values_of(s)) for s in self.slugs}
+        kept = [s for s in self.slugs if fits[s]]
+        others = [s for s in self.slugs if not fits[s]]
         self.slugs, self._verifier = kept, []
         return others
 
