@@ -96,6 +96,10 @@ def load_fleets(
     if text is None:
         notices.append(f"{rel} does not exist at {base.ref}: every tenant shows as added")
         base_fleet: sources.Fleet = {}
+    elif text == head_text:
+        # The same text: checked above, its locations already codes (a second parse of 10,000
+        # entries would cost seconds of a cold run).
+        return Fleets(dict(head), head, {"kind": "file", "path": rel}, notices, catalogues)
     else:
         try:
             base_fleet = _parsed(cache, text, f"{rel} at {base.ref}", None)

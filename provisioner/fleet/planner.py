@@ -37,12 +37,18 @@ from provisioner.fleet.cache import (
 from provisioner.fleet.compute import OutcomeWork, compute_outcomes
 from provisioner.fleet.fleets import Fleets, given_fleets, load_fleets
 from provisioner.fleet.gitrepo import Repository, Revision, program_hash
-from provisioner.fleet.outcome import group_outcomes, refused_outcome, unchanged_outcome
+from provisioner.fleet.outcome import (
+    group_key,
+    group_outcomes,
+    refused_outcome,
+    unchanged_outcome,
+)
+from provisioner.fleet.parameters import WINDOWS_FILE, TenantValues, load_windows
 from provisioner.fleet.pool import PlanPool, PlanResult, Site
 from provisioner.fleet.regions import attach, plan_regional
 from provisioner.fleet.residency import location_moves
-from provisioner.fleet.shared import Pair, pairs_of
-from provisioner.fleet.sides import ClassKey, SidePlans, SpecKey, class_of
+from provisioner.fleet.shared import MIN_PAIR, Pair, merged, pairs_of
+from provisioner.fleet.sides import ClassKey, SidePlans, SpecKey
 from provisioner.fleet.sides import spec_key as side_spec_key
 
 REPORT_FORMAT = 1
@@ -113,28 +119,33 @@ def _plan(
     slugs = sorted(set(base_fleet) | set(head_fleet))
 
     head_site = Site("head", "the working tree", head_hash, lambda: repo.root)
+    head_values = _tenant_values(repo, None, fleets)
     stack = contextlib.ExitStack()
     if base_hash == head_hash:
         base_site = head_site  # same program: plan once, at the working tree
         head_side = base_side = SidePlans(
-            head_site, [*base_fleet.values(), *head_fleet.values()], options.exact, cache)
+            head_site, [*base_fleet.values(), *head_fleet.values()], options.exact, cache,
+            head_values)
     else:
         base_site = Site("base", f"{base.ref} ({base.short})", base_hash,
                          lambda: stack.enter_context(repo.worktree(base)))
-        base_side = SidePlans(base_site, list(base_fleet.values()), options.exact, cache)
-        head_side = SidePlans(head_site, list(head_fleet.values()), options.exact, cache)
+        base_side = SidePlans(base_site, list(base_fleet.values()), options.exact, cache,
+                              _tenant_values(repo, base, fleets))
+        head_side = SidePlans(head_site, list(head_fleet.values()), options.exact, cache,
+                              head_values)
 
     def templatable(side: SidePlans, fleet: sources.Fleet) -> dict[str, ClassKey | None]:
         found: dict[str, ClassKey | None] = {}
         for slug in slugs:
             if slug not in fleet:
                 found[slug] = None
-            elif side.templatable(class_of(fleet[slug])):
-                found[slug] = class_of(fleet[slug])
+            elif (cls := side.template_class(fleet[slug])) is not None:
+                found[slug] = cls
         return found
 
     pairs, rest = pairs_of(slugs, templatable(base_side, base_fleet),
                            templatable(head_side, head_fleet))
+    pairs, rest = _settled(pairs, rest, base_side, head_side)
 
     def pair_key(pair: Pair) -> str:
         return digest("shared", REPORT_FORMAT, code, mode, base_hash, head_hash, pair.base,
@@ -151,10 +162,12 @@ def _plan(
     resolved: set[int] = set()  # pairs whose tenants' own outcomes are all cached
     for pair in pairs:
         cached = cache.get("shared", pair_key(pair))
-        if cached is not None:
+        if cached is None:
+            continue  # never computed: no tenant of it has an outcome of its own either
+        if cached["template"] is not None:
             pair.template, pair.group = cached["template"], cached["group"]
             continue
-        # A class that did not verify last time was computed tenant by tenant: reuse those.
+        # A pair that did not verify last time was computed tenant by tenant: reuse those.
         earlier = {s: cache.get("outcomes", tenant_outcome_key(s)) for s in pair.slugs}
         if all(v is not None for v in earlier.values()):
             outcomes.update({s: v for s, v in earlier.items() if v is not None})
@@ -232,10 +245,9 @@ def _plan(
         if shared or todo:
             say(f"diff and policy: {len(shared)} shared outcome(s), {len(todo)} tenant(s)")
         outcomes.update(compute_outcomes(work, shared, sorted(todo), options.jobs))
-        for pair in shared:
-            if pair.template is not None:
-                cache.put("shared", pair_key(pair), {"template": pair.template,
-                                                     "group": pair.group})
+        # Pairs that did not verify too (None): their tenants' own outcomes are cached instead.
+        for pair in todo_pairs:
+            cache.put("shared", pair_key(pair), {"template": pair.template, "group": pair.group})
         for site in {id(s): s for s in (base_site, head_site)}.values():
             notices += site.notices
         # The regional platform stacks, in the same base worktree when there is one.
@@ -255,14 +267,24 @@ def _plan(
     for pair in pairs:
         if pair.template is None:
             continue
+        assert pair.group is not None
+        group = pair.group
+        if options.max_monthly_usd:
+            # The cost gate adds danger after the shared outcome was grouped: group the pair
+            # as its verifier is grouped once gated (its members cost the same).
+            group = group_key(_gated(pair.full(pair.verifier()), options.max_monthly_usd))
+        windows = pair.shows_windows()
         for slug in pair.slugs:
             outcomes[slug] = pair.member(slug)
-            assert pair.group is not None
-            group_keys[slug], pair_of[slug] = pair.group, pair
+            if windows:
+                group = group_key(_gated(pair.full(slug), options.max_monthly_usd))
+            group_keys[slug], pair_of[slug] = group, pair
 
     def expand(outcome: dict[str, Any]) -> dict[str, Any]:
         pair = pair_of.get(outcome["slug"])
-        return pair.full(outcome["slug"]) if pair is not None else outcome
+        if pair is None:
+            return outcome
+        return _gated(pair.full(outcome["slug"]), options.max_monthly_usd)
 
     apply_margin_gate(outcomes.values(), options.max_monthly_usd)
     report = build_report(base, repo, fleets.source, base_hash, head_hash,
@@ -270,6 +292,51 @@ def _plan(
     if regional is not None:
         attach(report, regional[0], regional[1])
     return report, stats
+
+
+def _gated(outcome: dict[str, Any], margins: Mapping[str, float]) -> dict[str, Any]:
+    apply_margin_gate([outcome], margins)
+    return outcome
+
+
+def _tenant_values(repo: Repository, revision: Revision | None, fleets: Fleets) -> TenantValues:
+    """The per-tenant values at the base (`revision`) or in the working tree (None): that
+    revision's own windows function, and its catalogue's regions."""
+    if revision is None:
+        path = repo.root / WINDOWS_FILE
+        text = path.read_text(encoding="utf-8") if path.is_file() else None
+        origin, catalogue = str(WINDOWS_FILE), fleets.catalogues[0]
+    else:
+        text = repo.show(revision, WINDOWS_FILE)
+        origin = f"{revision.short}:{WINDOWS_FILE}"
+        catalogue = fleets.catalogues[-1]  # the base's, when it parses
+    regions = {code: loc.region for code, loc in catalogue.locations.items()}
+    return TenantValues(load_windows(text, origin), regions, text)
+
+
+def _settled(
+    pairs: list[Pair], rest: list[str], base_side: SidePlans, head_side: SidePlans
+) -> tuple[list[Pair], list[str]]:
+    """Pairs given their members' values; a member whose values cannot fill its pair's
+    template, and every member of a pair left too small or without a verifier, goes to the
+    tenants computed one by one."""
+    kept, single = [], list(rest)
+    same = (base_side.values is not None and head_side.values is not None
+            and base_side.values.same_as(head_side.values))
+    for pair in pairs:
+        pair.values_of = merged(
+            base_side.values_of(pair.base) if pair.base else None,
+            head_side.values_of(pair.head) if pair.head else None,
+        )
+        # Both sides' values equal for every tenant of one location: nothing to check.
+        alike = same and pair.base is not None and pair.head is not None \
+            and pair.base[0] == pair.head[0]
+        single += pair.settle(alike)
+        if len(pair.slugs) >= MIN_PAIR and pair.shareable():
+            kept.append(pair)
+        else:
+            single += pair.slugs
+    return kept, sorted(single)
 
 
 def build_report(

@@ -12,7 +12,6 @@ all restarted at once (`maintenance_window`).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 import pulumi
@@ -22,6 +21,7 @@ from provisioner.spec import TenantSpec
 from stacks.components.base import TenantPart
 from stacks.components.db_logging import LOG_PARAMETERS, audit_option_group
 from stacks.components.observability import DB_LOG_EXPORTS, db_identifier
+from stacks.windows import database_window
 
 # 8.4 is MySQL's LTS line; RDS standard support for 8.0 ended on 31 July 2026.
 ENGINE_VERSION = "8.4"
@@ -29,10 +29,6 @@ PARAMETER_FAMILY = "mysql8.4"
 BACKUP_WINDOW = "02:00-02:30"  # UTC, before AWS Backup's daily 03:00 job
 CA_CERTIFICATE = "rds-ca-rsa2048-g1"
 APP_DB_USER = "crm_app"  # the application's user: IAM-authenticated, least privilege
-# Maintenance slots: 30 minutes, starting on the half hour from 04:00 to 05:30 UTC (after the
-# backup window and AWS Backup's 03:00 start window), any day: 28 slots per region.
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_SLOT_STARTS = ((4, 0), (4, 30), (5, 0), (5, 30))
 
 
 def maintenance_window(spec: TenantSpec) -> str:
@@ -40,12 +36,7 @@ def maintenance_window(spec: TenantSpec) -> str:
 
     A stable hash of the tenant's instance id and region picks one of the 28 slots, so tenants of a
     region spread evenly over the week and a tenant's window never moves."""
-    digest = hashlib.sha256(f"{spec.region}/{spec.instance_id}".encode()).digest()
-    slot = int.from_bytes(digest[:8], "big") % (len(_DAYS) * len(_SLOT_STARTS))
-    day = _DAYS[slot // len(_SLOT_STARTS)]
-    hour, minute = _SLOT_STARTS[slot % len(_SLOT_STARTS)]
-    end_hour, end_minute = divmod(hour * 60 + minute + 30, 60)
-    return f"{day}:{hour:02d}:{minute:02d}-{day}:{end_hour:02d}:{end_minute:02d}"
+    return database_window(spec.region, spec.instance_id)
 
 
 def app_user_arn(region: str, account: str, resource_id: str) -> str:

@@ -14,18 +14,17 @@ https://docs.aws.amazon.com/systems-manager/latest/userguide/patch-manager.html
 
 from __future__ import annotations
 
-import hashlib
-
 import pulumi
 import pulumi_aws as aws
 
 from provisioner.spec import TenantSpec
 from stacks.components.base import TenantPart
+from stacks.windows import WINDOW_DAYS as WINDOW_DAYS  # the slots, for readers of this module
+from stacks.windows import WINDOW_START_HOURS as WINDOW_START_HOURS
+from stacks.windows import patch_schedule
 
 RUN_PATCH_BASELINE = "AWS-RunPatchBaseline"
 PATCH_GROUP_TAG = "PatchGroup"
-WINDOW_DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
-WINDOW_START_HOURS = (1, 2, 3, 4)  # local night
 WINDOW_HOURS, WINDOW_CUTOFF_HOURS = 3, 1
 SCAN_SCHEDULE = "rate(1 day)"
 # The time zone the window's hours are in, per location (IANA names, which SSM accepts).
@@ -42,10 +41,7 @@ def patch_group(spec: TenantSpec) -> str:
 
 def window_schedule(instance_id: str) -> str:
     """The tenant's weekly slot: stable for an instance id, spread evenly over 7 days x 4 hours."""
-    slot = int.from_bytes(hashlib.sha256(instance_id.encode()).digest()[:4], "big")
-    day = WINDOW_DAYS[slot % len(WINDOW_DAYS)]
-    hour = WINDOW_START_HOURS[(slot // len(WINDOW_DAYS)) % len(WINDOW_START_HOURS)]
-    return f"cron(0 {hour} ? * {day} *)"
+    return patch_schedule(instance_id)
 
 
 class Patching(TenantPart):

@@ -199,3 +199,60 @@ def test_a_tenant_bound_to_a_pooled_instance_is_planned_under_its_names(
     assert report["tenants"]["beta"]["group"] != report["tenants"]["acme"]["group"]
     assert report["tenants"]["delta"]["group"] == report["tenants"]["acme"]["group"]
     assert "tenant-pool-0a1b2c3d4e" in json.dumps(report["groups"])
+
+
+def test_templated_plans_with_hashed_windows_and_a_pooled_tenant_match_exact_plans(
+    repo: Path, run_fleet: Run
+) -> None:
+    """Each tenant's maintenance and patching windows are hashed from its instance id, so a class
+    template holds them as placeholders filled per tenant: the report must be the one planning
+    every tenant gives, the class must really be templated, and a tenant bound to a pooled
+    instance (named after the instance, not its slug) must be planned on its own."""
+    import json
+    import re
+
+    from provisioner.registry import Registry
+    from provisioner.spec import TenantSpec
+    from stacks.windows import tenant_windows
+
+    slugs = ("acme", "beta", "delta", "echo", "foxtrot-long", "golf")
+    assert len({tenant_windows("eu-central-1", s)["database_window"] for s in slugs}) > 1
+    with Registry.open() as registry:
+        for slug in slugs:
+            registry.create_tenant(TenantSpec.create(slug, "de", "trial"), actor="test")
+        with registry.write() as conn:
+            conn.exec_driver_sql("UPDATE tenants SET instance_id = 'pool-0a1b2c3d4e'"
+                                 " WHERE slug = 'golf'")  # fmt: skip
+    edit(repo / "stacks/components/patching.py", 'f"Tenant {spec.instance_id}: weekly patching"',
+         'f"Tenant {spec.instance_id}: weekly patching window"')
+    code, templated, stderr = run_fleet(repo, "--registry")
+    assert code == 0
+    found = re.search(r"(\d+) from verified templates", stderr)
+    # The five tenants created directly; golf is planned on its own.
+    assert found is not None and int(found.group(1)) == 5, stderr
+    code, exact, _ = run_fleet(repo, "--registry", "--exact")
+    assert code == 0
+    assert templated == exact
+    # The pooled tenant's change names its instance, so it is a group of its own.
+    (group,) = [g for g in exact["groups"] if "golf" in g["tenants"]]
+    assert group["count"] == 1 and "tenant-pool-0a1b2c3d4e" in json.dumps(group)
+    assert exact["tenants"]["beta"]["group"] == exact["tenants"]["acme"]["group"]
+
+
+def test_a_change_to_the_windows_themselves_is_templated_with_both_sides_windows(
+    repo: Path, run_fleet: Run
+) -> None:
+    """Moving every patching window an hour earlier: each tenant's base and head schedules
+    differ, both filled into the shared outcome per tenant, and the report is the exact one."""
+    import re
+
+    edit(repo / "stacks/windows.py", "WINDOW_START_HOURS = (1, 2, 3, 4)",
+         "WINDOW_START_HOURS = (0, 1, 2, 3)")
+    code, templated, stderr = run_fleet(repo)
+    assert code == 0
+    found = re.search(r"(\d+) from verified templates", stderr)
+    assert found is not None and int(found.group(1)) == 4, stderr  # the de/standard class
+    code, exact, _ = run_fleet(repo, "--exact")
+    assert code == 0
+    assert templated == exact
+    assert templated["summary"]["tenants"]["changed"] == 5

@@ -133,7 +133,8 @@ def test_a_pair_shares_an_outcome_only_when_it_reproduces_a_real_tenant() -> Non
     pair.template = pair.template_from(outcome(PROBE), outcome("gamma-long"))
     assert pair.full("beta")["changes"] == {"update": ["t-beta"]}
     assert pair.member("beta") == {"slug": "beta", "status": "changed", "danger": [],
-                                   "counts": {"update": 1}, "location": "de", "plan": "free"}
+                                   "counts": {"update": 1}, "location": "de", "plan": "free",
+                                   "cost": None}  # the report sums members' costs
 
 
 def test_the_json_report_is_the_report_with_one_line_per_tenant() -> None:
