@@ -22,15 +22,17 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
+from provisioner.registry.bound import bound
 from provisioner.registry.facade import Registry
-from provisioner.registry.models import pool_instances, pool_targets, tenants
-from provisioner.spec import INSTANCE_ID_PREFIX
+from provisioner.registry.records import Tenant
+from provisioner.registry.models import pool_instances, pool_targets, tenant_events, tenants
+from provisioner.spec import INSTANCE_ID_PREFIX, TenantSpec
 
 BUILDING, READY, BOUND, RECYCLING, RECYCLED, FAILED = (
     "building", "ready", "bound", "recycling", "recycled", "failed",
@@ -142,7 +144,13 @@ def _ready_candidates(location: str, plan: str, now: datetime) -> sa.Select[Any]
 
 
 def claim_ready(
-    conn: sa.Connection, *, location: str, plan: str, slug: str, now: datetime
+    conn: sa.Connection,
+    *,
+    location: str,
+    plan: str,
+    slug: str,
+    now: datetime,
+    actor: str = "signup",
 ) -> str | None:
     """Bind the oldest ready instance of (location, plan) to `slug`, in the caller's transaction
     (the one creating the tenant); its instance id, or None when the pool is empty (cold)."""
@@ -159,11 +167,55 @@ def claim_ready(
             .values(state=BOUND, tenant_slug=slug, bound_at=now, updated_at=now)
         ).rowcount
         if won == 1:
+            tenant_id = conn.execute(
+                sa.update(tenants)
+                .where(tenants.c.slug == slug)
+                .values(instance_id=row.instance_id)
+                .returning(tenants.c.id)
+            ).scalar_one()
+            # The audit trail says which instance the customer got (support, the live audit and
+            # the deletion proof look for its names, not the slug's).
             conn.execute(
-                sa.update(tenants).where(tenants.c.slug == slug).values(instance_id=row.instance_id)
+                sa.insert(tenant_events).values(
+                    tenant_id=tenant_id,
+                    slug=slug,
+                    kind="pool.claimed",
+                    at=now,
+                    recorded_at=now,
+                    actor=actor,
+                    reason=f"bound to the ready pooled instance {row.instance_id}",
+                    data={"instance_id": row.instance_id, "location": location, "plan": plan},
+                )
             )
             return str(row.instance_id)
     return None
+
+
+def create_tenant(
+    registry: Registry,
+    spec: TenantSpec,
+    *,
+    actor: str,
+    at: datetime | None = None,
+    trial_days: int | None = None,
+    reason: str = "",
+) -> Tenant:
+    """Register a tenant as `Registry.create_tenant` does and, in the same transaction, bind a
+    ready instance of its pool when there is one (the signup API's claim, for the CLI)."""
+    now = registry._clock()
+    with registry.write() as conn:
+        tenant = bound(registry, conn).create_tenant(
+            spec, actor=actor, at=at, trial_days=trial_days, reason=reason
+        )
+        instance = claim_ready(
+            conn,
+            location=spec.location.code,
+            plan=spec.plan.name,
+            slug=spec.slug,
+            now=now,
+            actor=actor,
+        )
+    return replace(tenant, instance_id=instance) if instance is not None else tenant
 
 
 # --- the workers' claims ------------------------------------------------------------------------

@@ -131,7 +131,12 @@ def _signup_once(
         else:
             # A ready pooled instance, if its pool has one, bound in this same transaction.
             instance = claim_ready(
-                conn, location=spec.location.code, plan=spec.plan.name, slug=spec.slug, now=now
+                conn,
+                location=spec.location.code,
+                plan=spec.plan.name,
+                slug=spec.slug,
+                now=now,
+                actor=actor,
             )
             if instance is not None:
                 tenant = replace(tenant, instance_id=instance)

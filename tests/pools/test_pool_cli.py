@@ -69,3 +69,35 @@ def test_operations_on_a_bound_tenant_use_its_instance(
     assert target.db_identifier == f"t-{instance}-db"
     assert target.key_alias == f"alias/tenant-{instance}"
     assert Target("acme", catalogue().resolve("de")).db_identifier == "t-acme-db"
+
+
+def test_tenants_create_claims_a_ready_instance_like_a_signup(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from provisioner.pools.keeper import KeeperSettings, PoolKeeper
+    from provisioner.registry import Registry, pools
+    from tests.pools.conftest import CountingEngine
+
+    point_cli_at(db_url, monkeypatch, tmp_path)
+    now = datetime.now(UTC)
+    with Registry.open(db_url) as registry:
+        pools.set_target(registry, "de", "trial", 1, now=now)
+        PoolKeeper(
+            registry, CountingEngine(), KeeperSettings("v1"), owner="k", clock=lambda: now
+        ).step()
+    runner = CliRunner()
+    out = runner.invoke(app, ["tenants", "create", "acme", "-l", "de", "-p", "trial", "-o", "json"])
+    assert out.exit_code == 0, out.output
+    created = json.loads(out.stdout)
+    assert created["provisioning"] == "pooled" and created["instance_id"].startswith("pool-")
+    out = runner.invoke(app, ["tenants", "create", "acme-two", "-l", "de", "-p", "trial"])
+    assert out.exit_code == 0 and "(cold: the workers build its stack)" in out.stdout
+    with Registry.open(db_url) as registry:
+        assert registry.get_tenant("acme").instance_id == created["instance_id"]
+        assert registry.get_tenant("acme-two").instance_id is None
+        (claimed,) = [e for e in registry.events("acme") if e.kind == "pool.claimed"]
+        assert claimed.data == {"instance_id": created["instance_id"], "location": "de",
+                                "plan": "trial"}  # fmt: skip
+        assert not [e for e in registry.events("acme-two") if e.kind == "pool.claimed"]
