@@ -45,9 +45,8 @@ def create(
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Register a tenant (desired state: active); the reconciler builds its stack."""
-    from provisioner.spec import TenantSpec
-
     from provisioner.registry import pools
+    from provisioner.spec import TenantSpec
 
     spec = TenantSpec.create(slug, location, plan)
     when = parse_at(at)

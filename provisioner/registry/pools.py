@@ -30,8 +30,8 @@ import sqlalchemy as sa
 
 from provisioner.registry.bound import bound
 from provisioner.registry.facade import Registry
-from provisioner.registry.records import Tenant
 from provisioner.registry.models import pool_instances, pool_targets, tenant_events, tenants
+from provisioner.registry.records import Tenant
 from provisioner.spec import INSTANCE_ID_PREFIX, TenantSpec
 
 BUILDING, READY, BOUND, RECYCLING, RECYCLED, FAILED = (
@@ -405,8 +405,9 @@ def finish_job(
             if attempts is None:
                 return False
             gave_up = job.kind == "build" and attempts + 1 >= max_attempts
+            retry_at = now + timedelta(seconds=retry_delay(attempts + 1))
             values = {**release, "attempts": attempts + 1, "last_error": error[:2000],
-                      "next_attempt_at": now + timedelta(seconds=retry_delay(attempts + 1))}  # fmt: skip
+                      "next_attempt_at": retry_at}  # fmt: skip
             if gave_up:
                 values.update(state=FAILED, finished_at=now, next_attempt_at=None)
             updated = conn.execute(sa.update(pool_instances).where(ours).values(**values))
@@ -446,7 +447,7 @@ def counts(registry: Registry, *, now: datetime | None = None) -> list[PoolCount
             }
         # Most recent first: the error of an attempt waiting to be retried, or of a recent
         # give-up (a success clears an instance's error).
-        unsettled = p.state.in_((BUILDING, READY, RECYCLING))
+        unsettled: sa.ColumnElement[bool] = p.state.in_((BUILDING, READY, RECYCLING))
         if now is not None:
             unsettled = sa.or_(
                 unsettled, sa.and_(p.state == FAILED, p.finished_at >= now - timedelta(days=1))

@@ -22,11 +22,13 @@ def parameter_name(spec: TenantSpec) -> str:
     return f"/tenant/{spec.instance_id}/app-config"
 
 
-def config_value(spec: TenantSpec, hostname: str) -> str:
+def config_value(spec: TenantSpec, hostname: str, mail_hostname: str | None = None) -> str:
     """What the app is told: its customer once bound, only its instance id before."""
     value: dict[str, object] = {"instance_id": spec.instance_id, "bound": spec.bound}
     if spec.bound:
         value.update(slug=spec.slug, hostname=hostname)
+        if mail_hostname is not None:
+            value.update(mail_hostname=mail_hostname)  # what the app tells mail clients
     return json.dumps(value, sort_keys=True)
 
 
@@ -39,6 +41,7 @@ class AppConfig(TenantPart):
         spec: TenantSpec,
         hostname: str,
         app_role_id: pulumi.Input[str],
+        mail_hostname: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("AppConfig", name, spec, opts)
@@ -46,7 +49,7 @@ class AppConfig(TenantPart):
             f"{name}-parameter",
             name=parameter_name(spec),
             type="String",
-            insecure_value=config_value(spec, hostname),  # not a secret: shown in plans
+            insecure_value=config_value(spec, hostname, mail_hostname),  # no secret: in plans
             region=self.region,
             tags=self.tags(),
             opts=self.child(),

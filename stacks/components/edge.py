@@ -71,6 +71,7 @@ class Edge(TenantPart):
         waf_log_group_arn: pulumi.Input[str],
         suspended: bool = False,
         wildcard_certificate_arn: pulumi.Input[str] | None = None,
+        mail_hostname: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("Edge", name, spec, opts)
@@ -110,7 +111,9 @@ class Edge(TenantPart):
             region=self.region,
             opts=self.child(),
         )
-        self.mail_hostname = f"mail.{hostname}"
+        # A pooled instance's mail name sits under the region's wildcard (`<slug>.mail.<domain>`,
+        # stacks.tenant_stack.mail_hostname_for); a direct tenant's is `mail.<hostname>`.
+        self.mail_hostname = mail_hostname or f"mail.{hostname}"
         # Watched by the tenant's alarms (days to expiry).
         self.certificate_arn: pulumi.Output[str] = (
             pulumi.Output.from_input(wildcard_certificate_arn)

@@ -9,8 +9,14 @@
   which EventBridge receives only while a CloudTrail trail logs them in the account.
   https://docs.aws.amazon.com/aws-backup/latest/devguide/eventbridge.html
   https://docs.aws.amazon.com/kms/latest/developerguide/deleting-keys-creating-cloudwatch-alarm.html
-- Later: the warm pool's wildcard certificate belongs here too (one per location); add it as
-  another part of `RegionPlatform`.
+- **The warm pools' wildcard certificate** (ACM, DNS-validated in the tenants' zone): `*.<domain>`
+  for the apps and `*.mail.<domain>` for the mail names, so a pooled instance is served from the
+  moment it is built and binding it to a customer waits on no validation. A wildcard covers one
+  label, hence the mail scheme `<slug>.mail.<domain>` for pooled instances
+  (stacks.tenant_stack.mail_hostname_for); tenants built directly keep their own certificate
+  for `<slug>.<domain>` and `mail.<slug>.<domain>`. Issued once, renewed by ACM while the
+  validation records stay.
+  https://docs.aws.amazon.com/acm/latest/userguide/acm-certificate.html (wildcard names)
 
 Pure like the tenant stack: a function of the RegionSpec, no registry, boto3, CLI or clock.
 """
@@ -120,11 +126,55 @@ class RegionPlatform(pulumi.ComponentResource):
                 region=region,
                 opts=child,
             )
+        certificate = self._wildcard_certificate(name, spec, child)
         self.outputs: dict[str, pulumi.Input[str]] = {
             "alert_topic_arn": self.topic.arn,
             "region": region,
+            "wildcard_certificate_arn": certificate.certificate_arn,
         }
         self.register_outputs(self.outputs)
+
+
+    def _wildcard_certificate(
+        self, name: str, spec: RegionSpec, child: pulumi.ResourceOptions
+    ) -> aws.acm.CertificateValidation:
+        names = wildcard_names(spec.domain)
+        certificate = aws.acm.Certificate(
+            f"{name}-wildcard",
+            domain_name=names[0],
+            subject_alternative_names=list(names[1:]),
+            validation_method="DNS",
+            key_algorithm="EC_prime256v1",
+            region=spec.region,
+            tags=spec.tags(),
+            opts=child,
+        )
+        records = []
+        for i, suffix in enumerate(("", "-mail")):  # *.<domain>, then *.mail.<domain>
+            option = certificate.domain_validation_options[i]
+            records.append(aws.route53.Record(
+                f"{name}-wildcard-validation{suffix}",
+                zone_id=spec.hosted_zone_id,
+                name=option.resource_record_name,
+                type=option.resource_record_type,
+                records=[option.resource_record_value],
+                ttl=300,
+                allow_overwrite=True,
+                opts=child,
+            ))  # fmt: skip
+        return aws.acm.CertificateValidation(
+            f"{name}-wildcard-validation",
+            certificate_arn=certificate.arn,
+            validation_record_fqdns=[record.fqdn for record in records],
+            region=spec.region,
+            opts=child,
+        )
+
+
+def wildcard_names(domain: str) -> tuple[str, str]:
+    """The certificate's names: the apps' (`*.<domain>`, what pooled instances look up), then
+    the mail names' (`*.mail.<domain>`)."""
+    return f"*.{domain}", f"*.mail.{domain}"
 
 
 def _key_policy(account: str) -> str:
