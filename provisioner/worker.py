@@ -36,7 +36,7 @@ from provisioner import reconcile
 from provisioner.errors import ProvisionerError, StackNotFound
 from provisioner.policy.gate import Deployment, Gate
 from provisioner.reconcile import Action
-from provisioner.registry import Registry, Tenant, leases, outcomes
+from provisioner.registry import Registry, Tenant, leases, outcomes, signup
 from provisioner.retention import iso
 from provisioner.rollout import apply as release_apply
 from provisioner.spec import TenantSpec
@@ -356,9 +356,11 @@ class Worker:
     def _run(self, action: Action, claim: leases.Claim) -> dict[str, Any]:
         if action is Action.NOOP:
             return {}
-        # A tenant bound to a pooled instance keeps the instance's names: its create is a bind.
+        # A tenant bound to a pooled instance keeps the instance's names: its create is a bind,
+        # which also hands the app its admin invitation (the signup's address, until scrubbed).
+        admin = signup.admin_email(self.registry, claim.slug) if claim.instance_id else None
         spec = TenantSpec.create(
-            claim.slug, claim.location, claim.plan, instance_id=claim.instance_id
+            claim.slug, claim.location, claim.plan, instance_id=claim.instance_id, admin_email=admin
         )
         if action in (Action.CREATE, Action.UPDATE, Action.RESUME):
             result = release_apply.up(self.engine, spec, claim, self.registry)

@@ -217,7 +217,11 @@ def spec_from_config(get: Callable[[str], str | None]) -> TenantSpec:
             instance_id, catalogue().resolve(require("location")), get_plan(require("plan"))
         )
     return TenantSpec.create(
-        require("slug"), require("location"), require("plan"), instance_id=instance_id or None
+        require("slug"),
+        require("location"),
+        require("plan"),
+        instance_id=instance_id or None,
+        admin_email=get("admin-email"),
     )
 
 

@@ -5,6 +5,11 @@ built before its customer exists, and changing an instance's user data means sto
 app reads its slug and hostname from this parameter instead (named after the instance id, never
 the slug). Binding the instance to a customer updates the value, nothing else. The value names no
 secret: a plain `String` parameter.
+
+Binding also carries the **admin invitation**: the address the signup gave for the customer's
+first admin. The app invites it once (an admin with that address exists: nothing to do), with a
+one-time sign-in link it creates and keeps itself, so no token or password is ever in the
+parameter, the plan, the stack's outputs or the registry's events.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ def config_value(spec: TenantSpec, hostname: str, mail_hostname: str | None = No
         value.update(slug=spec.slug, hostname=hostname)
         if mail_hostname is not None:
             value.update(mail_hostname=mail_hostname)  # what the app tells mail clients
+        if spec.admin_email:
+            value.update(admin_invitation={"email": spec.admin_email})
     return json.dumps(value, sort_keys=True)
 
 

@@ -147,6 +147,7 @@ def test_operations_on_a_bound_tenant_use_its_instance(
         instance = sign_up(registry, "acme")["instance_id"]
     spec = resolve_spec("acme", None, None)
     assert spec.stack_name == f"tenant-{instance}" and spec.slug == "acme" and spec.pooled
+    assert spec.admin_email == "ops@acme.example"  # `tenants up` keeps the bind's invitation
     target, _ = resolve_target("acme", None)
     assert target == Target("acme", catalogue().resolve("de"), instance)
     assert target.db_identifier == f"t-{instance}-db"
