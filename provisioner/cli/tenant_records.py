@@ -55,9 +55,8 @@ def create(
         tenant = pools.create_tenant(
             reg, spec, actor=actor(), at=when, trial_days=trial_days, reason=reason
         )
-    provisioning = "pooled" if tenant.instance_id else "cold"
     if output == OutputFormat.json:
-        emit_json({**tenant.to_dict(), "provisioning": provisioning})
+        emit_json(tenant.to_dict())  # the record `tenants show` prints: instance_id set = pooled
     else:
         how = (
             f"pooled: the workers bind {tenant.instance_id}"
