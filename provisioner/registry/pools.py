@@ -191,6 +191,13 @@ def claim_ready(
     return None
 
 
+def claim_for(conn: sa.Connection, spec: TenantSpec, *, now: datetime, actor: str) -> str | None:
+    """`claim_ready` for the tenant `spec` describes, just inserted in the caller's transaction."""
+    return claim_ready(
+        conn, location=spec.location.code, plan=spec.plan.name, slug=spec.slug, now=now, actor=actor
+    )
+
+
 def create_tenant(
     registry: Registry,
     spec: TenantSpec,
@@ -207,14 +214,7 @@ def create_tenant(
         tenant = bound(registry, conn).create_tenant(
             spec, actor=actor, at=at, trial_days=trial_days, reason=reason
         )
-        instance = claim_ready(
-            conn,
-            location=spec.location.code,
-            plan=spec.plan.name,
-            slug=spec.slug,
-            now=now,
-            actor=actor,
-        )
+        instance = claim_for(conn, spec, now=now, actor=actor)
     return replace(tenant, instance_id=instance) if instance is not None else tenant
 
 

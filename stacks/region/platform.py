@@ -30,6 +30,7 @@ import pulumi_aws as aws
 
 from provisioner.promises import ALERT_TOPIC_NAME
 from provisioner.region_spec import RegionSpec
+from stacks.components.certificate import dns_validated_certificate
 
 TYPE = "provisioner:region:Platform"
 ALERT_KEY_ALIAS = "alias/provisioner-alerts"
@@ -138,35 +139,14 @@ class RegionPlatform(pulumi.ComponentResource):
     def _wildcard_certificate(
         self, name: str, spec: RegionSpec, child: pulumi.ResourceOptions
     ) -> aws.acm.CertificateValidation:
-        names = wildcard_names(spec.domain)
-        certificate = aws.acm.Certificate(
+        apps, mail = wildcard_names(spec.domain)
+        return dns_validated_certificate(
             f"{name}-wildcard",
-            domain_name=names[0],
-            subject_alternative_names=list(names[1:]),
-            validation_method="DNS",
-            key_algorithm="EC_prime256v1",
+            apps,
+            mail,
+            zone_id=spec.hosted_zone_id,
             region=spec.region,
             tags=spec.tags(),
-            opts=child,
-        )
-        records = []
-        for i, suffix in enumerate(("", "-mail")):  # *.<domain>, then *.mail.<domain>
-            option = certificate.domain_validation_options[i]
-            records.append(aws.route53.Record(
-                f"{name}-wildcard-validation{suffix}",
-                zone_id=spec.hosted_zone_id,
-                name=option.resource_record_name,
-                type=option.resource_record_type,
-                records=[option.resource_record_value],
-                ttl=300,
-                allow_overwrite=True,
-                opts=child,
-            ))  # fmt: skip
-        return aws.acm.CertificateValidation(
-            f"{name}-wildcard-validation",
-            certificate_arn=certificate.arn,
-            validation_record_fqdns=[record.fqdn for record in records],
-            region=spec.region,
             opts=child,
         )
 

@@ -158,19 +158,10 @@ def test_operations_on_a_bound_tenant_use_its_instance(
 def test_tenants_create_claims_a_ready_instance_like_a_signup(
     db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from datetime import UTC, datetime
-
-    from provisioner.pools.keeper import KeeperSettings, PoolKeeper
-    from provisioner.registry import Registry, pools
-    from tests.pools.conftest import CountingEngine
+    from provisioner.registry import Registry
 
     point_cli_at(db_url, monkeypatch, tmp_path)
-    now = datetime.now(UTC)
-    with Registry.open(db_url) as registry:
-        pools.set_target(registry, "de", "trial", 1, now=now)
-        PoolKeeper(
-            registry, CountingEngine(), KeeperSettings("v1"), owner="k", clock=lambda: now
-        ).step()
+    assert len(_ready_pool(db_url, 1)) == 1
     runner = CliRunner()
     out = runner.invoke(app, ["tenants", "create", "acme", "-l", "de", "-p", "trial", "-o", "json"])
     assert out.exit_code == 0, out.output
