@@ -95,15 +95,21 @@ class RegionSpec:
 
     location: Location
     subscriptions: tuple[Subscription, ...]
+    # The tenants' domain and its Route 53 zone (regions.yaml `dns`): the warm pools' wildcard
+    # certificate is issued for it here, once per location, and validated in that zone.
+    domain: str = ""
+    hosted_zone_id: str = ""
 
     @classmethod
     def create(
         cls, location: str, subscriptions: list[str] | tuple[str, ...] = (),
         regions: Catalogue | None = None,
     ) -> RegionSpec:
-        loc = (regions or catalogue()).resolve(location)
+        cat = regions or catalogue()
+        loc = cat.resolve(location)
         parsed = sorted({Subscription.parse(s, loc.region) for s in subscriptions})
-        return cls(location=loc, subscriptions=tuple(parsed))
+        return cls(location=loc, subscriptions=tuple(parsed), domain=cat.domain,
+                   hosted_zone_id=cat.hosted_zone_id)
 
     @classmethod
     def configured(cls, location: str, regions: Catalogue | None = None) -> RegionSpec:
@@ -131,4 +137,5 @@ class RegionSpec:
             "jurisdiction": self.location.jurisdiction,
             "stack": self.stack_name,
             "subscriptions": [str(s) for s in self.subscriptions],
+            "domain": self.domain,
         }

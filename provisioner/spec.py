@@ -10,7 +10,7 @@ created directly the instance id is its slug, so its names are exactly what they
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from provisioner.errors import UsageError
@@ -80,6 +80,10 @@ class TenantSpec:
     pooled: bool = False
     # Serves a customer (has a DNS record). False only for a pooled instance still waiting.
     bound: bool = True
+    # A bound pooled instance's admin invitation: the address the signup gave, written to the
+    # app's configuration parameter by the bind (the app mails the invitation, with a sign-in
+    # link it makes itself). Personal data, not a secret; kept out of repr (log lines).
+    admin_email: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         if not self.instance_id:
@@ -100,11 +104,12 @@ class TenantSpec:
             bound=False,
         )
 
-    def bind(self, slug: str) -> TenantSpec:
-        """This pooled instance serving the customer `slug`: same instance id, same names."""
+    def bind(self, slug: str, admin_email: str = "") -> TenantSpec:
+        """This pooled instance serving the customer `slug`: same instance id, same names; the
+        app's configuration invites `admin_email` (if given) as the instance's first admin."""
         if not self.pooled:
             raise UsageError(f"{self.instance_id} is not a pooled instance: it cannot be bound")
-        return replace(self, slug=validate_slug(slug), bound=True)
+        return replace(self, slug=validate_slug(slug), bound=True, admin_email=admin_email)
 
     @classmethod
     def create(
@@ -114,14 +119,17 @@ class TenantSpec:
         plan: str,
         regions: Catalogue | None = None,
         instance_id: str | None = None,
+        admin_email: str | None = None,
     ) -> TenantSpec:
         """Validate raw input (a location code or AWS region name, a plan name). An
-        `instance_id` is the pooled instance the tenant was bound to (None: created directly)."""
+        `instance_id` is the pooled instance the tenant was bound to (None: created directly);
+        `admin_email` is invited by a bound pooled instance's configuration (a tenant built
+        directly takes no invitation from its stack: its plan stays what it always was)."""
         cat = regions or catalogue()
         spec = cls(slug=validate_slug(slug), location=cat.resolve(location), plan=get_plan(plan))
         if instance_id is None:
             return spec
-        return cls.for_pool(instance_id, spec.location, spec.plan).bind(slug)
+        return cls.for_pool(instance_id, spec.location, spec.plan).bind(slug, admin_email or "")
 
     @property
     def region(self) -> str:

@@ -36,7 +36,7 @@ from provisioner import reconcile
 from provisioner.errors import ProvisionerError, StackNotFound
 from provisioner.policy.gate import Deployment, Gate
 from provisioner.reconcile import Action
-from provisioner.registry import Registry, Tenant, leases, outcomes
+from provisioner.registry import Registry, Tenant, leases, outcomes, signup
 from provisioner.retention import iso
 from provisioner.rollout import apply as release_apply
 from provisioner.spec import TenantSpec
@@ -118,6 +118,8 @@ class WorkerStats:
     lost: int = 0  # results dropped because another worker had taken the tenant over
     actions: dict[str, int] = field(default_factory=dict)
     engine_seconds: float = 0.0  # time inside engine calls (the rest is orchestration)
+    # Warm-pool jobs of a `--once` pass: {"succeeded": {kind: n}, "failed": {kind: n}}.
+    pools: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -126,6 +128,7 @@ class WorkerStats:
             "engine_seconds": round(self.engine_seconds, 3),
             "gave_up": self.gave_up,
             "lost": self.lost,
+            "pools": self.pools,
             "retried": self.retried,
             "succeeded": self.succeeded,
         }
@@ -186,11 +189,14 @@ class Worker:
         if self.webhooks is not None:
             hooks = threading.Thread(target=self._webhook_loop, args=(beat_stop,), daemon=True)
             hooks.start()
-        # Warm pools (build, update, recycle) in a thread of their own, beside tenant work.
+        # Warm pools (build, update, recycle) in a thread of their own, beside tenant work; with
+        # `once`, one pass of what is due (the pass ends: failed jobs back off).
         keeper = None
-        if self.pools is not None and not once:
+        if self.pools is not None:
             keeper = threading.Thread(
-                target=self.pools.loop, args=(beat_stop, self.settings.poll_seconds), daemon=True
+                target=self._pools_once if once else self.pools.loop,
+                args=(stop,) if once else (beat_stop, self.settings.poll_seconds),
+                daemon=True,
             )
             keeper.start()
         inflight: dict[Future[None], str] = {}
@@ -203,7 +209,7 @@ class Worker:
                     with self._held_lock:
                         self._held.add(claim.slug)
                     inflight[pool.submit(self._work, claim)] = claim.slug
-                if once and not claims and not inflight:
+                if once and not claims and not inflight and not (keeper and keeper.is_alive()):
                     break
                 if inflight:
                     done, _ = wait(
@@ -261,8 +267,19 @@ class Worker:
             except Exception as exc:  # keep the loop; the deliveries stay pending
                 log.warning("webhook delivery failed: %s", _one_line(exc))
 
+    def _pools_once(self, stop: threading.Event) -> None:
+        try:
+            self.stats.pools = self.pools.run_due(stop).to_dict()
+        except Exception as exc:  # a database hiccup: the tenants' pass still completes
+            log.error("pool pass failed: %s", _one_line(exc))
+
     def _heartbeat_loop(self, stop: threading.Event) -> None:
         while not stop.wait(self.settings.heartbeat_seconds):
+            if self.pools is not None:  # the pool jobs this process runs, on the same beat
+                try:
+                    self.pools.heartbeat()
+                except Exception as exc:  # the lease has slack for a missed beat
+                    log.warning("pool heartbeat failed: %s", _one_line(exc))
             with self._held_lock:
                 held = set(self._held)
             if not held:
@@ -339,9 +356,11 @@ class Worker:
     def _run(self, action: Action, claim: leases.Claim) -> dict[str, Any]:
         if action is Action.NOOP:
             return {}
-        # A tenant bound to a pooled instance keeps the instance's names: its create is a bind.
+        # A tenant bound to a pooled instance keeps the instance's names: its create is a bind,
+        # which also hands the app its admin invitation (the signup's address, until scrubbed).
+        admin = signup.admin_email(self.registry, claim.slug) if claim.instance_id else None
         spec = TenantSpec.create(
-            claim.slug, claim.location, claim.plan, instance_id=claim.instance_id
+            claim.slug, claim.location, claim.plan, instance_id=claim.instance_id, admin_email=admin
         )
         if action in (Action.CREATE, Action.UPDATE, Action.RESUME):
             result = release_apply.up(self.engine, spec, claim, self.registry)

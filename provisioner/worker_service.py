@@ -84,7 +84,13 @@ def _pool_keeper(
     return PoolKeeper(
         registry,
         engine,
-        KeeperSettings(program_version=settings.program_version, region_cap=settings.region_cap),
+        KeeperSettings(
+            program_version=settings.program_version,
+            region_cap=settings.region_cap,
+            lease_seconds=settings.lease_seconds,  # extended by the worker's heartbeat
+            retry_base_seconds=settings.retry_base_seconds,
+            retry_cap_seconds=settings.retry_cap_seconds,
+        ),
         owner=owner,
         clock=lambda: datetime.now(UTC),
     )

@@ -28,6 +28,7 @@ from stacks.components.keys import Keys, backup_account_provider
 from stacks.components.network import Network
 from stacks.components.observability import Observability, db_identifier
 from stacks.components.patching import Patching
+from stacks.region.platform import wildcard_names
 
 # Bumped whenever the program changes what it creates; recorded per tenant by the registry so
 # workers know which tenants still run an older program.
@@ -38,11 +39,26 @@ def hostname_for(spec: TenantSpec, regions: Catalogue) -> str:
     return f"{spec.slug}.{regions.domain}"
 
 
+def mail_hostname_for(spec: TenantSpec, regions: Catalogue) -> str:
+    """Where mail clients connect. A tenant built directly: `mail.<slug>.<domain>`, on its own
+    certificate (as it always was). A pooled instance: `<slug>.mail.<domain>`, one label under
+    `mail.<domain>`, so the region's wildcard certificate covers it (a wildcard matches one label
+    only: `*.<domain>` cannot cover `mail.<slug>.<domain>`) and binding changes only DNS."""
+    if spec.pooled:
+        return f"{spec.slug}.{wildcard_mail_zone(regions)}"
+    return f"mail.{hostname_for(spec, regions)}"
+
+
+def wildcard_mail_zone(regions: Catalogue) -> str:
+    """The zone whose one-label names the wildcard's `*.mail.<domain>` covers."""
+    return wildcard_names(regions.domain)[1].removeprefix("*.")
+
+
 def wildcard_domain(regions: Catalogue) -> str:
     """The name of the wildcard certificate each region's platform stack issues once for the
-    tenants' domain; pooled instances find it by this name (an ACM lookup, no per-tenant
-    validation on the signup path)."""
-    return f"*.{regions.domain}"
+    tenants' domain (with `*.mail.<domain>` beside it, for the mail names); pooled instances
+    find it by this name (an ACM lookup, no per-tenant validation on the signup path)."""
+    return wildcard_names(regions.domain)[0]
 
 
 def wildcard_certificate_arn(spec: TenantSpec, regions: Catalogue) -> pulumi.Output[str]:
@@ -120,6 +136,7 @@ class TenantStack(TenantPart):
             "edge",
             spec,
             hostname=hostname,
+            mail_hostname=mail_hostname_for(spec, regions),
             hosted_zone_id=regions.hosted_zone_id,
             vpc_id=network.vpc.id,
             subnet_ids=[s.id for s in network.public_subnets],
@@ -149,7 +166,14 @@ class TenantStack(TenantPart):
             opts=child,
         )
         if spec.pooled:
-            AppConfig("app-config", spec, hostname, app_role_id=compute.role.id, opts=child)
+            AppConfig(
+                "app-config",
+                spec,
+                hostname,
+                mail_hostname=edge.mail_hostname,
+                app_role_id=compute.role.id,
+                opts=child,
+            )
         backup = Backup(
             "backup",
             spec,
@@ -193,7 +217,11 @@ def spec_from_config(get: Callable[[str], str | None]) -> TenantSpec:
             instance_id, catalogue().resolve(require("location")), get_plan(require("plan"))
         )
     return TenantSpec.create(
-        require("slug"), require("location"), require("plan"), instance_id=instance_id or None
+        require("slug"),
+        require("location"),
+        require("plan"),
+        instance_id=instance_id or None,
+        admin_email=get("admin-email"),
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import typer
 
 from provisioner.cli.common import OUTPUT_OPTION, OutputFormat, emit_json, stderr_console
+from provisioner.cli.serve import DATABASE_URL_OPTION
 from provisioner.errors import CheckFailed, UsageError
 
 app = typer.Typer(
@@ -91,20 +92,27 @@ def _sizing(registry: Any, location: str, plan: str, now: Any, target_cold: floa
 @app.command("status")
 def status(
     target_cold: float = TARGET_COLD_OPTION,
+    database_url: str | None = DATABASE_URL_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
-    """Per pool: ready, building, target, the oldest ready instance's age, idle cost, and the
-    recommended size (observed signup rate and build time, target cold-start probability)."""
+    """Per pool: ready, building, target, the oldest ready instance's age, idle cost, the builds
+    given up in the last day with the last error, and the recommended size (observed signup rate
+    and build time, target cold-start probability)."""
     from datetime import UTC, datetime
 
-    from provisioner.cli._registry import open_registry, print_table
+    from provisioner.cli._registry import open_registry
+    from provisioner.pools.idle_cost import instance_cost
     from provisioner.registry import pools
 
     now = datetime.now(UTC)
     rows = []
-    with open_registry() as reg:
-        for pool in pools.counts(reg):
-            seen, advice = _sizing(reg, pool.location, pool.plan, now, target_cold)
+    with open_registry(database_url) as reg:
+        found = pools.counts(reg, now=now)
+        advice = {(c.location, c.plan): _sizing(reg, c.location, c.plan, now, target_cold)
+                  for c in found}  # fmt: skip
+    with stderr_console().status("pricing the pooled instances (offline plans)"):
+        for pool in found:
+            seen, recommended = advice[(pool.location, pool.plan)]
             age = (
                 (now - pool.oldest_ready_at).total_seconds() / 3600
                 if pool.oldest_ready_at
@@ -117,13 +125,19 @@ def status(
                     "ready": pool.ready,
                     "building": pool.building,
                     "recycling": pool.recycling,
+                    "bound": pool.bound,
                     "target": pool.target,
+                    "failed_last_day": pool.failed_last_day,
+                    "last_error": pool.last_error,
                     "oldest_ready_hours": None if age is None else round(age, 1),
-                    # No price model in this repository yet: unpriced, never 0.
-                    "idle_cost_per_month": None,
-                    "recommended": advice.size,
+                    # The ready instances' month from the cost model; a lower bound when the
+                    # price snapshot leaves something unpriced ("complete": false), never 0.
+                    "idle_cost_per_month": instance_cost(pool.location, pool.plan).idle(
+                        pool.ready
+                    ),
+                    "recommended": recommended.size,
                     "recommendation": {
-                        **advice.to_dict(),
+                        **recommended.to_dict(),
                         "observed_signups": seen.signups,
                         "observed_builds": seen.builds,
                     },
@@ -132,16 +146,33 @@ def status(
     if output == OutputFormat.json:
         emit_json({"pools": rows})
         return
+    _print_status(rows)
+
+
+def _print_status(rows: list[dict[str, Any]]) -> None:
+    from provisioner.cli._registry import print_table
+
+    if not rows:
+        typer.echo("no warm pools: `provisioner pool fill LOCATION` starts one")
+        return
+
+    def cost(idle: dict[str, Any]) -> str:
+        return f"{'' if idle['complete'] else 'at least '}${idle['usd']:,.2f}"
+
     print_table(
         "warm pools",
         ("location", "plan", "ready", "building", "target", "oldest ready (h)", "idle cost/month",
-         "recommended"),
+         "failed (24 h)", "recommended"),
         (
             (r["location"], r["plan"], r["ready"], r["building"], r["target"],
-             r["oldest_ready_hours"], "unpriced", r["recommended"])
+             r["oldest_ready_hours"], cost(r["idle_cost_per_month"]), r["failed_last_day"],
+             r["recommended"])
             for r in rows
         ),
     )  # fmt: skip
+    for r in rows:
+        if r["last_error"]:
+            typer.echo(f"{r['location']}/{r['plan']}: last error: {r['last_error']}")
 
 
 @app.command("fill")
@@ -155,6 +186,7 @@ def fill(
         None, "--max-idle-hours", min=1.0, help="Recycle a ready instance idle this long (72)."
     ),
     target_cold: float = TARGET_COLD_OPTION,
+    database_url: str | None = DATABASE_URL_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Keep a pool of ready instances in LOCATION; the workers build them."""
@@ -164,7 +196,7 @@ def fill(
     from provisioner.registry import pools
 
     code, plan_name, now = _location(location), _plan(plan), datetime.now(UTC)
-    with open_registry() as reg:
+    with open_registry(database_url) as reg:
         if size is None:
             size = max(1, _sizing(reg, code, plan_name, now, target_cold)[1].size)
         target = pools.set_target(
@@ -177,6 +209,7 @@ def fill(
 def drain(
     location: str = typer.Argument(..., help="Location code (regions.yaml)."),
     plan: str = PLAN_OPTION,
+    database_url: str | None = DATABASE_URL_OPTION,
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Keep no ready instances in LOCATION: the workers recycle the ready ones (bound instances
@@ -186,21 +219,37 @@ def drain(
     from provisioner.cli._registry import open_registry
     from provisioner.registry import pools
 
-    with open_registry() as reg:
+    with open_registry(database_url) as reg:
         target = pools.set_target(reg, _location(location), _plan(plan), 0, now=datetime.now(UTC))
-    _show_target(target, output)
+        ready = next(
+            (c.ready for c in pools.counts(reg) if (c.location, c.plan) == (target.location,
+                                                                             target.plan)),
+            0,
+        )  # fmt: skip
+    _show_target(target, output, ready=ready)
 
 
-def _show_target(target: Any, output: OutputFormat) -> None:
+def _show_target(target: Any, output: OutputFormat, *, ready: int | None = None) -> None:
     data = {"location": target.location, "plan": target.plan, "target": target.target,
             "max_idle_hours": target.max_idle_hours}  # fmt: skip
+    if ready is not None:
+        data["ready_to_recycle"] = ready  # drain: what the workers will destroy
     if output == OutputFormat.json:
         emit_json(data)
+    elif target.target == 0:
+        typer.echo(
+            f"pool {target.location}/{target.plan} drained: the workers recycle its"
+            f" {_instances(ready or 0)} ready now; bound instances are tenants and stay"
+        )
     else:
         typer.echo(
-            f"pool {target.location}/{target.plan}: target {target.target} ready instances"
-            f" (recycled after {target.max_idle_hours:g} h idle); the workers build or recycle"
+            f"pool {target.location}/{target.plan}: the workers keep {_instances(target.target)}"
+            f" ready, each recycled after {target.max_idle_hours:g} h idle"
         )
+
+
+def _instances(n: int) -> str:
+    return f"{n} instance{'' if n == 1 else 's'}"
 
 
 def _build_range(value: str) -> tuple[float, float]:
@@ -252,10 +301,10 @@ def simulate_command(
     if output == OutputFormat.json:
         emit_json(result.to_dict())
         return
-    data = result.to_dict()
     from provisioner.cli._registry import print_table
 
-    print_table("pool simulation", tuple(data), [tuple(data.values())])
+    # One row per figure: the keys are the JSON's, the table stays readable at 80 columns.
+    print_table("pool simulation", ("figure", "value"), list(result.to_dict().items()))
 
 
 def register(root: typer.Typer) -> None:

@@ -50,9 +50,20 @@ def resolve_spec(slug: str, location: str | None, plan: str | None) -> TenantSpe
 
     resolved = resolve(slug, location, plan)
     assert resolved.plan is not None  # resolve() insists on a plan unless told otherwise
-    # A tenant bound to a warm-pool instance runs the instance's stack (names from its id).
+    # A tenant bound to a warm-pool instance runs the instance's stack (names from its id), with
+    # the admin invitation its bind wrote (so `tenants up` changes nothing the worker set).
     instance_id = resolved.tenant.instance_id if resolved.tenant is not None else None
-    return TenantSpec.create(slug, resolved.location.code, resolved.plan, instance_id=instance_id)
+    admin = None
+    if instance_id is not None:
+        from provisioner.paths import existing_database_url
+        from provisioner.registry import Registry
+        from provisioner.registry.signup import admin_email
+
+        with Registry.open(existing_database_url(None)) as registry:  # it holds the tenant
+            admin = admin_email(registry, slug)
+    return TenantSpec.create(
+        slug, resolved.location.code, resolved.plan, instance_id=instance_id, admin_email=admin
+    )
 
 
 def _engine(backend: str | None, secrets_provider: str | None) -> Engine:

@@ -45,18 +45,27 @@ def create(
     output: OutputFormat = OUTPUT_OPTION,
 ) -> None:
     """Register a tenant (desired state: active); the reconciler builds its stack."""
+    from provisioner.registry import pools
     from provisioner.spec import TenantSpec
 
     spec = TenantSpec.create(slug, location, plan)
     when = parse_at(at)
     with open_registry() as reg:
-        tenant = reg.create_tenant(
-            spec, actor=actor(), at=when, trial_days=trial_days, reason=reason
+        # Like a signup: a ready instance of the location's pool is bound in the same transaction.
+        tenant = pools.create_tenant(
+            reg, spec, actor=actor(), at=when, trial_days=trial_days, reason=reason
         )
     if output == OutputFormat.json:
-        emit_json(tenant.to_dict())
+        emit_json(tenant.to_dict())  # the record `tenants show` prints: instance_id set = pooled
     else:
-        typer.echo(f"created {tenant.slug} in {tenant.location} ({tenant.region}), {tenant.plan}")
+        how = (
+            f"pooled: the workers bind {tenant.instance_id}"
+            if tenant.instance_id
+            else "cold: the workers build its stack"
+        )
+        typer.echo(
+            f"created {tenant.slug} in {tenant.location} ({tenant.region}), {tenant.plan} ({how})"
+        )
 
 
 def list_(

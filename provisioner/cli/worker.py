@@ -165,6 +165,11 @@ def run(
         typer.echo(
             f"claimed {stats.claimed}, succeeded {stats.succeeded}, retried {stats.retried},"
             f" failed {stats.gave_up}, lost {stats.lost}"
+            + "".join(
+                f"; pool {outcome}: " + ", ".join(f"{n} {kind}" for kind, n in kinds.items())
+                for outcome, kinds in stats.pools.items()
+                if kinds
+            )
         )
 
 

@@ -213,6 +213,8 @@ def stack_config(
     if spec.pooled:  # a warm-pool instance: its names come from the instance id, not the slug
         config[f"{CONFIG_NAMESPACE}:instance-id"] = spec.instance_id
         config[f"{CONFIG_NAMESPACE}:bound"] = "true" if spec.bound else "false"
+        if spec.admin_email:  # the bind's admin invitation (stacks/components/app_config.py)
+            config[f"{CONFIG_NAMESPACE}:admin-email"] = spec.admin_email
     return dict(sorted(config.items()))
 
 

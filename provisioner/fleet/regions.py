@@ -42,11 +42,14 @@ from provisioner.fleet.outcome import SLUG_MARK, group_outcomes, policy_danger
 from provisioner.fleet.region_batch import REGION_BATCH_FORMAT
 
 REGION_REPORT_FORMAT = 1
-# What the regional program reads (stacks/region imports none of the tenant's components).
-# The tenant program's planner files and regions.yaml, the stack itself, and its spec and plan.
+# What the regional program reads: the stack itself, the one component it shares with tenants
+# (the DNS-validated certificate, for the pools' wildcard), the tenant program's planner files
+# and regions.yaml, and its spec and plan.
 REGION_PATHS = (
     "stacks/__init__.py",
     "stacks/region",
+    "stacks/components/__init__.py",
+    "stacks/components/certificate.py",
     *(p for p in PROGRAM_PATHS if p.startswith(("provisioner/", "regions.yaml"))),
     "provisioner/region_plan.py",
     "provisioner/region_spec.py",

@@ -18,6 +18,7 @@ from provisioner.spec import TenantSpec
 
 SAMPLE_INSTANCE_ID = "pool-sample0001"
 SAMPLE_SLUG = "bound-customer"
+SAMPLE_ADMIN_EMAIL = "admin@bound-customer.example"  # the bind's admin invitation
 # What binding may create, and which inputs it may change (per type, besides tags).
 BIND_CREATES = frozenset({"aws:route53/record:Record"})
 BIND_UPDATES: dict[str, tuple[str, ...]] = {"aws:ssm/parameter:Parameter": ("insecureValue",)}
@@ -82,7 +83,7 @@ def bind_diff(
 
     cat = regions or catalogue()
     pooled = TenantSpec.for_pool(instance_id, cat.resolve(location), get_plan(plan))
-    bound = pooled.bind(slug)
+    bound = pooled.bind(slug, SAMPLE_ADMIN_EMAIL)
     changes = diff_plans(synth_plan(pooled, cat), synth_plan(bound, cat))
     changes = {action: changes[action] for action in ACTIONS}
     return BindDiff(

@@ -6,19 +6,24 @@ is the pooled one, and the ordinary tenant reconcile (provisioner.worker) runs i
 an existing stack changes only tags, DNS and the app's configuration (`pool bind-diff`).
 
 Jobs are leased rows of the registry (provisioner.registry.pools), so a worker killed mid-build
-loses nothing: the lease expires and the next `step` anywhere takes the build over.
+loses nothing: the lease expires and the next `step` anywhere takes the build over. While a job
+runs, the worker's heartbeat thread extends its lease (`heartbeat`, the same beat that keeps the
+tenants' leases), so a long build is never taken over from a live worker. A failed job backs off
+like a tenant attempt (provisioner.reconcile.retry_delay), never a busy loop.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from provisioner import reconcile
 from provisioner.errors import StackNotFound
 from provisioner.plans import get_plan
 from provisioner.regions import Catalogue, catalogue
@@ -41,14 +46,35 @@ class PoolEngine(Protocol):
 @dataclass(frozen=True)
 class KeeperSettings:
     program_version: str
-    lease_seconds: float = 1800.0  # a build takes 10-20 minutes; the heartbeat is the next step
+    # A silent worker's pool job is taken over after this; a live one's heartbeat extends it
+    # (the worker passes its own --lease-seconds, so tenants and pools share one rule).
+    lease_seconds: float = 120.0
     max_jobs: int = 2  # pool jobs at once in this process (tenant work comes first)
     max_attempts: int = 5
     region_cap: Callable[[str], int | None] = field(default=lambda region: None)
+    retry_base_seconds: float = 30.0  # a failed job waits ~15-30 s, doubling, as tenants do
+    retry_cap_seconds: float = 3600.0
+    rand: Callable[[], float] = random.random
 
 
 def pooled_spec(job: PoolJob, regions: Catalogue) -> TenantSpec:
     return TenantSpec.for_pool(job.instance_id, regions.resolve(job.location), get_plan(job.plan))
+
+
+@dataclass
+class PoolStats:
+    """What a pass of the keeper did, per job kind (build, update, recycle)."""
+
+    succeeded: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, int] = field(default_factory=dict)
+
+    def add(self, kind: str, ok: bool) -> None:
+        tally = self.succeeded if ok else self.failed
+        tally[kind] = tally.get(kind, 0) + 1
+
+    def to_dict(self) -> dict[str, dict[str, int]]:
+        return {"failed": dict(sorted(self.failed.items())),
+                "succeeded": dict(sorted(self.succeeded.items()))}  # fmt: skip
 
 
 class PoolKeeper:
@@ -68,6 +94,28 @@ class PoolKeeper:
         self.owner = owner
         self._clock = clock
         self.regions = regions or catalogue()
+        self._held: set[str] = set()  # instance ids whose jobs run now (the heartbeat's list)
+        self._held_lock = threading.Lock()
+
+    def heartbeat(self) -> set[str]:
+        """Extend the leases of the jobs running now; the instance ids whose lease was lost (taken
+        over by another worker: that worker's result counts, ours is dropped)."""
+        with self._held_lock:
+            held = set(self._held)
+        if not held:
+            return set()
+        kept = registry_pools.heartbeat(
+            self.registry,
+            self.owner,
+            held,
+            now=self._clock(),
+            lease_seconds=self.settings.lease_seconds,
+        )
+        with self._held_lock:  # a job finished meanwhile released its lease itself
+            lost = (held - kept) & self._held
+        for instance_id in sorted(lost):
+            log.warning("pool lease on %s was taken over by another worker", instance_id)
+        return lost
 
     def claim(self, limit: int | None = None) -> list[PoolJob]:
         return registry_pools.claim_jobs(
@@ -84,6 +132,15 @@ class PoolKeeper:
     def run(self, job: PoolJob) -> bool:
         """Carry out one job through the engine and record it; False if it failed."""
         spec = pooled_spec(job, self.regions)
+        with self._held_lock:
+            self._held.add(job.instance_id)
+        try:
+            return self._run(job, spec)
+        finally:
+            with self._held_lock:
+                self._held.discard(job.instance_id)
+
+    def _run(self, job: PoolJob, spec: TenantSpec) -> bool:
         try:
             if job.kind == "recycle":
                 # A build that failed before creating anything leaves nothing to destroy.
@@ -100,6 +157,7 @@ class PoolKeeper:
                 now=self._clock(),
                 error=f"{job.kind}: {message}",
                 max_attempts=self.settings.max_attempts,
+                retry_delay=self._retry_delay,
             )
             return False
         registry_pools.finish_job(
@@ -108,12 +166,33 @@ class PoolKeeper:
         log.info("pool %s of %s done", job.kind, job.instance_id)
         return True
 
+    def _retry_delay(self, attempt: int) -> float:
+        return reconcile.retry_delay(
+            attempt,
+            base=self.settings.retry_base_seconds,
+            cap=self.settings.retry_cap_seconds,
+            rand=self.settings.rand,
+        )
+
     def step(self) -> int:
         """Claim and run what is due, one job after another; the number of jobs run."""
         jobs = self.claim()
         for job in jobs:
             self.run(job)
         return len(jobs)
+
+    def run_due(self, stop: threading.Event | None = None) -> PoolStats:
+        """`step` until nothing is due (or `stop`): one pass of everything the pools need now,
+        what `provisioner worker --once` runs. Ends: a failed job backs off before it is due
+        again, and a filled pool starts no build."""
+        stats = PoolStats()
+        while stop is None or not stop.is_set():
+            jobs = self.claim()
+            if not jobs:
+                break
+            for job in jobs:
+                stats.add(job.kind, self.run(job))
+        return stats
 
     def loop(self, stop: threading.Event, poll_seconds: float) -> None:
         """`step` until `stop`: the thread `provisioner worker --pools` runs."""

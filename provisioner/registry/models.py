@@ -365,6 +365,8 @@ class PoolInstanceRow(Base):
     attempts: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A failed job backs off until then (None: due now); migration 0008_pool_retry.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class PoolTargetRow(Base):

@@ -22,15 +22,17 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
+from provisioner.registry.bound import bound
 from provisioner.registry.facade import Registry
-from provisioner.registry.models import pool_instances, pool_targets, tenants
-from provisioner.spec import INSTANCE_ID_PREFIX
+from provisioner.registry.models import pool_instances, pool_targets, tenant_events, tenants
+from provisioner.registry.records import Tenant
+from provisioner.spec import INSTANCE_ID_PREFIX, TenantSpec
 
 BUILDING, READY, BOUND, RECYCLING, RECYCLED, FAILED = (
     "building", "ready", "bound", "recycling", "recycled", "failed",
@@ -40,6 +42,9 @@ DEFAULT_MAX_IDLE_HOURS = 72.0  # an idle instance older than this is rebuilt (fr
 DEFAULT_PLAN = "trial"
 _FILL_LOCK = (6_000_016, 1)  # pg_advisory_xact_lock key: one pool decision at a time
 _SQLITE_CLAIM_TRIES = 8  # candidates tried when a conditional update loses (other processes)
+# After a build gave up, its replacement waits this long: a persistent cause (no Pulumi CLI, no
+# credentials, a quota) then costs one failed instance per pool slot an hour, not one a minute.
+REPLACEMENT_HOLD = timedelta(hours=1)
 
 p = pool_instances.c
 
@@ -79,6 +84,8 @@ class PoolCounts:
     recycling: int
     bound: int
     oldest_ready_at: datetime | None
+    failed_last_day: int = 0  # builds given up in the last 24 hours
+    last_error: str | None = None  # the pool's most recent failed attempt, if any is unsettled
 
 
 # --- targets ----------------------------------------------------------------------------------
@@ -137,7 +144,13 @@ def _ready_candidates(location: str, plan: str, now: datetime) -> sa.Select[Any]
 
 
 def claim_ready(
-    conn: sa.Connection, *, location: str, plan: str, slug: str, now: datetime
+    conn: sa.Connection,
+    *,
+    location: str,
+    plan: str,
+    slug: str,
+    now: datetime,
+    actor: str = "signup",
 ) -> str | None:
     """Bind the oldest ready instance of (location, plan) to `slug`, in the caller's transaction
     (the one creating the tenant); its instance id, or None when the pool is empty (cold)."""
@@ -154,11 +167,55 @@ def claim_ready(
             .values(state=BOUND, tenant_slug=slug, bound_at=now, updated_at=now)
         ).rowcount
         if won == 1:
+            tenant_id = conn.execute(
+                sa.update(tenants)
+                .where(tenants.c.slug == slug)
+                .values(instance_id=row.instance_id)
+                .returning(tenants.c.id)
+            ).scalar_one()
+            # The audit trail says which instance the customer got (support, the live audit and
+            # the deletion proof look for its names, not the slug's).
             conn.execute(
-                sa.update(tenants).where(tenants.c.slug == slug).values(instance_id=row.instance_id)
+                sa.insert(tenant_events).values(
+                    tenant_id=tenant_id,
+                    slug=slug,
+                    kind="pool.claimed",
+                    at=now,
+                    recorded_at=now,
+                    actor=actor,
+                    reason=f"bound to the ready pooled instance {row.instance_id}",
+                    data={"instance_id": row.instance_id, "location": location, "plan": plan},
+                )
             )
             return str(row.instance_id)
     return None
+
+
+def claim_for(conn: sa.Connection, spec: TenantSpec, *, now: datetime, actor: str) -> str | None:
+    """`claim_ready` for the tenant `spec` describes, just inserted in the caller's transaction."""
+    return claim_ready(
+        conn, location=spec.location.code, plan=spec.plan.name, slug=spec.slug, now=now, actor=actor
+    )
+
+
+def create_tenant(
+    registry: Registry,
+    spec: TenantSpec,
+    *,
+    actor: str,
+    at: datetime | None = None,
+    trial_days: int | None = None,
+    reason: str = "",
+) -> Tenant:
+    """Register a tenant as `Registry.create_tenant` does and, in the same transaction, bind a
+    ready instance of its pool when there is one (the signup API's claim, for the CLI)."""
+    now = registry._clock()
+    with registry.write() as conn:
+        tenant = bound(registry, conn).create_tenant(
+            spec, actor=actor, at=at, trial_days=trial_days, reason=reason
+        )
+        instance = claim_for(conn, spec, now=now, actor=actor)
+    return replace(tenant, instance_id=instance) if instance is not None else tenant
 
 
 # --- the workers' claims ------------------------------------------------------------------------
@@ -191,6 +248,7 @@ def claim_jobs(
         for target in targets(conn):
             _decide(conn, target, now, region_of(target.location))
         free = sa.or_(p.lease_expires_at.is_(None), p.lease_expires_at <= now)
+        due = sa.or_(p.next_attempt_at.is_(None), p.next_attempt_at <= now)  # not backing off
         work = sa.or_(
             p.state.in_((BUILDING, RECYCLING)),
             sa.and_(
@@ -199,7 +257,7 @@ def claim_jobs(
             ),
         )
         query = sa.select(p.id, p.instance_id, p.location, p.region, p.plan, p.state).where(
-            work, free
+            work, free, due
         ).order_by(p.id).limit(limit * 4)  # fmt: skip
         if postgres:
             query = query.with_for_update(skip_locked=True)
@@ -243,6 +301,14 @@ def _decide(conn: sa.Connection, target: PoolTarget, now: datetime, region: str)
     }
     have = counts.get(BUILDING, 0) + counts.get(READY, 0)
     if have < target.target:
+        last_failure = conn.execute(
+            sa.select(sa.func.max(p.finished_at)).where(mine, p.state == FAILED)
+        ).scalar_one_or_none()
+        hold = (
+            last_failure + REPLACEMENT_HOLD
+            if last_failure is not None and last_failure + REPLACEMENT_HOLD > now
+            else None
+        )
         conn.execute(
             sa.insert(pool_instances),
             [
@@ -255,6 +321,7 @@ def _decide(conn: sa.Connection, target: PoolTarget, now: datetime, region: str)
                     "created_at": now,
                     "attempts": 0,
                     "updated_at": now,
+                    "next_attempt_at": hold,
                 }
                 for _ in range(target.target - have)
             ],
@@ -292,6 +359,29 @@ def _leases_held(conn: sa.Connection, now: datetime, regions: set[str]) -> Count
     return held
 
 
+def heartbeat(
+    registry: Registry,
+    owner: str,
+    instance_ids: set[str],
+    *,
+    now: datetime,
+    lease_seconds: float,
+) -> set[str]:
+    """Extend `owner`'s leases on `instance_ids` (as provisioner.registry.leases.heartbeat does
+    for tenants); returns those still ours (a lost one was taken over after it expired)."""
+    wanted = sorted(instance_ids)
+    if not wanted:
+        return set()
+    ours = sa.and_(p.instance_id.in_(wanted), p.lease_owner == owner)
+    with registry.write() as conn:
+        conn.execute(
+            sa.update(pool_instances)
+            .where(ours)
+            .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+        )
+        return set(conn.execute(sa.select(p.instance_id).where(ours)).scalars())
+
+
 def finish_job(
     registry: Registry,
     job: PoolJob,
@@ -300,36 +390,44 @@ def finish_job(
     program_version: str | None = None,
     error: str | None = None,
     max_attempts: int = 5,
+    retry_delay: Callable[[int], float] = lambda attempt: 0.0,
 ) -> bool:
-    """Record a job's outcome if our lease still holds (False: taken over, result dropped)."""
+    """Record a job's outcome if our lease still holds (False: taken over, result dropped).
+
+    A failure is tried again `retry_delay(attempts so far)` seconds later (the keeper passes the
+    tenants' exponential backoff); a build that failed `max_attempts` times is `failed`."""
     ours = sa.and_(p.instance_id == job.instance_id, p.lease_owner == job.owner)
     release: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None, "updated_at": now}
+    settled = {"attempts": 0, "last_error": None, "next_attempt_at": None}
     with registry.write() as conn:
         if error is not None:
             attempts = conn.execute(sa.select(p.attempts).where(ours)).scalar_one_or_none()
             if attempts is None:
                 return False
             gave_up = job.kind == "build" and attempts + 1 >= max_attempts
-            values = {**release, "attempts": attempts + 1, "last_error": error[:2000]}
+            retry_at = now + timedelta(seconds=retry_delay(attempts + 1))
+            values = {**release, "attempts": attempts + 1, "last_error": error[:2000],
+                      "next_attempt_at": retry_at}  # fmt: skip
             if gave_up:
-                values.update(state=FAILED, finished_at=now)
+                values.update(state=FAILED, finished_at=now, next_attempt_at=None)
             updated = conn.execute(sa.update(pool_instances).where(ours).values(**values))
             return updated.rowcount == 1
         if job.kind == "build":
-            values = {**release, "state": READY, "ready_at": now,
-                      "program_version": program_version, "last_error": None}  # fmt: skip
+            values = {**release, **settled, "state": READY, "ready_at": now,
+                      "program_version": program_version}  # fmt: skip
         elif job.kind == "update":
-            values = {**release, "program_version": program_version, "last_error": None}
+            values = {**release, **settled, "program_version": program_version}
         else:
-            values = {**release, "state": RECYCLED, "finished_at": now}
+            values = {**release, **settled, "state": RECYCLED, "finished_at": now}
         return conn.execute(sa.update(pool_instances).where(ours).values(**values)).rowcount == 1
 
 
 # --- reading ------------------------------------------------------------------------------------
 
 
-def counts(registry: Registry) -> list[PoolCounts]:
-    """Per pool (every target, and every location with instances): what it holds now."""
+def counts(registry: Registry, *, now: datetime | None = None) -> list[PoolCounts]:
+    """Per pool (every target, and every location with instances): what it holds now, the builds
+    given up in the 24 hours before `now` (when given) and the last error still unsettled."""
     with registry.read() as conn:
         wanted = {(t.location, t.plan): t.target for t in targets(conn)}
         rows = conn.execute(
@@ -337,12 +435,39 @@ def counts(registry: Registry) -> list[PoolCounts]:
             .where(p.state.in_((BUILDING, READY, RECYCLING, BOUND)))
             .group_by(p.location, p.plan, p.state)
         ).all()
+        failed: dict[tuple[str, str], int] = {}
+        if now is not None:
+            failed = {
+                (location, plan): count
+                for location, plan, count in conn.execute(
+                    sa.select(p.location, p.plan, sa.func.count())
+                    .where(p.state == FAILED, p.finished_at >= now - timedelta(days=1))
+                    .group_by(p.location, p.plan)
+                )
+            }
+        # Most recent first: the error of an attempt waiting to be retried, or of a recent
+        # give-up (a success clears an instance's error).
+        unsettled: sa.ColumnElement[bool] = p.state.in_((BUILDING, READY, RECYCLING))
+        if now is not None:
+            unsettled = sa.or_(
+                unsettled, sa.and_(p.state == FAILED, p.finished_at >= now - timedelta(days=1))
+            )
+        errors: dict[tuple[str, str], str] = {}
+        for location, plan, error in conn.execute(
+            sa.select(p.location, p.plan, p.last_error)
+            .where(p.last_error.is_not(None), unsettled)
+            .order_by(p.updated_at.desc(), p.id.desc())
+            .limit(200)
+        ):
+            errors.setdefault((location, plan), error)
     by_pool: dict[tuple[str, str], dict[str, Any]] = {k: {} for k in wanted}
     oldest: dict[tuple[str, str], datetime | None] = {}
     for location, plan, state, count, first_ready in rows:
         by_pool.setdefault((location, plan), {})[state] = count
         if state == READY:
             oldest[(location, plan)] = first_ready
+    for key in failed:
+        by_pool.setdefault(key, {})
     return [
         PoolCounts(
             location=location,
@@ -353,6 +478,8 @@ def counts(registry: Registry) -> list[PoolCounts]:
             recycling=states.get(RECYCLING, 0),
             bound=states.get(BOUND, 0),
             oldest_ready_at=oldest.get((location, plan)),
+            failed_last_day=failed.get((location, plan), 0),
+            last_error=errors.get((location, plan)),
         )
         for (location, plan), states in sorted(by_pool.items())
     ]

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from provisioner.errors import IdempotencyKeyReused, TenantExists
 from provisioner.registry.bound import bound, insert_ignoring_conflicts
 from provisioner.registry.facade import Registry
-from provisioner.registry.pools import claim_ready
+from provisioner.registry.pools import claim_for
 from provisioner.registry.records import Tenant
 from provisioner.registry.work_models import idempotency_keys, signups
 
@@ -130,9 +130,7 @@ def _signup_once(
             status, body = 409, conflict(exc)
         else:
             # A ready pooled instance, if its pool has one, bound in this same transaction.
-            instance = claim_ready(
-                conn, location=spec.location.code, plan=spec.plan.name, slug=spec.slug, now=now
-            )
+            instance = claim_for(conn, spec, now=now, actor=actor)
             if instance is not None:
                 tenant = replace(tenant, instance_id=instance)
             conn.execute(

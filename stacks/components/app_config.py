@@ -5,6 +5,11 @@ built before its customer exists, and changing an instance's user data means sto
 app reads its slug and hostname from this parameter instead (named after the instance id, never
 the slug). Binding the instance to a customer updates the value, nothing else. The value names no
 secret: a plain `String` parameter.
+
+Binding also carries the **admin invitation**: the address the signup gave for the customer's
+first admin. The app invites it once (an admin with that address exists: nothing to do), with a
+one-time sign-in link it creates and keeps itself, so no token or password is ever in the
+parameter, the plan, the stack's outputs or the registry's events.
 """
 
 from __future__ import annotations
@@ -22,11 +27,15 @@ def parameter_name(spec: TenantSpec) -> str:
     return f"/tenant/{spec.instance_id}/app-config"
 
 
-def config_value(spec: TenantSpec, hostname: str) -> str:
+def config_value(spec: TenantSpec, hostname: str, mail_hostname: str | None = None) -> str:
     """What the app is told: its customer once bound, only its instance id before."""
     value: dict[str, object] = {"instance_id": spec.instance_id, "bound": spec.bound}
     if spec.bound:
         value.update(slug=spec.slug, hostname=hostname)
+        if mail_hostname is not None:
+            value.update(mail_hostname=mail_hostname)  # what the app tells mail clients
+        if spec.admin_email:
+            value.update(admin_invitation={"email": spec.admin_email})
     return json.dumps(value, sort_keys=True)
 
 
@@ -39,6 +48,7 @@ class AppConfig(TenantPart):
         spec: TenantSpec,
         hostname: str,
         app_role_id: pulumi.Input[str],
+        mail_hostname: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("AppConfig", name, spec, opts)
@@ -46,7 +56,7 @@ class AppConfig(TenantPart):
             f"{name}-parameter",
             name=parameter_name(spec),
             type="String",
-            insecure_value=config_value(spec, hostname),  # not a secret: shown in plans
+            insecure_value=config_value(spec, hostname, mail_hostname),  # no secret: in plans
             region=self.region,
             tags=self.tags(),
             opts=self.child(),

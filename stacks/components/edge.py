@@ -29,6 +29,7 @@ import pulumi_aws as aws
 from provisioner.promises import HSTS_HEADER, TLS_POLICY
 from provisioner.spec import TenantSpec
 from stacks.components.base import TenantPart
+from stacks.components.certificate import dns_validated_certificate
 from stacks.components.network import APP_PORT, HTTP_PORT, HTTPS_PORT
 
 ACCESS_LOG_PREFIX = "alb"
@@ -71,6 +72,7 @@ class Edge(TenantPart):
         waf_log_group_arn: pulumi.Input[str],
         suspended: bool = False,
         wildcard_certificate_arn: pulumi.Input[str] | None = None,
+        mail_hostname: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("Edge", name, spec, opts)
@@ -110,7 +112,9 @@ class Edge(TenantPart):
             region=self.region,
             opts=self.child(),
         )
-        self.mail_hostname = f"mail.{hostname}"
+        # A pooled instance's mail name sits under the region's wildcard (`<slug>.mail.<domain>`,
+        # stacks.tenant_stack.mail_hostname_for); a direct tenant's is `mail.<hostname>`.
+        self.mail_hostname = mail_hostname or f"mail.{hostname}"
         # Watched by the tenant's alarms (days to expiry).
         self.certificate_arn: pulumi.Output[str] = (
             pulumi.Output.from_input(wildcard_certificate_arn)
@@ -390,33 +394,12 @@ class Edge(TenantPart):
     def _certificate(
         self, name: str, hostname: str, hosted_zone_id: str
     ) -> aws.acm.CertificateValidation:
-        certificate = aws.acm.Certificate(
+        return dns_validated_certificate(
             f"{name}-certificate",
-            domain_name=hostname,
-            subject_alternative_names=[self.mail_hostname],
-            validation_method="DNS",
-            key_algorithm="EC_prime256v1",
+            hostname,
+            self.mail_hostname,
+            zone_id=hosted_zone_id,
             region=self.region,
             tags=self.tags(),
-            opts=self.child(),
-        )
-        records = []
-        for i, suffix in enumerate(("", "-mail")):  # the hostname, then mail.<hostname>
-            option = certificate.domain_validation_options[i]
-            records.append(aws.route53.Record(
-                f"{name}-certificate-validation-record{suffix}",
-                zone_id=hosted_zone_id,
-                name=option.resource_record_name,
-                type=option.resource_record_type,
-                records=[option.resource_record_value],
-                ttl=300,
-                allow_overwrite=True,
-                opts=self.child(),
-            ))  # fmt: skip
-        return aws.acm.CertificateValidation(
-            f"{name}-certificate-validation",
-            certificate_arn=certificate.arn,
-            validation_record_fqdns=[record.fqdn for record in records],
-            region=self.region,
             opts=self.child(),
         )

@@ -19,8 +19,14 @@
   so no two trails record them twice. Its bucket is private, TLS-only, versioned, encrypted
   under the platform key, access-logged to a second bucket (SSE-S3: server access logs support
   no other encryption) and kept `TRAIL_RETENTION_DAYS`.
-- Later: the warm pool's wildcard certificate belongs here too (one per location); add it as
-  another part of `RegionPlatform`.
+- **The warm pools' wildcard certificate** (ACM, DNS-validated in the tenants' zone): `*.<domain>`
+  for the apps and `*.mail.<domain>` for the mail names, so a pooled instance is served from the
+  moment it is built and binding it to a customer waits on no validation. A wildcard covers one
+  label, hence the mail scheme `<slug>.mail.<domain>` for pooled instances
+  (stacks.tenant_stack.mail_hostname_for); tenants built directly keep their own certificate
+  for `<slug>.<domain>` and `mail.<slug>.<domain>`. Issued once, renewed by ACM while the
+  validation records stay.
+  https://docs.aws.amazon.com/acm/latest/userguide/acm-certificate.html (wildcard names)
 
 Pure like the tenant stack: a function of the RegionSpec, no registry, boto3, CLI or clock.
 """
@@ -37,6 +43,7 @@ from pulumi_aws.s3 import (
 
 from provisioner.promises import ALERT_TOPIC_NAME
 from provisioner.region_spec import RegionSpec
+from stacks.components.certificate import dns_validated_certificate
 
 TYPE = "provisioner:region:Platform"
 ALERT_KEY_ALIAS = "alias/provisioner-alerts"
@@ -145,10 +152,12 @@ class RegionPlatform(pulumi.ComponentResource):
                 opts=child,
             )
         self.trail = self._trail(name, spec, trail_name, trail_arn, account)
+        certificate = self._wildcard_certificate(name, spec, child)
         self.outputs: dict[str, pulumi.Input[str]] = {
             "alert_topic_arn": self.topic.arn,
             "trail_arn": self.trail.arn,
             "region": region,
+            "wildcard_certificate_arn": certificate.certificate_arn,
         }
         self.register_outputs(self.outputs)
 
@@ -249,6 +258,26 @@ class RegionPlatform(pulumi.ComponentResource):
         )
         return bucket
 
+    def _wildcard_certificate(
+        self, name: str, spec: RegionSpec, child: pulumi.ResourceOptions
+    ) -> aws.acm.CertificateValidation:
+        apps, mail = wildcard_names(spec.domain)
+        return dns_validated_certificate(
+            f"{name}-wildcard",
+            apps,
+            mail,
+            zone_id=spec.hosted_zone_id,
+            region=spec.region,
+            tags=spec.tags(),
+            opts=child,
+        )
+
+
+def wildcard_names(domain: str) -> tuple[str, str]:
+    """The certificate's names: the apps' (`*.<domain>`, what pooled instances look up), then
+    the mail names' (`*.mail.<domain>`)."""
+    return f"*.{domain}", f"*.mail.{domain}"
+
 
 def _deny_plaintext(bucket_arn: str) -> dict[str, object]:
     return {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
@@ -290,7 +319,6 @@ def _access_log_policy(bucket_arn: str, source_bucket_arn: str, account: str) ->
 
 
 def _key_policy(account: str, trail_arn: str) -> str:
-
     return json.dumps({
         "Version": "2012-10-17",
         "Statement": [

@@ -75,7 +75,8 @@ def test_a_bound_pooled_instance_shows_the_slug_only_in_dns_tags_and_app_config(
     assert any("pool-0a1b2c3d4e" in name for name in _names(plan))
     records = {r["inputs"]["name"] for r in _by_type(plan, "aws:route53/record:Record")}
     hostname = f"{SLUG}.{catalogue().domain}"
-    assert records == {hostname, f"mail.{hostname}"}  # the app's and the mail clients' names
+    # The app's and the mail clients' names, both one label under a name of the wildcard.
+    assert records == {hostname, f"{SLUG}.mail.{catalogue().domain}"}
     (config,) = _by_type(plan, "aws:ssm/parameter:Parameter")
     assert json.loads(config["inputs"]["insecureValue"])["slug"] == SLUG
     assert _by_type(plan, "aws:acm/certificate:Certificate") == []  # the region's wildcard
@@ -111,3 +112,54 @@ def test_the_stack_configuration_carries_the_instance_identity() -> None:
     pooled = TenantSpec.for_pool("pool-0a1b2c3d4e", catalogue().resolve("jp"), get_plan("trial"))
     for spec in (direct, pooled, pooled.bind(SLUG)):
         assert _round_trip(spec) == spec
+
+
+def _covered(name: str, certificate_names: list[str]) -> bool:
+    """TLS name matching: a wildcard stands for exactly one (leftmost) label (RFC 6125 6.4.3)."""
+    return any(
+        name == pattern
+        or (pattern.startswith("*.") and name.split(".", 1)[1] == pattern[2:] and "." in name)
+        for pattern in certificate_names
+    )
+
+
+@pytest.mark.parametrize("location", ["de", "us"])
+def test_the_regions_wildcard_certificate_covers_every_name_a_bound_instance_serves(
+    location: str,
+) -> None:
+    """A bound pooled instance's app and mail names are covered by the certificate the region's
+    platform stack issues, the one its listeners use; no certificate of its own."""
+    from provisioner.region_plan import plan_region
+    from provisioner.region_spec import RegionSpec
+
+    region = plan_region(RegionSpec.create(location, ["email:ops@example.com"]))
+    (wildcard,) = _by_type(region, "aws:acm/certificate:Certificate")
+    names = [wildcard["inputs"]["domainName"], *wildcard["inputs"]["subjectAlternativeNames"]]
+    assert wildcard["inputs"]["validationMethod"] == "DNS"
+    validations = _by_type(region, "aws:route53/record:Record")
+    assert len(validations) == len(names)  # one DNS validation record per name
+
+    pooled = TenantSpec.for_pool("pool-0a1b2c3d4e", catalogue().resolve(location),
+                                 get_plan("trial"))  # fmt: skip
+    plan = synth_plan(pooled.bind(SLUG))
+    served = {r["inputs"]["name"] for r in _by_type(plan, "aws:route53/record:Record")}
+    assert len(served) == 2 and all(_covered(name, names) for name in served), (served, names)
+    config = json.loads(_by_type(plan, "aws:ssm/parameter:Parameter")[0]["inputs"]["insecureValue"])
+    assert _covered(config["hostname"], names) and _covered(config["mail_hostname"], names)
+    assert config["mail_hostname"] in served
+    # The pooled stack looks the certificate up by the name the region issues it under.
+    assert wildcard["inputs"]["domainName"] == f"*.{catalogue().domain}"
+    listeners = _by_type(plan, "aws:lb/listener:Listener")
+    tls = [r for r in listeners if r["inputs"].get("protocol") in ("HTTPS", "TLS")]
+    assert len(tls) == 4  # HTTPS, IMAPS, POP3S, SMTPS
+    assert len({r["inputs"]["certificateArn"] for r in tls}) == 1  # one certificate for all
+    assert tls[0]["inputs"]["certificateArn"].endswith(f"/{catalogue().domain}-wildcard")
+
+
+def test_the_old_mail_name_is_not_covered_by_the_wildcard() -> None:
+    """Why pooled instances use `<slug>.mail.<domain>`: `mail.<slug>.<domain>` is two labels
+    under the domain, which no wildcard of the region can cover."""
+    domain = catalogue().domain
+    names = [f"*.{domain}", f"*.mail.{domain}"]
+    assert not _covered(f"mail.{SLUG}.{domain}", names)
+    assert _covered(f"{SLUG}.mail.{domain}", names) and _covered(f"{SLUG}.{domain}", names)

@@ -187,10 +187,47 @@ def test_a_failing_build_is_retried_then_failed(registry: Registry, clock: Clock
     registry_pools.finish_job(registry, job, now=clock(), error="boom")  # attempt 1
     engine = CountingEngine(fail={job.instance_id})
     k = keeper(registry, engine, clock, max_attempts=3)
-    assert k.step() == 1 and k.step() == 1  # attempts 2 and 3
+    assert k.step() == 1 and k.step() == 0  # attempt 2 fails and backs off
+    clock.advance(3600)
+    assert k.step() == 1  # attempt 3
     assert registry_pools.instance_state(registry, job.instance_id) == "failed"
+    clock.advance(3600)
     k.step()  # the pool builds another instead
     assert ready_count(registry) == 1
+
+
+def test_a_failing_build_backs_off_instead_of_looping(registry: Registry, clock: Clock) -> None:
+    """A persistent cause (no Pulumi CLI) must not make the workers fail and replace instances
+    as fast as they can: each failure waits 15-30 s doubling (cap an hour), and a given-up
+    build's replacement waits an hour."""
+
+    class AlwaysFails(CountingEngine):
+        def up(self, spec: TenantSpec) -> Any:
+            self.ops.append(("up", spec.stack_name))
+            raise RuntimeError("the Pulumi CLI is not installed")
+
+    registry_pools.set_target(registry, "de", "trial", 1, now=clock())
+    engine = AlwaysFails()
+    k = keeper(registry, engine, clock, max_attempts=3, rand=lambda: 1.0)
+    stats = k.run_due()  # one pass ends: the failed build is not due again at once
+    assert stats.to_dict() == {"failed": {"build": 1}, "succeeded": {}}
+    assert len(engine.ops) == 1
+    clock.advance(29)
+    assert k.run_due().to_dict()["failed"] == {}  # the first retry waits 30 s (rand 1.0)
+    clock.advance(1)
+    assert k.run_due().to_dict()["failed"] == {"build": 1}
+    clock.advance(59)
+    assert k.step() == 0  # then 60 s
+    clock.advance(1)
+    assert k.step() == 1  # attempt 3: given up
+    (pool,) = registry_pools.counts(registry, now=clock())
+    assert pool.failed_last_day == 1
+    assert pool.last_error == "build: the Pulumi CLI is not installed"
+    clock.advance(3599)
+    assert k.step() == 0  # the replacement waits an hour after the give-up
+    clock.advance(1)
+    assert k.step() == 1
+    assert len(engine.ops) == 4
 
 
 @pytest.mark.parametrize("value", ["acme", "pool", "pool-", "pool--x", "POOL-x"])
