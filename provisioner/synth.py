@@ -74,8 +74,37 @@ def mock_arn(type_token: str, name: str, region: str, account: str, inputs: dict
     return f"arn:aws:{service}:{region}:{account}:{kind.lower()}/{name}-id"
 
 
+def asset_digest(value: Any) -> str:
+    """`sha256:<hex>` of an asset's or archive's content (text assets by their text, file assets
+    by their bytes, archives by their members' names and digests): what the plan records instead
+    of the content, so a plan is small, the same on every machine, and changes when code does."""
+    import hashlib
+
+    from pulumi.asset import AssetArchive, FileAsset, RemoteAsset, StringAsset
+
+    digest = hashlib.sha256()
+    if isinstance(value, StringAsset):
+        digest.update(value.text.encode())
+    elif isinstance(value, FileAsset):
+        with open(value.path, "rb") as handle:
+            digest.update(handle.read())
+    elif isinstance(value, RemoteAsset):
+        digest.update(value.uri.encode())
+    elif isinstance(value, AssetArchive):
+        for name in sorted(value.assets):
+            digest.update(f"{name}\0{asset_digest(value.assets[name])}\0".encode())
+    else:  # a file or remote archive: named by where it is
+        digest.update(str(getattr(value, "path", getattr(value, "uri", ""))).encode())
+    return f"sha256:{digest.hexdigest()}"
+
+
 def _strip_secrets(value: Any) -> Any:
-    """Replace the mock runtime's secret wrappers by "[secret]", recursively."""
+    """Replace the mock runtime's secret wrappers by "[secret]", and assets and archives by
+    their digest, recursively."""
+    from pulumi.asset import Archive, Asset
+
+    if isinstance(value, (Asset, Archive)):
+        return asset_digest(value)
     if isinstance(value, dict):
         if value.get(_SIG_KEY) == _SECRET_SIG:
             return SECRET

@@ -23,6 +23,7 @@ from stacks.components.backup import Backup
 from stacks.components.base import TenantPart
 from stacks.components.compute import Compute
 from stacks.components.database import Database
+from stacks.components.db_bootstrap import DatabaseBootstrap
 from stacks.components.edge import Edge
 from stacks.components.keys import Keys, backup_account_provider
 from stacks.components.network import Network
@@ -97,6 +98,16 @@ class TenantStack(TenantPart):
             security_group_id=network.db_sg.id,
             log_groups=logs.db_groups,
             monitoring_role_arn=monitoring.role.arn,
+            opts=child,
+        )
+        DatabaseBootstrap(
+            "db-bootstrap",
+            spec,
+            key_arn=keys.key.arn,
+            subnet_ids=private_ids,
+            security_group_id=network.bootstrap_sg.id,
+            database=database.instance,
+            account_id=account_id,
             opts=child,
         )
         compute = Compute(
