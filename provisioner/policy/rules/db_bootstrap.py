@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from provisioner.policy.graph import Graph, Resource, as_list
+from provisioner.policy.graph import Graph, Resource, as_list, region_of_arn
 from provisioner.policy.model import Rule, Severity, Violation
 from provisioner.policy.rules.tenant_facts import document, statements, strings
 
@@ -102,6 +102,9 @@ def check_secret_scope(g: Graph) -> Iterator[Violation]:
             elif RDS_SECRET not in resource or not g.of_type(DB_INSTANCE):
                 yield Violation(res.urn, f"{res.name} reads secret {resource!r}, not the"
                                          " database's RDS-managed master secret")
+            elif region_of_arn(resource) != g.region:
+                yield Violation(res.urn, f"{res.name} reads secret {resource!r} of another"
+                                         f" region than the tenant's {g.region}")
 
 
 def bootstrap_roles(g: Graph) -> list[Resource]:
