@@ -37,7 +37,8 @@ def test_the_function_runs_in_the_private_subnets_behind_its_own_group(planned: 
     assert function["vpcConfig"]["securityGroupIds"] == ["network-bootstrap-sg-id"]
     assert function["handler"] == HANDLER
     assert function["kmsKeyArn"] == planned.tenant_key_arn
-    assert function["loggingConfig"]["logGroup"] == f"/tenant/{planned.spec.instance_id}/db-bootstrap"
+    own_group = f"/tenant/{planned.spec.instance_id}/db-bootstrap"
+    assert function["loggingConfig"]["logGroup"] == own_group
     logs = planned.one("aws:cloudwatch/logGroup:LogGroup", "db-bootstrap-logs")["inputs"]
     assert logs["kmsKeyId"] == planned.tenant_key_arn
     group = planned.one(SG, "bootstrap-sg")["inputs"]
