@@ -25,6 +25,9 @@ parent default to the resource's own), and those it inherits from aliases of its
 child's name re-prefixed when it starts with the parent's name, as the SDK's
 `inherited_child_alias` does).
 
+Resources with `retain_on_delete` carry `"retainOnDelete": true` in the plan: removed from the
+program, Pulumi drops them from the state and leaves them in AWS (the fleet diff says so).
+
 The mock runtime is not thread-safe: plan many tenants in one process one after another (the
 root resource is reset before each run), or in several processes.
 """
@@ -123,6 +126,7 @@ class _Recorded:
     custom: bool
     inputs: dict[str, Any]
     aliases: list[str]
+    retain_on_delete: bool = False
 
 
 def create_urn(stack: str, project: str, parent_urn: str, type_: str, name: str) -> str:
@@ -350,6 +354,7 @@ def _make_mocks(location: Location, regions: Catalogue) -> Any:
                     custom=bool(request.custom),
                     inputs=_strip_secrets(rpc.deserialize_properties(request.object)),
                     aliases=aliases,
+                    retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
                 )
             )
             return response
@@ -465,6 +470,8 @@ def plan_resources(
         }
         if rec.aliases:  # how Pulumi matches a renamed resource to its old self (fleet diff)
             resource["aliases"] = rec.aliases
+        if rec.retain_on_delete:  # removing it from the program leaves it in AWS (fleet diff)
+            resource["retainOnDelete"] = True
         resources.append(resource)
     resources.sort(key=lambda r: str(r["urn"]))
     return resources

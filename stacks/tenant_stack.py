@@ -9,6 +9,7 @@ catalogue: no registry, no boto3, no clock.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pulumi
 import pulumi_aws as aws
@@ -169,6 +170,7 @@ class TenantStack(TenantPart):
             protected_arns=[database.instance.arn, compute.instance.arn, compute.data_volume.arn],
             account_id=account_id,
             backup_provider=backup_provider,
+            legacy_replica_arn=keys.legacy_replica_arn,
             opts=child,
         )
         self.outputs: dict[str, pulumi.Input[str]] = {
@@ -190,7 +192,8 @@ class TenantStack(TenantPart):
 def spec_from_config(get: Callable[[str], str | None]) -> TenantSpec:
     """The spec a stack's `tenant:` configuration describes (`get("slug")` -> its value, or None):
     the inverse of the engine's stack_config. `instance-id` and `bound` are set for warm-pool
-    instances only; an unbound one's slug is its instance id."""
+    instances only; an unbound one's slug is its instance id; `legacy-backup` only while the
+    stack keeps its pre-backup-account copy."""
 
     def require(key: str) -> str:
         value = get(key)
@@ -203,9 +206,10 @@ def spec_from_config(get: Callable[[str], str | None]) -> TenantSpec:
         return TenantSpec.for_pool(
             instance_id, catalogue().resolve(require("location")), get_plan(require("plan"))
         )
-    return TenantSpec.create(
+    spec = TenantSpec.create(
         require("slug"), require("location"), require("plan"), instance_id=instance_id or None
     )
+    return replace(spec, legacy_backup=True) if get("legacy-backup") == "true" else spec
 
 
 def tenant_program(

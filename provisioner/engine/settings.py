@@ -213,6 +213,8 @@ def stack_config(
     if spec.pooled:  # a warm-pool instance: its names come from the instance id, not the slug
         config[f"{CONFIG_NAMESPACE}:instance-id"] = spec.instance_id
         config[f"{CONFIG_NAMESPACE}:bound"] = "true" if spec.bound else "false"
+    if spec.legacy_backup:  # the pre-backup-account copy is still kept (legacy_backup.py)
+        config[f"{CONFIG_NAMESPACE}:legacy-backup"] = "true"
     return dict(sorted(config.items()))
 
 

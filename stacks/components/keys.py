@@ -262,4 +262,9 @@ class Keys(TenantPart):
             region=dest,
             opts=in_backup_account,
         )
+        # Stacks from before the backup account keep the old replica until their old copies
+        # have expired (stacks/components/legacy_backup.py).
+        from stacks.components.legacy_backup import legacy_replica
+
+        self.legacy_replica_arn = legacy_replica(self, name, spec, self.key, account_id)
         self.register_outputs({"key_arn": self.key.arn, "backup_key_arn": self.backup_key.arn})
