@@ -48,7 +48,8 @@ def test_the_old_copy_keeps_its_names_and_is_locked_retained_and_not_force_destr
     assert vault["inputs"]["tags"]["purpose"] == LEGACY_PURPOSE
     assert vault["inputs"]["kmsKeyArn"].endswith("keys-replica-id")
     lock = legacy["backup-copy-vault-lock"]
-    assert lock["inputs"]["minRetentionDays"] == 30.0 and lock["retainOnDelete"] is True
+    retention = float(TenantSpec.create("acme", "de", "standard").plan.backup_retention_days)
+    assert lock["inputs"]["minRetentionDays"] == retention and lock["retainOnDelete"] is True
     replica = legacy["keys-replica"]
     assert replica["type"] == REPLICA and replica["region"] == "eu-west-1"
     assert "retainOnDelete" not in replica  # deleted when retired: crypto-shreds what is left
