@@ -95,7 +95,7 @@ class Backup(TenantPart):
             )
         self.copy_vault = copy_vault
         # Stacks from before the backup account keep their old copy until it has expired.
-        legacy_copy_vault(self, name, spec, key_arn, legacy_replica_arn)
+        legacy_copy_vault(self, name, spec, key_arn, legacy_replica_arn, self._lock)
         # The backup account lets this tenant's account copy into the vault, and nothing more.
         aws.backup.VaultPolicy(
             f"{name}-account-copy-vault-policy",

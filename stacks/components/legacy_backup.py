@@ -24,6 +24,7 @@ backups retire-legacy`); the next update then releases the vault and deletes the
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -95,11 +96,15 @@ def legacy_replica(
     return replica.arn
 
 
+Lock = Callable[[str, pulumi.Input[str], str, pulumi.ResourceOptions], None]
+
+
 def legacy_copy_vault(
     part: TenantPart, name: str, spec: TenantSpec, key_arn: pulumi.Input[str],
-    replica_arn: pulumi.Input[str] | None,
+    replica_arn: pulumi.Input[str] | None, lock: Lock,
 ) -> None:
-    """The old in-account copy vault, kept (retained, locked, no force_destroy)."""
+    """The old in-account copy vault, kept (retained, no force_destroy) and locked by `lock`
+    (the Backup component's, as every vault)."""
     if not spec.legacy_backup:
         return
     dest = spec.location.backup
@@ -116,14 +121,7 @@ def legacy_copy_vault(
             tags=tags,
             opts=kept,
         )
-        aws.backup.VaultLockConfiguration(
-            f"{name}-copy-vault-lock",
-            backup_vault_name=vault.name,
-            min_retention_days=retention,
-            changeable_for_days=3,
-            region=dest.region,
-            opts=kept,
-        )
+        lock(f"{name}-copy-vault-lock", vault.name, dest.region, kept)
         return
     aws.backup.LogicallyAirGappedVault(  # locked by its retention range, as before
         f"{name}-air-gapped-vault",

@@ -10,14 +10,11 @@ import copy
 import datetime
 import json
 import ssl
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from stacks.db_bootstrap import handler as handler_module
 from stacks.db_bootstrap.app_user import (
@@ -28,6 +25,7 @@ from stacks.db_bootstrap.app_user import (
     ensure,
     grant_problems,
 )
+from tests.audit.conftest import moto_url  # noqa: F401  (the fixture, reused)
 from tests.unit.fake_mysql import FakeServer
 
 APP = AppUser(user="crm_app", schema="crm")
@@ -127,19 +125,9 @@ def test_a_user_without_the_iam_plugin_after_the_statements_is_an_error() -> Non
 # --- the Lambda handler, against moto's Secrets Manager ----------------------------------------
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    urllib.request.urlopen(urllib.request.Request(f"http://{host}:{port}/moto-api/reset",
-                                                  method="POST")).read()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def master_secret(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+def master_secret(moto_url: str,  # noqa: F811
+                   monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)

@@ -60,8 +60,12 @@ def check_function_private(g: Graph) -> Iterator[Violation]:
                     yield Violation(function.urn, f"function {function.name} runs in public"
                                                   f" subnet {subnet.name}")
         for value in groups:
-            for group in g.referents(value, (SECURITY_GROUP,)):
-                if as_list(group.inputs.get("ingress")):
+            candidates = g.referents(value, (SECURITY_GROUP,))
+            # A deployed stack's opaque id resolves through the engine's per-input dependencies,
+            # which may name other groups too (the database's group lists the app's and this
+            # one in one input): then one candidate admitting nothing is enough.
+            if candidates and all(as_list(c.inputs.get("ingress")) for c in candidates):
+                for group in candidates:
                     yield Violation(group.urn, f"security group {group.name} of function"
                                                f" {function.name} lets traffic in")
 
