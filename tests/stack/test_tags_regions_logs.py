@@ -4,6 +4,7 @@ region (but the backup destination's), log groups encrypted and kept per plan, n
 from __future__ import annotations
 
 import importlib
+import keyword
 import inspect
 import json
 from functools import cache
@@ -17,6 +18,7 @@ def _accepts(token: str, argument: str) -> bool:
     """Whether the pulumi-aws resource class of `token` takes `argument`."""
     _, module, cls_name = token.split(":")
     package = module.split("/")[0]
+    package = f"{package}_" if keyword.iskeyword(package) else package  # pulumi_aws.lambda_
     cls = getattr(importlib.import_module(f"pulumi_aws.{package}"), cls_name)
     return argument in inspect.signature(cls._internal_init).parameters
 
