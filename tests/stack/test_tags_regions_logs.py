@@ -4,9 +4,9 @@ region (but the backup destination's), log groups encrypted and kept per plan, n
 from __future__ import annotations
 
 import importlib
-import keyword
 import inspect
 import json
+import keyword
 from functools import cache
 
 from provisioner.promises import REQUIRED_TAGS
