@@ -25,7 +25,7 @@ from stacks.db_bootstrap.app_user import (
     ensure,
     grant_problems,
 )
-from tests.audit.conftest import moto_url  # noqa: F401  (the fixture, reused)
+from tests.audit.conftest import aws, moto_url  # noqa: F401  (the fixtures, reused)
 from tests.unit.fake_mysql import FakeServer
 
 APP = AppUser(user="crm_app", schema="crm")
@@ -126,16 +126,8 @@ def test_a_user_without_the_iam_plugin_after_the_statements_is_an_error() -> Non
 
 
 @pytest.fixture
-def master_secret(moto_url: str,  # noqa: F811
-                   monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+def master_secret(aws: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:  # noqa: F811
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")  # the handler's client's region
     client = boto3.client("secretsmanager")
     created = client.create_secret(
         Name=f"rds!db-{tmp_path.name}",
