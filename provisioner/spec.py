@@ -84,6 +84,10 @@ class TenantSpec:
     # app's configuration parameter by the bind (the app mails the invitation, with a sign-in
     # link it makes itself). Personal data, not a secret; kept out of repr (log lines).
     admin_email: str = field(default="", repr=False)
+    # The stack still holds the backup copy of the program before the backup account (an
+    # in-account copy vault and a key replica): kept, never deleted by an update, until the new
+    # vault holds copies for the plan's retention (stacks/components/legacy_backup.py).
+    legacy_backup: bool = False
 
     def __post_init__(self) -> None:
         if not self.instance_id:
@@ -169,4 +173,6 @@ class TenantSpec:
         }
         if self.pooled or self.instance_id != self.slug:
             shown.update(instance_id=self.instance_id, pooled=self.pooled, bound=self.bound)
+        if self.legacy_backup:
+            shown["legacy_backup"] = True
         return shown

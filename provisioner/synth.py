@@ -25,6 +25,9 @@ parent default to the resource's own), and those it inherits from aliases of its
 child's name re-prefixed when it starts with the parent's name, as the SDK's
 `inherited_child_alias` does).
 
+Resources with `retain_on_delete` carry `"retainOnDelete": true` in the plan: removed from the
+program, Pulumi drops them from the state and leaves them in AWS (the fleet diff says so).
+
 The mock runtime is not thread-safe: plan many tenants in one process one after another (the
 root resource is reset before each run), or in several processes.
 """
@@ -74,8 +77,37 @@ def mock_arn(type_token: str, name: str, region: str, account: str, inputs: dict
     return f"arn:aws:{service}:{region}:{account}:{kind.lower()}/{name}-id"
 
 
+def asset_digest(value: Any) -> str:
+    """`sha256:<hex>` of an asset's or archive's content (text assets by their text, file assets
+    by their bytes, archives by their members' names and digests): what the plan records instead
+    of the content, so a plan is small, the same on every machine, and changes when code does."""
+    import hashlib
+
+    from pulumi.asset import AssetArchive, FileAsset, RemoteAsset, StringAsset
+
+    digest = hashlib.sha256()
+    if isinstance(value, StringAsset):
+        digest.update(value.text.encode())
+    elif isinstance(value, FileAsset):
+        with open(value.path, "rb") as handle:
+            digest.update(handle.read())
+    elif isinstance(value, RemoteAsset):
+        digest.update(value.uri.encode())
+    elif isinstance(value, AssetArchive):
+        for name in sorted(value.assets):
+            digest.update(f"{name}\0{asset_digest(value.assets[name])}\0".encode())
+    else:  # a file or remote archive: named by where it is
+        digest.update(str(getattr(value, "path", getattr(value, "uri", ""))).encode())
+    return f"sha256:{digest.hexdigest()}"
+
+
 def _strip_secrets(value: Any) -> Any:
-    """Replace the mock runtime's secret wrappers by "[secret]", recursively."""
+    """Replace the mock runtime's secret wrappers by "[secret]", and assets and archives by
+    their digest, recursively."""
+    from pulumi.asset import Archive, Asset
+
+    if isinstance(value, (Asset, Archive)):
+        return asset_digest(value)
     if isinstance(value, dict):
         if value.get(_SIG_KEY) == _SECRET_SIG:
             return SECRET
@@ -94,6 +126,7 @@ class _Recorded:
     custom: bool
     inputs: dict[str, Any]
     aliases: list[str]
+    retain_on_delete: bool = False
 
 
 def create_urn(stack: str, project: str, parent_urn: str, type_: str, name: str) -> str:
@@ -321,6 +354,7 @@ def _make_mocks(location: Location, regions: Catalogue) -> Any:
                     custom=bool(request.custom),
                     inputs=_strip_secrets(rpc.deserialize_properties(request.object)),
                     aliases=aliases,
+                    retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
                 )
             )
             return response
@@ -436,6 +470,8 @@ def plan_resources(
         }
         if rec.aliases:  # how Pulumi matches a renamed resource to its old self (fleet diff)
             resource["aliases"] = rec.aliases
+        if rec.retain_on_delete:  # removing it from the program leaves it in AWS (fleet diff)
+            resource["retainOnDelete"] = True
         resources.append(resource)
     resources.sort(key=lambda r: str(r["urn"]))
     return resources

@@ -19,6 +19,7 @@ The engine is a constructor argument (`StackEngine`); the CLI builds the real on
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import random
@@ -362,6 +363,8 @@ class Worker:
         spec = TenantSpec.create(
             claim.slug, claim.location, claim.plan, instance_id=claim.instance_id, admin_email=admin
         )
+        if claim.legacy_backup:  # keeps its pre-backup-account copy until it is retired
+            spec = dataclasses.replace(spec, legacy_backup=True)
         if action in (Action.CREATE, Action.UPDATE, Action.RESUME):
             result = release_apply.up(self.engine, spec, claim, self.registry)
             return {

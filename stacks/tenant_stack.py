@@ -9,6 +9,7 @@ catalogue: no registry, no boto3, no clock.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pulumi
 import pulumi_aws as aws
@@ -23,6 +24,7 @@ from stacks.components.backup import Backup
 from stacks.components.base import TenantPart
 from stacks.components.compute import Compute
 from stacks.components.database import Database
+from stacks.components.db_bootstrap import DatabaseBootstrap
 from stacks.components.edge import Edge
 from stacks.components.keys import Keys, backup_account_provider
 from stacks.components.network import Network
@@ -115,6 +117,16 @@ class TenantStack(TenantPart):
             monitoring_role_arn=monitoring.role.arn,
             opts=child,
         )
+        DatabaseBootstrap(
+            "db-bootstrap",
+            spec,
+            key_arn=keys.key.arn,
+            subnet_ids=private_ids,
+            security_group_id=network.bootstrap_sg.id,
+            database=database.instance,
+            account_id=account_id,
+            opts=child,
+        )
         compute = Compute(
             "compute",
             spec,
@@ -182,6 +194,7 @@ class TenantStack(TenantPart):
             protected_arns=[database.instance.arn, compute.instance.arn, compute.data_volume.arn],
             account_id=account_id,
             backup_provider=backup_provider,
+            legacy_replica_arn=keys.legacy_replica_arn,
             opts=child,
         )
         self.outputs: dict[str, pulumi.Input[str]] = {
@@ -203,7 +216,8 @@ class TenantStack(TenantPart):
 def spec_from_config(get: Callable[[str], str | None]) -> TenantSpec:
     """The spec a stack's `tenant:` configuration describes (`get("slug")` -> its value, or None):
     the inverse of the engine's stack_config. `instance-id` and `bound` are set for warm-pool
-    instances only; an unbound one's slug is its instance id."""
+    instances only; an unbound one's slug is its instance id; `legacy-backup` only while the
+    stack keeps its pre-backup-account copy."""
 
     def require(key: str) -> str:
         value = get(key)
@@ -216,13 +230,14 @@ def spec_from_config(get: Callable[[str], str | None]) -> TenantSpec:
         return TenantSpec.for_pool(
             instance_id, catalogue().resolve(require("location")), get_plan(require("plan"))
         )
-    return TenantSpec.create(
+    spec = TenantSpec.create(
         require("slug"),
         require("location"),
         require("plan"),
         instance_id=instance_id or None,
         admin_email=get("admin-email"),
     )
+    return replace(spec, legacy_backup=True) if get("legacy-backup") == "true" else spec
 
 
 def tenant_program(

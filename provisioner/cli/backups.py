@@ -1,4 +1,5 @@
-"""`provisioner backups list|create SLUG`: a tenant's backups, and on-demand ones.
+"""`provisioner backups list|create|retire-legacy SLUG`: a tenant's backups, on-demand ones, and
+the retirement of the copy a stack kept from before the backup account.
 
 `list` shows database snapshots, EBS snapshots and AWS Backup recovery points in the tenant's
 region and its backup region, with age, place and key. `create` starts AWS Backup jobs for the
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import typer
 
+from provisioner.cli._registry import actor, open_registry
 from provisioner.cli.audit import LOCATION_OPTION, print_table, resolve_target
 from provisioner.cli.common import OUTPUT_OPTION, OutputFormat, emit_json, parse_at
 
@@ -65,6 +67,56 @@ def create(
         return
     for job in jobs:
         typer.echo(f"{job['job_id']}  {job['resource']} -> {job['vault']}")
+
+
+def _next_update(slug: str) -> list[str]:
+    """What the tenant's next update does once its old copy is retired, planned offline: the
+    stack with and without it, diffed as `fleet plan` diffs."""
+    import dataclasses
+
+    from provisioner.fleet.diff import diff_plans, releases, retirements
+    from provisioner.fleet.outcome import LEGACY_PURPOSE
+    from provisioner.spec import TenantSpec
+    from provisioner.synth import synth_plan
+
+    with open_registry() as reg:
+        tenant = reg.get_tenant(slug)
+    spec = TenantSpec.create(slug, tenant.location, tenant.plan, instance_id=tenant.instance_id)
+    changes = diff_plans(synth_plan(dataclasses.replace(spec, legacy_backup=True)),
+                         synth_plan(spec))
+    return releases(changes) + retirements(changes, frozenset({LEGACY_PURPOSE}))
+
+
+@app.command("retire-legacy")
+def retire_legacy(
+    slug: str = typer.Argument(..., help="Tenant slug."),
+    at: str | None = typer.Option(None, "--at", help="When (ISO 8601; default now)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check and show, change nothing."),
+    output: OutputFormat = OUTPUT_OPTION,
+) -> None:
+    """Retire the backup copy a stack kept from before the backup account, once the new vault
+    has held copies for the plan's retention (exit 1 before that, with the date)."""
+    from provisioner.registry.legacy_backup import check_due, retire
+
+    now = parse_at(at)
+    with open_registry() as reg:
+        until = check_due(reg, slug, now)  # exit 1 (with the date) before it is due
+    if output is OutputFormat.table:
+        typer.echo(f"planning {slug} with and without its old copy ...", err=True)
+    steps = _next_update(slug)
+    if not dry_run:
+        with open_registry() as reg:
+            until = retire(reg, slug, now=now, actor=actor()).kept_until
+    result = {"tenant": slug, "kept_until": until.isoformat(),
+              "retired": not dry_run, "next_update": steps}
+    if output is OutputFormat.json:
+        emit_json(result)
+        return
+    verb = "would retire" if dry_run else "retired"
+    typer.echo(f"{slug}: {verb} its pre-backup-account copy (kept until {result['kept_until']});"
+               " its next update:")
+    for step in steps:
+        typer.echo(f"  {step}")
 
 
 def register(root: typer.Typer) -> None:

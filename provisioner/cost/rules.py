@@ -415,6 +415,11 @@ FREE: dict[str, str] = {
     "aws:ec2/volumeAttachment:VolumeAttachment": "attaching a volume is not billed",
     "aws:ec2transitgateway/instanceState:InstanceState": "the instance's power state",
     "aws:ec2/flowLog:FlowLog": _LOG_DELIVERY,
+    # AWS Lambda bills requests and compute time only (aws.amazon.com/lambda/pricing); the
+    # database bootstrap runs once per database for seconds, inside the monthly free requests.
+    "aws:lambda/function:Function": "Lambda bills only invocations; the bootstrap's one run"
+                                    " per database is within the free tier",
+    "aws:lambda/invocation:Invocation": "one run of the bootstrap function (see the function)",
     "aws:rds/parameterGroup:ParameterGroup": "configuration of the DB instance",
     "aws:rds/subnetGroup:SubnetGroup": "configuration of the DB instance",
     "aws:acm/certificate:Certificate": "public certificates issued by ACM carry no charge",

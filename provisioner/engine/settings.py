@@ -215,6 +215,8 @@ def stack_config(
         config[f"{CONFIG_NAMESPACE}:bound"] = "true" if spec.bound else "false"
         if spec.admin_email:  # the bind's admin invitation (stacks/components/app_config.py)
             config[f"{CONFIG_NAMESPACE}:admin-email"] = spec.admin_email
+    if spec.legacy_backup:  # the pre-backup-account copy is still kept (legacy_backup.py)
+        config[f"{CONFIG_NAMESPACE}:legacy-backup"] = "true"
     return dict(sorted(config.items()))
 
 

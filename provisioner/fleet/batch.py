@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -59,6 +60,10 @@ def plan_specs(specs: list[dict[str, Any]], out: Any) -> None:
                         spec.slug, spec.location.code, spec.plan.name,
                         instance_id=str(raw["instance_id"]),
                     )  # fmt: skip
+            if raw.get("legacy_backup"):  # keeps its pre-backup-account copy; a revision
+                # before the backup account has no such field (that copy is all it knows)
+                with contextlib.suppress(TypeError):
+                    spec = dataclasses.replace(spec, legacy_backup=True)
         except (UsageError, KeyError, ValueError) as exc:
             line.update(kind="invalid", error=str(exc))
         else:

@@ -66,6 +66,8 @@ def spec_key(spec: dict[str, str]) -> dict[str, str]:
     key = {k: str(spec[k]).strip().lower() for k in ("slug", "location", "plan")}
     if spec.get("instance_id"):
         key["instance_id"] = str(spec["instance_id"])
+    if spec.get("legacy_backup"):  # its stack keeps the pre-backup-account copy
+        key["legacy_backup"] = "true"
     return key
 
 

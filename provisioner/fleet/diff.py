@@ -91,7 +91,13 @@ def diff_plans(base: dict[str, Any] | None, head: dict[str, Any] | None) -> dict
     matched = match_resources(old, new)
     result: dict[str, list[Any]] = {action: [] for action in ACTIONS}
     for urn in sorted(set(old) - set(matched.values())):
-        result["delete"].append(_entry(old[urn]))
+        entry = _entry(old[urn])
+        if old[urn].get("retainOnDelete"):  # Pulumi drops it from the state, AWS keeps it
+            entry["retained"] = True
+        purpose = (old[urn].get("inputs", {}).get("tags") or {}).get("purpose")
+        if purpose:
+            entry["purpose"] = purpose
+        result["delete"].append(entry)
     for urn in sorted(new):
         if urn not in matched:
             result["create"].append(_entry(new[urn]))
@@ -131,17 +137,43 @@ def counts(changes: dict[str, list[Any]]) -> dict[str, int]:
 
 
 def data_losses(
-    changes: dict[str, list[Any]], holders: dict[str, str] | None = None
+    changes: dict[str, list[Any]],
+    holders: dict[str, str] | None = None,
+    retiring: frozenset[str] = frozenset(),
 ) -> list[str]:
     """Why these changes are dangerous: each replaced or deleted data holder (or resource of
-    `holders`: type -> what to call it), one line each."""
+    `holders`: type -> what to call it), one line each. A deletion with `retainOnDelete` is no
+    loss (the resource stays in AWS: `releases`), nor is the deletion of a resource whose
+    `purpose` tag is in `retiring` (`retirements`)."""
     reasons = []
     for action in ("replace", "delete"):
         for entry in changes.get(action, []):
             kind = (DATA_HOLDERS if holders is None else holders).get(entry["type"])
             if kind is None:
                 continue
+            if action == "delete" and (entry.get("retained")
+                                       or entry.get("purpose") in retiring):
+                continue
             why = f" ({', '.join(entry['reasons'])} changed)" if entry.get("reasons") else ""
             verb = "replaces" if action == "replace" else "deletes"
             reasons.append(f"{verb} {kind} {entry['name']}{why}")
     return reasons
+
+
+def releases(changes: dict[str, list[Any]]) -> list[str]:
+    """Deleted from the program but kept in AWS (`retain_on_delete`): one line per data holder."""
+    return [
+        f"releases {DATA_HOLDERS[e['type']]} {e['name']} from the stack: it stays in AWS"
+        " (retain_on_delete), its recovery points expire by their lifecycle"
+        for e in changes.get("delete", []) if e.get("retained") and e["type"] in DATA_HOLDERS
+    ]
+
+
+def retirements(changes: dict[str, list[Any]], retiring: frozenset[str]) -> list[str]:
+    """Deletions the spec asked for (a `purpose` in `retiring`), one line per data holder."""
+    return [
+        f"retires {DATA_HOLDERS[e['type']]} {e['name']} ({e['purpose']}: the registry released"
+        " it after the new backup vault held copies for the plan's retention)"
+        for e in changes.get("delete", [])
+        if e.get("purpose") in retiring and not e.get("retained") and e["type"] in DATA_HOLDERS
+    ]

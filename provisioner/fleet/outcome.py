@@ -15,9 +15,10 @@ from typing import Any
 
 from provisioner.cost.delta import tenant_cost
 from provisioner.fleet.cache import digest
-from provisioner.fleet.diff import counts, data_losses, diff_plans
+from provisioner.fleet.diff import counts, data_losses, diff_plans, releases, retirements
 from provisioner.fleet.upgrades import major_upgrades
 
+LEGACY_PURPOSE = "legacy-backup-copy"  # stacks/components/legacy_backup.py's purpose tag
 STATUSES = ("refused", "error", "removed", "changed", "added", "unchanged")
 SLUG_MARK = "{slug}"
 _ARN_ACCOUNT = re.compile(r"(arn:aws:[a-z0-9-]*:[a-z0-9-]*:)(\d{12})(:)")
@@ -84,7 +85,12 @@ def tenant_outcome(
     outcome["status"] = status
     outcome["cost"] = tenant_cost(base_plan, head_plan, (base_spec or spec).get("plan", ""),
                                   spec.get("plan", ""))
-    danger = data_losses(changes)
+    # A tenant whose registry entry released its pre-backup-account copy (legacy_backup true at
+    # the base, gone at the head) retires that copy on purpose: said, not flagged.
+    retiring = frozenset({LEGACY_PURPOSE}) if (base_spec or {}).get("legacy_backup") and not (
+        head_spec or {}).get("legacy_backup") else frozenset()
+    danger = data_losses(changes, retiring=retiring)
+    notes += releases(changes) + retirements(changes, retiring)
     if head_plan is not None:
         inputs = {r["urn"]: r.get("inputs", {}) for r in head_plan.get("resources", [])}
         danger += major_upgrades(changes, inputs)

@@ -67,8 +67,10 @@ class SidePlans:
         self.templates: dict[ClassKey, ClassPlan] = {}
         self._pending: list[ClassPlan] = []
         self._needed: set[SpecKey] = set()
-        # Tenants bound to pooled instances are in no class (template.classes): planned exactly.
-        self.bound = {spec_key(s): s for s in specs if s.get("instance_id")}
+        # Tenants bound to pooled instances, and those keeping their pre-backup-account copy,
+        # are in no class (template.classes): planned exactly.
+        self.bound = {spec_key(s): s for s in specs
+                      if s.get("instance_id") or s.get("legacy_backup")}
         self._worth: dict[ClassKey, bool] = {}
 
     def templatable(self, cls: ClassKey) -> bool:

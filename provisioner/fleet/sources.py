@@ -233,4 +233,6 @@ def registry_fleet(url: str | None = None) -> Fleet:
         fleet[t.slug] = {"slug": t.slug, "location": t.location, "plan": t.plan}
         if t.instance_id:  # bound to a warm-pool instance: planned under the instance's names
             fleet[t.slug]["instance_id"] = t.instance_id
+        if t.legacy_backup:  # its stack keeps the backup copy from before the backup account
+            fleet[t.slug]["legacy_backup"] = "true"
     return fleet

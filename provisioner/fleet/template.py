@@ -179,8 +179,8 @@ def classes(
     values function of a location, `region` its region (both at the revision planned)."""
     grouped: dict[tuple[str, str], set[str]] = {}
     for spec in specs:
-        if spec.get("instance_id"):
-            continue  # named after its pooled instance, not its slug: planned exactly
+        if spec.get("instance_id") or spec.get("legacy_backup"):
+            continue  # named after its pooled instance, or keeping its old backup copy: exact
 
         key = (spec["location"].strip().lower(), spec["plan"].strip().lower())
         grouped.setdefault(key, set()).add(spec["slug"])

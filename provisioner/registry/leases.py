@@ -57,6 +57,7 @@ class Claim:
     release_id: int | None = None
     target_release_id: int | None = None
     instance_id: str | None = None  # the pooled instance it was bound to (None: its slug)
+    legacy_backup: bool = False  # the stack keeps its pre-backup-account copy
 
 
 def _program_drift(program_version: str) -> sa.ColumnElement[bool]:
@@ -145,6 +146,7 @@ def claim(
         c.release_id,
         c.target_release_id,
         c.instance_id,
+        c.legacy_backup,
     ]
     wanted = limit * _CANDIDATE_FACTOR
     # Two queries: the unsettled tenants through their partial index, then (only if that left
@@ -278,6 +280,7 @@ def _to_claim(row: Any, attempt: int, owner: str) -> Claim:
         release_id=row.release_id,
         target_release_id=row.target_release_id,
         instance_id=row.instance_id,
+        legacy_backup=bool(row.legacy_backup),
     )
 
 

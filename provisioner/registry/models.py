@@ -150,6 +150,11 @@ class TenantRow(Base):
     # Added by migration 0006 (warm pools): the instance the tenant was bound to; NULL for a
     # tenant created directly, whose instance id is its slug.
     instance_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    # Added by migration 0009 (provisioner/registry/legacy_backup.py): the stack still holds the
+    # backup copy from before the backup account, and the time it may be retired (set by the
+    # first successful update that copies to the backup account: + the plan's retention).
+    legacy_backup: Mapped[bool | None] = mapped_column(sa.Boolean)
+    legacy_backup_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class TenantEventRow(Base):

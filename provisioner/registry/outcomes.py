@@ -19,6 +19,7 @@ from provisioner.registry.bound import bound
 from provisioner.registry.facade import Registry
 from provisioner.registry.incidents import keep_notice_contact
 from provisioner.registry.leases import Claim, _release, c
+from provisioner.registry.legacy_backup import start_retirement_clock
 from provisioner.registry.models import tenants
 from provisioner.registry.records import Tenant
 
@@ -69,6 +70,8 @@ def complete(
             last_error=None,
             observed_plan=claim.plan,
         )
+        if claim.legacy_backup and observed_state != DELETED:
+            start_retirement_clock(conn, claim.slug, claim.plan, now)
         tenant = replace(
             observed,
             lease_owner=None,

@@ -61,6 +61,8 @@ class Tenant:
     updated_at: datetime
     attempt_generation: int | None = None  # the generation `attempts` counts against
     instance_id: str | None = None  # the pooled instance it was bound to (None: its own slug)
+    legacy_backup: bool | None = None  # keeps its pre-backup-account copy (legacy_backup.py)
+    legacy_backup_until: datetime | None = None  # when that copy may be retired
 
     @property
     def state(self) -> str:

@@ -25,6 +25,7 @@ from provisioner.promises import BACKUP_SCHEDULE
 from provisioner.spec import TenantSpec
 from stacks.components.base import TenantPart, assume_role_policy
 from stacks.components.keys import backup_role_name
+from stacks.components.legacy_backup import legacy_copy_vault
 
 BACKUP_ROLE_POLICIES = (
     "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
@@ -49,6 +50,7 @@ class Backup(TenantPart):
         protected_arns: Sequence[pulumi.Input[str]],
         account_id: pulumi.Input[str],
         backup_provider: aws.Provider,
+        legacy_replica_arn: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("Backup", name, spec, opts)
@@ -70,19 +72,19 @@ class Backup(TenantPart):
         copy_vault: aws.backup.Vault | aws.backup.LogicallyAirGappedVault
         if destination.mode == "cross-region":
             copy_vault = aws.backup.Vault(
-                f"{name}-copy-vault",
+                f"{name}-account-copy-vault",
                 name=f"{vault_name}-copy",
                 kms_key_arn=destination_key_arn,
                 region=destination.region,
                 tags=self.tags(purpose="backup-copy"),
                 opts=in_backup_account,
             )
-            self._lock(f"{name}-copy-vault-lock", copy_vault.name, destination.region,
+            self._lock(f"{name}-account-copy-vault-lock", copy_vault.name, destination.region,
                        in_backup_account)
         else:
             # Locked by construction: its minimum and maximum retention are fixed at creation.
             copy_vault = aws.backup.LogicallyAirGappedVault(
-                f"{name}-air-gapped-vault",
+                f"{name}-account-air-gapped-vault",
                 name=f"{vault_name}-air-gapped",
                 encryption_key_arn=destination_key_arn,
                 min_retention_days=retention,
@@ -92,9 +94,11 @@ class Backup(TenantPart):
                 opts=in_backup_account,
             )
         self.copy_vault = copy_vault
+        # Stacks from before the backup account keep their old copy until it has expired.
+        legacy_copy_vault(self, name, spec, key_arn, legacy_replica_arn, self._lock)
         # The backup account lets this tenant's account copy into the vault, and nothing more.
         aws.backup.VaultPolicy(
-            f"{name}-copy-vault-policy",
+            f"{name}-account-copy-vault-policy",
             backup_vault_name=copy_vault.name,
             policy=pulumi.Output.all(copy_vault.arn, account_id).apply(
                 lambda v: json.dumps(

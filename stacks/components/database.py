@@ -3,7 +3,8 @@
 The master password is generated and kept by RDS in Secrets Manager under the tenant key
 (`manage_master_user_password`): no password exists in code, config or Pulumi state, and only
 the platform reads it. The application connects as `APP_DB_USER` with IAM database
-authentication (a 15-minute token from its instance role, no password at all).
+authentication (a 15-minute token from its instance role, no password at all); the database
+bootstrap function (stacks/components/db_bootstrap.py) creates that user in MySQL.
 
 Minor versions are upgraded automatically in a weekly maintenance window of the tenant's own:
 windows are spread over the week by a hash of the tenant's name, so a region's tenants are not
@@ -29,6 +30,7 @@ PARAMETER_FAMILY = "mysql8.4"
 BACKUP_WINDOW = "02:00-02:30"  # UTC, before AWS Backup's daily 03:00 job
 CA_CERTIFICATE = "rds-ca-rsa2048-g1"
 APP_DB_USER = "crm_app"  # the application's user: IAM-authenticated, least privilege
+APP_SCHEMA = "crm"  # the one schema the app user may use (created by RDS: `db_name`)
 
 
 def maintenance_window(spec: TenantSpec) -> str:
@@ -102,7 +104,7 @@ class Database(TenantPart):
             storage_type="gp3",
             storage_encrypted=True,
             kms_key_id=key_arn,
-            db_name="crm",
+            db_name=APP_SCHEMA,
             username="crm_admin",
             manage_master_user_password=True,
             master_user_secret_kms_key_id=key_arn,

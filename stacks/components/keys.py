@@ -53,6 +53,11 @@ def backup_role_name(spec: TenantSpec) -> str:
     return f"tenant-{spec.instance_id}-backup"
 
 
+def db_bootstrap_role_name(spec: TenantSpec) -> str:
+    """The database bootstrap function's role: reads the master secret through Secrets Manager."""
+    return f"tenant-{spec.instance_id}-db-bootstrap"
+
+
 def log_group_arns(spec: TenantSpec, region: str, account: str) -> list[str]:
     """The tenant's log groups, as CloudWatch Logs names them in the encryption context."""
     from stacks.components.observability import db_identifier, waf_log_group_name
@@ -108,6 +113,7 @@ def tenant_key_policy(spec: TenantSpec, account: str) -> str:
     own_roles = [
         f"arn:aws:iam::{account}:role/{app_role_name(spec)}",
         f"arn:aws:iam::{account}:role/{backup_role_name(spec)}",
+        f"arn:aws:iam::{account}:role/{db_bootstrap_role_name(spec)}",
         admin,
     ]
     backup_account = spec.location.backup.account_id
@@ -256,4 +262,9 @@ class Keys(TenantPart):
             region=dest,
             opts=in_backup_account,
         )
+        # Stacks from before the backup account keep the old replica until their old copies
+        # have expired (stacks/components/legacy_backup.py).
+        from stacks.components.legacy_backup import legacy_replica
+
+        self.legacy_replica_arn = legacy_replica(self, name, spec, self.key, account_id)
         self.register_outputs({"key_arn": self.key.arn, "backup_key_arn": self.backup_key.arn})

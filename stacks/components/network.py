@@ -194,12 +194,32 @@ class Network(TenantPart):
             tags=self.tags(Name="app"),
             opts=self.child(),
         )  # fmt: skip
+        # The database bootstrap function (stacks/components/db_bootstrap.py): reaches the
+        # database and Secrets Manager over HTTPS, and nothing reaches it.
+        self.bootstrap_sg = aws.ec2.SecurityGroup(
+            f"{name}-bootstrap-sg",
+            description="Database bootstrap function: the database and HTTPS only",
+            vpc_id=self.vpc.id,
+            ingress=[],
+            egress=[
+                {"protocol": "tcp", "from_port": DB_PORT, "to_port": DB_PORT,
+                 "cidr_blocks": list(PRIVATE_CIDRS), "description": "to the database"},
+                {"protocol": "tcp", "from_port": HTTPS_PORT, "to_port": HTTPS_PORT,
+                 "cidr_blocks": [ANYWHERE_V4], "description": "Secrets Manager"},
+            ],
+            region=self.region,
+            tags=self.tags(Name="db-bootstrap"),
+            opts=self.child(),
+        )
         self.db_sg = aws.ec2.SecurityGroup(
             f"{name}-db-sg",
             description="Database: reachable from the tenant's app server only",
             vpc_id=self.vpc.id,
             ingress=[{"protocol": "tcp", "from_port": DB_PORT, "to_port": DB_PORT,
-                      "security_groups": [self.app_sg.id], "description": "from the app server"}],
+                      "security_groups": [self.app_sg.id], "description": "from the app server"},
+                     {"protocol": "tcp", "from_port": DB_PORT, "to_port": DB_PORT,
+                      "security_groups": [self.bootstrap_sg.id],
+                      "description": "from the database bootstrap function"}],
             egress=[],
             region=self.region,
             tags=self.tags(Name="db"),

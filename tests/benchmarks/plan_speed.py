@@ -26,7 +26,7 @@ PYTHON = sys.executable
 USED_CLASSES = [
     "ec2.Vpc", "rds.Instance", "lb.Listener", "s3.Bucket", "kms.Key", "iam.Role", "backup.Vault",
     "cloudwatch.LogGroup", "acm.Certificate", "route53.Record", "ebs.Volume", "wafv2.WebAcl",
-    "ssm.Document",
+    "ssm.Document", "lambda_.Function",
 ]  # fmt: skip
 BARE_IMPORT = "import pulumi, pulumi_aws as aws\n" + "\n".join(f"aws.{c}" for c in USED_CLASSES)
 

@@ -84,6 +84,35 @@ def _set_in_sid(sid: str, key: str, value: object) -> Callable[[dict], None]:
     return edit
 
 
+FUNCTION = "aws:lambda/function:Function"
+PERMISSION = "aws:lambda/permission:Permission"
+FUNCTION_URL = "aws:lambda/functionUrl:FunctionUrl"
+ROLE = "aws:iam/role:Role"
+SG_ = "aws:ec2/securityGroup:SecurityGroup"
+
+
+def _bootstrap_role(inputs: dict) -> bool:
+    return str(inputs.get("name", "")).endswith("-db-bootstrap")
+
+
+def _bootstrap_sg(inputs: dict) -> bool:
+    return (inputs.get("tags") or {}).get("Name") == "db-bootstrap"
+
+
+def _reads_secret(inputs: dict) -> bool:
+    return "secretsmanager:GetSecretValue" in str(inputs.get("policy", ""))
+
+
+def _at_bootstrap_policy(mutate: Callable[[Plan], object]) -> Callable[[Plan], str]:
+    """Apply `mutate`; the failure is expected on the bootstrap role's policy."""
+
+    def run(plan: Plan) -> str:
+        mutate(plan)
+        return str(find(plan, ROLE_POLICY, _reads_secret)["urn"])
+
+    return run
+
+
 def _own_resources(inputs: dict) -> bool:
     return "OwnLogGroups" in str(inputs.get("policy"))
 
@@ -220,6 +249,42 @@ CASES = [
         "Resource": "arn:aws:secretsmanager:eu-central-1:123456789012:secret:rds!x"}),
         _own_resources), True),
     Case("DB-004", "master-renamed", setting(DB, ("username",), "platform_admin"), False),
+    Case("DB-004", "secret-reader-not-a-function-role", _at_bootstrap_policy(setting(
+        FUNCTION, ("role",), "arn:aws:iam::123456789012:role/other")), True),
+    Case("DB-004", "bootstrap-role-trusted-by-ec2", _at_bootstrap_policy(setting(
+        ROLE, ("assumeRolePolicy",), json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+             "Action": "sts:AssumeRole"}]}), _bootstrap_role)), True),
+    # --- the database bootstrap function --------------------------------------------------------
+    Case("DB-005", "outside-the-vpc", setting(FUNCTION, ("vpcConfig",), DELETE), True),
+    Case("DB-005", "in-a-public-subnet", setting(
+        FUNCTION, ("vpcConfig", "subnetIds"), ["network-public-0-id"]), True),
+    Case("DB-005", "reachable-from-outside", setting(
+        SG_, ("ingress",), [{"protocol": "tcp", "fromPort": 443.0, "toPort": 443.0,
+                             "cidrBlocks": ["0.0.0.0/0"]}], _bootstrap_sg), True),
+    Case("DB-005", "one-private-subnet", setting(
+        FUNCTION, ("vpcConfig", "subnetIds"), ["network-private-1-id"]), False),
+    Case("DB-006", "public-resource-policy", adding(PERMISSION, "open", {
+        "action": "lambda:InvokeFunction", "function": "t-acme-db-bootstrap",
+        "principal": "*"}), True),
+    Case("DB-006", "function-url", adding(FUNCTION_URL, "url", {
+        "functionName": "t-acme-db-bootstrap", "authorizationType": "NONE"}), True),
+    Case("DB-006", "longer-timeout", setting(FUNCTION, ("timeout",), 120.0), False),
+    Case("DB-007", "secret-wildcard", _edit_policy(ROLE_POLICY, _set_in_sid(
+        "ReadMasterSecret", "Resource",
+        ["arn:aws:secretsmanager:eu-central-1:123456789012:secret:*"]), _reads_secret), True),
+    Case("DB-007", "another-secret", _edit_policy(ROLE_POLICY, _set_in_sid(
+        "ReadMasterSecret", "Resource",
+        ["arn:aws:secretsmanager:eu-central-1:123456789012:secret:app-api-key"]),
+        _reads_secret), True),
+    Case("DB-007", "a-secret-of-another-region", _edit_policy(ROLE_POLICY, _set_in_sid(
+        "ReadMasterSecret", "Resource",
+        ["arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-x"]), _reads_secret),
+         True),
+    Case("DB-007", "one-exact-arn-as-a-string", _edit_policy(ROLE_POLICY, _set_in_sid(
+        "ReadMasterSecret", "Resource",
+        "arn:aws:secretsmanager:eu-central-1:123456789012:secret:rds!database-instance-id"),
+        _reads_secret), False),
     # --- transport -----------------------------------------------------------------------------
     Case("TLS-005", "no-waf", naming(LB, removing(WEB_ACL_ASSOCIATION)), True),
     Case("TLS-005", "count-mode", _waf_group(0, "overrideAction", {"count": {}}), True),

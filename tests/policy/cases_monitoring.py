@@ -74,6 +74,16 @@ def _agent_grant(resources: list[str]):
     return mutate
 
 
+def _at_app_group(mutate: Callable[[Plan], object]) -> Callable[[Plan], str]:
+    """Apply `mutate`; the failure is expected on the app's own log group."""
+
+    def run(plan: Plan) -> str:
+        mutate(plan)
+        return str(find(plan, LOG_GROUP, lambda i: i.get("name") == "/tenant/demo/app")["urn"])
+
+    return run
+
+
 def _user_data(edit):
     def mutate(plan: Plan) -> str:
         res = find(plan, INSTANCE)
@@ -150,7 +160,7 @@ CASES = [
     Case("MON-006", "two-files-one-group", _user_data(
         lambda u: u.replace("/var/log/secure", "/var/log/cron")), False),
     Case("MON-007", "agent-grant-removed", naming(LOG_GROUP, removing(ROLE_POLICY)), True),
-    Case("MON-007", "grant-misses-app-group", naming(LOG_GROUP, _agent_grant(
+    Case("MON-007", "grant-misses-app-group", _at_app_group(_agent_grant(
         ["arn:aws:logs:eu-central-1:123456789012:log-group:/tenant/demo/nginx-*"])), True),
     Case("MON-007", "orphan-group", adding(LOG_GROUP, "orphan", {
         "name": "/tenant/demo/orphan", "kmsKeyId": "keys-key-id", "retentionInDays": 90.0,

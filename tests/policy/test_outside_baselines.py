@@ -330,15 +330,18 @@ def kms_4(g: Graph) -> Iterator[str]:
 
 
 def ckv_aws_355(g: Graph) -> Iterator[str]:
-    # Actions with no resource-level permissions are the only ones allowed on "*".
+    # Actions with no resource-level permissions are the only ones allowed on "*" (Service
+    # Authorization Reference: the SSM channels; EC2's Describe calls, which checkov's list of
+    # unrestrictable actions carries too).
     unrestrictable = ("ssmmessages:", "ec2messages:")
+    unrestrictable_actions = ("ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets")
     for pol in g.of_type(ROLE_POLICY):
         for s in _statements(pol):
             actions = _as_list(s.get("Action"))
             if "*" in actions:
                 yield f"{pol.name}: Action *"
-            if "*" in _as_list(s.get("Resource")) and \
-                    not all(a.startswith(unrestrictable) for a in actions):
+            if "*" in _as_list(s.get("Resource")) and not all(
+                    a.startswith(unrestrictable) or a in unrestrictable_actions for a in actions):
                 yield f"{pol.name}: restrictable actions on Resource *"
     for att in g.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
         if str(att.inputs.get("policyArn", "")).endswith("AmazonSSMManagedInstanceCore"):

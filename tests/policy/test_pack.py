@@ -29,7 +29,7 @@ from stacks.policy_pack.adapter import build_policies
 from tests.policy.conftest import real_plan
 
 PACK_DIR = PROJECT_ROOT / "stacks" / "policy_pack"
-BACKUP_ACCOUNT_NAMES = ("keys-backup-", "backup-copy-vault", "backup-air-gapped-vault")
+BACKUP_ACCOUNT_NAMES = ("keys-backup-", "backup-account-")
 
 
 def _options() -> PolicyResourceOptions:
@@ -137,7 +137,7 @@ def test_unknown_reference_whose_candidates_disagree_is_deferred_not_failed() ->
     # The copy destination depends on both vaults (the engine records dependencies per
     # top-level input): one is the right copy vault, the other the source, so no verdict yet.
     unknown = {("backup-plan", "rules.0.copyActions.0.destinationVaultArn"):
-               ["backup-vault", "backup-copy-vault"]}
+               ["backup-vault", "backup-account-copy-vault"]}
     with pytest.raises(UnknownValueError):
         run_policy("BAK-002", stack_resources(plan, unknown))
     # Both candidates are in the jurisdiction: BAK-003 decides without waiting.

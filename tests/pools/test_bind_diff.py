@@ -73,6 +73,8 @@ def test_unknown_location_is_a_usage_error() -> None:
         ("stacks.components.observability", "waf_log_group_name"),  # WAF's aws-waf-logs-... group
         ("stacks.components.keys", "app_role_name"),  # tenant-<x>-app, named in the key policy
         ("stacks.components.patching", "patch_group"),  # the window's target and the server's tag
+        ("stacks.components.keys", "db_bootstrap_role_name"),  # named in the key policy too
+        ("stacks.components.db_bootstrap", "function_name"),  # the bootstrap function's name
     ],
 )
 def test_a_later_physical_name_from_the_slug_is_a_violation(
@@ -89,7 +91,8 @@ def test_a_later_physical_name_from_the_slug_is_a_violation(
         return str(original(spec)).replace(spec.instance_id, spec.slug)
 
     monkeypatch.setattr(target, function, from_slug)
-    for name in ("stacks.components.compute", "stacks.components.edge", "stacks.tenant_stack"):
+    for name in ("stacks.components.compute", "stacks.components.edge", "stacks.tenant_stack",
+                 "stacks.components.db_bootstrap"):
         user = importlib.import_module(name)
         if hasattr(user, function):  # imported by name: patch that binding as well
             monkeypatch.setattr(user, function, from_slug)

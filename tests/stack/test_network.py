@@ -67,10 +67,12 @@ def test_only_the_load_balancers_reach_the_app(planned: Plan) -> None:
     assert server["inputs"]["vpcSecurityGroupIds"] == [planned.id(app_sg)]
 
 
-def test_only_the_app_reaches_the_database(planned: Plan) -> None:
+def test_only_the_app_and_the_bootstrap_function_reach_the_database(planned: Plan) -> None:
     app_sg, db_sg = planned.one(SG, "app-sg"), planned.one(SG, "db-sg")
+    bootstrap_sg = planned.one(SG, "bootstrap-sg")  # creates the app's MySQL user
     sources = _ingress_sources(db_sg)
-    assert sources == [(3306.0, 3306.0, [], [planned.id(app_sg)])]
+    assert sorted(sources) == sorted([(3306.0, 3306.0, [], [planned.id(app_sg)]),
+                                      (3306.0, 3306.0, [], [planned.id(bootstrap_sg)])])
     db = planned.one("aws:rds/instance:Instance")
     assert db["inputs"]["vpcSecurityGroupIds"] == [planned.id(db_sg)]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import keyword
 from functools import cache
 
 from provisioner.promises import REQUIRED_TAGS
@@ -17,6 +18,7 @@ def _accepts(token: str, argument: str) -> bool:
     """Whether the pulumi-aws resource class of `token` takes `argument`."""
     _, module, cls_name = token.split(":")
     package = module.split("/")[0]
+    package = f"{package}_" if keyword.iskeyword(package) else package  # pulumi_aws.lambda_
     cls = getattr(importlib.import_module(f"pulumi_aws.{package}"), cls_name)
     return argument in inspect.signature(cls._internal_init).parameters
 

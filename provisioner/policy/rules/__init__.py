@@ -7,6 +7,7 @@ from provisioner.policy.rules import (
     at_rest,
     backup_account,
     backups,
+    db_bootstrap,
     exposure,
     grants,
     in_transit,
@@ -29,6 +30,7 @@ RULES: tuple[Rule, ...] = (
     *placement.RULES,
     *backup_account.RULES,
     *least_privilege.RULES,
+    *db_bootstrap.RULES,
     *transport.RULES,
     *plan_promises.RULES,
 )

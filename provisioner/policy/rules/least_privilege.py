@@ -10,6 +10,7 @@ from typing import Any
 
 from provisioner.policy.graph import Graph, Resource, truthy
 from provisioner.policy.model import Rule, Severity, Violation
+from provisioner.policy.rules.db_bootstrap import bootstrap_roles
 from provisioner.policy.rules.tenant_facts import document, instance_id, statements, strings
 
 KEY_TYPES = ("aws:kms/key:Key", "aws:kms/replicaKey:ReplicaKey")
@@ -41,6 +42,8 @@ NO_RESOURCE_LEVEL_ACTIONS = (
     "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
     "ec2messages:AcknowledgeMessage", "ec2messages:DeleteMessage", "ec2messages:FailMessage",
     "ec2messages:GetEndpoint", "ec2messages:GetMessages", "ec2messages:SendReply",
+    # Read-only network lookups Lambda's execution role makes for a function in a VPC.
+    "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
 )  # fmt: skip
 ROOT_CONDITIONS = ("aws:principalarn", "kms:viaservice")
 LOG_WRITE = ("logs:createlogstream", "logs:putlogevents", "logs:createloggroup",
@@ -191,7 +194,9 @@ def check_log_writes(g: Graph) -> Iterator[Violation]:
 
 def check_app_user(g: Graph) -> Iterator[Violation]:
     """IAM database authentication on; the app reaches the database as a user that is not the
-    master, and no role that an instance assumes reads a secret (the master's)."""
+    master, and no role reads a secret but the database bootstrap function's (a role trusted by
+    Lambda alone, used by a function of the plan: DB-005 to DB-007 hold that function)."""
+    bootstrap = {role.urn for role in bootstrap_roles(g)}
     masters = set()
     for db in g.of_type(DB_INSTANCE):
         masters.add(str(db.inputs.get("username", "")))
@@ -203,9 +208,12 @@ def check_app_user(g: Graph) -> Iterator[Violation]:
             actions = [a.lower() for a in strings(statement.get("Action"))]
             if not _allows(statement):
                 continue
-            if "secretsmanager:getsecretvalue" in actions:
+            roles = g.referents(res.inputs.get("role"), (ROLE,))
+            if "secretsmanager:getsecretvalue" in actions and (
+                    not roles or any(r.urn not in bootstrap for r in roles)):
                 yield Violation(res.urn, f"{res.name} lets a tenant role read a secret: the"
-                                         " master secret is for the platform only")
+                                         " master secret is for the platform's database"
+                                         " bootstrap function only")
             if "rds-db:connect" in actions:
                 for resource in strings(statement.get("Resource")):
                     user = resource.rsplit("/", 1)[-1]
@@ -231,6 +239,6 @@ RULES = (
     Rule("IAM-002", "Roles write only to the tenant's own log groups", "logging",
          Severity.mandatory, check_log_writes),
     Rule("DB-004", "The app connects with IAM authentication as a user that is not the master,"
-                   " and no tenant role reads the master secret", "at-rest", Severity.mandatory,
-         check_app_user, "Security Hub RDS.10."),
+                   " and no tenant role but the database bootstrap's reads the master secret",
+         "at-rest", Severity.mandatory, check_app_user, "Security Hub RDS.10."),
 )

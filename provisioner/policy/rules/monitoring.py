@@ -54,6 +54,7 @@ PARAMS = "aws:rds/parameterGroup:ParameterGroup"
 OPTIONS = "aws:rds/optionGroup:OptionGroup"
 CERTIFICATE = "aws:acm/certificate:Certificate"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+FUNCTION = "aws:lambda/function:Function"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
 WAF_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
 ROLE = "aws:iam/role:Role"
@@ -325,6 +326,17 @@ def check_log_writers(g: Graph) -> Iterator[Violation]:
                                         f" agent writes to it but its role may not"
                                         f" ({LOG_WRITE})")
                 written.add(lg.urn)  # reported once
+    for function in g.of_type(FUNCTION):  # Lambda writes as the function's role
+        roles = g.referents(function.inputs.get("role"), (ROLE,))
+        for lg in g.of_type(LOG_GROUP):
+            if str(lg.inputs.get("name")) != str(function.get("loggingConfig", "logGroup")):
+                continue
+            written.add(lg.urn)
+            if not any(_grants_write(g, role, _group_arn(lg, a)) for role in roles
+                       for a in accounts):
+                yield Violation(lg.urn, f"log group {lg.inputs.get('name')}: function"
+                                        f" {function.name} logs to it but its role may not"
+                                        f" ({LOG_WRITE})")
     for lg in g.of_type(LOG_GROUP):
         if lg.urn not in written:
             yield Violation(lg.urn, f"log group {lg.inputs.get('name')} has no writer in this"

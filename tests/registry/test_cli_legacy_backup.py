@@ -1,0 +1,52 @@
+"""`provisioner backups retire-legacy`: refused (exit 1, with the date) before the new vault has
+held copies for the plan's retention; `--dry-run` shows what the next update does and changes
+nothing; then it clears the flag."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from provisioner.registry import Registry
+from provisioner.registry.models import tenants
+from provisioner.spec import TenantSpec
+from tests.registry.cli_helpers import at, run
+from tests.registry.conftest import T0
+
+UNTIL = T0 + timedelta(days=31)
+
+
+def _legacy_tenant(url: str) -> None:
+    with Registry.open(url) as reg:
+        reg.create_tenant(TenantSpec.create("acme", "de", "standard"), actor="test", at=T0)
+        with reg.write() as conn:
+            conn.execute(sa.update(tenants).where(tenants.c.slug == "acme")
+                         .values(legacy_backup=True, legacy_backup_until=UNTIL))
+
+
+def test_refused_before_due_shown_by_dry_run_then_retired(cli_env: str) -> None:
+    _legacy_tenant(cli_env)
+    early = run("backups", "retire-legacy", "acme", "--at", at(UNTIL - timedelta(days=1)))
+    assert early.exit_code == 1
+    assert UNTIL.isoformat() in early.output and "Traceback" not in early.output
+    shown = run("backups", "retire-legacy", "acme", "--dry-run", "--at", at(UNTIL),
+                "-o", "json")
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.stdout)
+    assert data["retired"] is False and data["kept_until"] == UNTIL.isoformat()
+    assert [s.split(" from ")[0].split(" (")[0] for s in data["next_update"]] == [
+        "releases backup vault backup-copy-vault", "retires key keys-replica"]
+    with Registry.open(cli_env) as reg:
+        assert reg.get_tenant("acme").legacy_backup is True  # the dry run changed nothing
+    done = run("backups", "retire-legacy", "acme", "--at", at(UNTIL))
+    assert done.exit_code == 0, done.output
+    assert "retired its pre-backup-account copy" in done.output
+    assert "releases backup vault backup-copy-vault" in done.output
+    with Registry.open(cli_env) as reg:
+        tenant = reg.get_tenant("acme")
+        assert tenant.legacy_backup is False and tenant.program_version is None
+    again = run("backups", "retire-legacy", "acme", "--at", at(UNTIL))
+    assert again.exit_code == 2 and "nothing to retire" in again.output
+    assert run("backups", "retire-legacy", "nobody").exit_code == 2
