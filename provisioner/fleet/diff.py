@@ -32,6 +32,14 @@ DATA_HOLDERS = {
 }
 
 
+# Not data, but not replaceable either: a compliance-mode Vault Lock is immutable once its grace
+# time (changeableForDays) has passed, so AWS refuses a new configuration on the vault. (Deleting
+# one from the stack is harmless: the stack retains locks on delete.)
+LOCKED_FOREVER = {
+    "aws:backup/vaultLockConfiguration:VaultLockConfiguration": "backup vault lock",
+}
+
+
 def property_changes(before: Any, after: Any, path: str = "") -> list[dict[str, Any]]:
     """Leaf-level differences between two input values, sorted by path."""
     if before == after:
@@ -135,10 +143,13 @@ def data_losses(changes: dict[str, list[Any]]) -> list[str]:
     reasons = []
     for action in ("replace", "delete"):
         for entry in changes.get(action, []):
-            kind = DATA_HOLDERS.get(entry["type"])
-            if kind is None:
-                continue
             why = f" ({', '.join(entry['reasons'])} changed)" if entry.get("reasons") else ""
             verb = "replaces" if action == "replace" else "deletes"
-            reasons.append(f"{verb} {kind} {entry['name']}{why}")
+            lock = LOCKED_FOREVER.get(entry["type"])
+            if lock is not None and action == "replace":
+                reasons.append(f"replaces {lock} {entry['name']}{why}: AWS refuses to change a"
+                               " compliance-mode lock once its grace time (changeableForDays)"
+                               " has passed")
+            if (kind := DATA_HOLDERS.get(entry["type"])) is not None:
+                reasons.append(f"{verb} {kind} {entry['name']}{why}")
     return reasons

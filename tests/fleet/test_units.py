@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from provisioner.cli.main import app
 from provisioner.errors import UsageError
-from provisioner.fleet.diff import diff_plans
+from provisioner.fleet.diff import data_losses, diff_plans
 from provisioner.fleet.outcome import group_outcomes
 from provisioner.fleet.render import MARKER, exit_code, render_markdown
 from provisioner.fleet.sources import parse_tenants
@@ -249,3 +249,33 @@ def test_preview_runs_only_for_changed_and_added_tenants_and_records_failures() 
     assert "| `charlie` | 0 | 0 | 0 | 0 | stack is broken |" in render_markdown(report)
     with pytest.raises(EnvironmentProblem):
         preview_changed(_Engine(fail={"alpha": EnvironmentProblem("no credentials")}), report, 1)
+
+
+OPTION_GROUP = "aws:rds/optionGroup:OptionGroup"
+VAULT_LOCK = "aws:backup/vaultLockConfiguration:VaultLockConfiguration"
+
+
+def test_option_group_engine_and_vault_lock_changes_are_replacements() -> None:
+    """Both have no update for these inputs in the AWS API (ModifyOptionGroup changes options
+    only; a Vault Lock configuration has no update), so Pulumi replaces them; a replaced lock
+    is dangerous: AWS refuses a new configuration on a compliance-mode vault past its grace."""
+    base = plan(
+        resource("database-audit", OPTION_GROUP, engineName="mysql", majorEngineVersion="8.4"),
+        resource("backup-vault-lock", VAULT_LOCK, backupVaultName="tenant-a",
+                 changeableForDays=3.0, minRetentionDays=7.0),
+    )
+    head = copy.deepcopy(base)
+    by_name = {r["name"]: r["inputs"] for r in head["resources"]}
+    by_name["database-audit"]["majorEngineVersion"] = "9.4"
+    by_name["backup-vault-lock"]["minRetentionDays"] = 14.0
+    changes = diff_plans(base, head)
+    assert changes["update"] == []
+    assert sorted((e["name"], tuple(e["reasons"])) for e in changes["replace"]) == [
+        ("backup-vault-lock", ("minRetentionDays",)),
+        ("database-audit", ("majorEngineVersion",)),
+    ]
+    (danger,) = data_losses(changes)
+    assert danger.startswith("replaces backup vault lock backup-vault-lock (minRetentionDays"
+                             " changed): AWS refuses")
+    removed = diff_plans(base, plan())
+    assert data_losses(removed) == [], "the stack retains locks on delete: no AWS call"
