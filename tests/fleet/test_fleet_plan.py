@@ -157,6 +157,7 @@ def test_environment_and_usage_errors(tmp_path: Path, repo: Path, run_fleet: Run
     assert code == 3 and "not inside a git repository" in stderr
     code, _, stderr = run_fleet(repo, base="no-such-branch")
     assert code == 3 and "unknown git ref 'no-such-branch'" in stderr
+    assert str(repo) not in stderr and len(stderr.strip().splitlines()) == 1, stderr
     code, _, stderr = run_fleet(repo, "--jobs", "0")
     assert code == 2
     (repo / "tenants.yaml").write_text("tenants:\n  - {slug: acme, location: mars, plan: free}\n")
