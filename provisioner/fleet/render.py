@@ -32,14 +32,17 @@ ICONS = {"create": "+", "update": "~", "replace": "±", "delete": "-"}
 
 def exit_code(report: dict[str, Any], detailed: bool) -> int:
     """0 / 4 changes / 5 dangerous with --detailed-exitcode; otherwise 0, or 1 when a tenant
-    cannot be planned at the working tree (the program is broken for it) or its change is
-    refused (a mandatory failure)."""
+    cannot be planned at the working tree (the program is broken for it), its change is
+    refused, or the change makes a mandatory policy rule fail (as `provisioner check` would;
+    a rule already failing at the base does not fail every pull request)."""
     if detailed:
         if report["dangerous"]:
             return EXIT_DANGEROUS
         return EXIT_CHANGES if report["changed"] else EXIT_OK
     t = report["summary"]["tenants"]
-    return EXIT_FAILED if t["error"] or t.get("refused") else EXIT_OK
+    newly_failing = any(f.get("new") for g in report["groups"]
+                        for f in (g.get("policy") or {}).get("failures", []))
+    return EXIT_FAILED if t["error"] or t.get("refused") or newly_failing else EXIT_OK
 
 
 def _plural(n: int, word: str) -> str:

@@ -178,6 +178,16 @@ def test_exit_codes() -> None:
     same = _report([_outcome("alpha", "unchanged", [])])
     assert [exit_code(r, True) for r in (same, changed, danger)] == [0, 4, 5]
     assert [exit_code(r, False) for r in (same, changed, danger)] == [0, 0, 0]
+    failure = {"rule_id": "NET-001", "severity": "mandatory", "urn": "urn:db", "title": "t",
+               "message": "database db is publicly accessible"}
+    broken = _outcome("alpha", "changed", ["policy NET-001 fails (new)"])
+    old = _outcome("alpha", "changed", ["policy NET-001 fails (already failing at the base)"])
+    broken["policy"]["failures"] = [{**failure, "new": True}]
+    old["policy"]["failures"] = [{**failure, "new": False}]
+    # A change that breaks a mandatory rule is a failed check (exit 1, as `provisioner check`);
+    # one already failing at the base does not fail every pull request.
+    assert [exit_code(_report([o]), False) for o in (broken, old)] == [1, 0]
+    assert [exit_code(_report([o]), True) for o in (broken, old)] == [5, 5]
 
 
 @pytest.mark.parametrize(
