@@ -13,6 +13,7 @@ else whole), giving paths like `rootBlockDevice.encrypted` with their before and
 from __future__ import annotations
 
 import difflib
+import json
 from typing import Any
 
 from provisioner.fleet.replace_rules import replacement_reasons
@@ -58,7 +59,26 @@ def property_changes(before: Any, after: Any, path: str = "") -> list[dict[str, 
     change: dict[str, Any] = {"path": path, "before": before, "after": after}
     if isinstance(before, str) and isinstance(after, str) and ("\n" in before or "\n" in after):
         change["diff"] = text_diff(before, after)
+    elif (documents := _json_documents(before, after)) is not None:
+        # A policy is one line of JSON: its first 60 characters, the same on both sides, would
+        # hide what changed. The line diff of the indented documents shows it.
+        change["diff"] = text_diff(*documents)
     return [change]
+
+
+def _json_documents(before: Any, after: Any) -> tuple[str, str] | None:
+    """Both values indented, when both are JSON objects or arrays in a string (IAM, key, bucket
+    and topic policies); None otherwise."""
+    if not (isinstance(before, str) and isinstance(after, str)):
+        return None
+    if not (before.startswith(("{", "[")) and after.startswith(("{", "["))):
+        return None
+    try:
+        parsed = json.loads(before), json.loads(after)
+    except ValueError:
+        return None
+    before_text, after_text = (json.dumps(p, indent=1, sort_keys=True) for p in parsed)
+    return before_text, after_text
 
 
 def text_diff(before: str, after: str) -> list[str]:

@@ -12,7 +12,7 @@ from provisioner.cli.main import app
 from provisioner.errors import UsageError
 from provisioner.fleet.diff import data_losses, diff_plans
 from provisioner.fleet.outcome import group_outcomes
-from provisioner.fleet.render import MARKER, exit_code, render_markdown
+from provisioner.fleet.render import MARKER, change_rows, exit_code, render_markdown
 from provisioner.fleet.sources import parse_tenants
 from provisioner.fleet.template import PROBE_SLUGS, ClassPlan
 
@@ -289,3 +289,23 @@ def test_option_group_engine_and_vault_lock_changes_are_replacements() -> None:
                              " changed): AWS refuses")
     removed = diff_plans(base, plan())
     assert data_losses(removed) == [], "the stack retains locks on delete: no AWS call"
+
+
+def test_a_policy_change_shows_the_lines_that_changed() -> None:
+    """IAM policies are one line of JSON whose first 60 characters (all the table shows) are
+    the same on both sides: the diff below the table names the statement that changed."""
+    import json
+
+    document = {"Statement": [{"Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                               "Effect": "Allow", "Resource": "arn:aws:logs:*:*:/tenant/a/*"}]}
+    base = plan(resource("compute-own-resources", "aws:iam/rolePolicy:RolePolicy",
+                         policy=json.dumps(document, sort_keys=True)))
+    head = copy.deepcopy(base)
+    document["Statement"][0]["Resource"] = "*"
+    head["resources"][0]["inputs"]["policy"] = json.dumps(document, sort_keys=True)
+    (updated,) = diff_plans(base, head)["update"]
+    (change,) = updated["changes"]
+    assert change["diff"] == ['-   "Resource": "arn:aws:logs:*:*:/tenant/a/*"',
+                              '+   "Resource": "*"']
+    markdown_rows = [row for row in change_rows(diff_plans(base, head)) if row["diff"]]
+    assert [row["path"] for row in markdown_rows] == ["policy"]
