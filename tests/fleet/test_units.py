@@ -309,3 +309,13 @@ def test_a_policy_change_shows_the_lines_that_changed() -> None:
                               '+   "Resource": "*"']
     markdown_rows = [row for row in change_rows(diff_plans(base, head)) if row["diff"]]
     assert [row["path"] for row in markdown_rows] == ["policy"]
+
+
+def test_grouping_takes_the_account_out_of_arns_inside_policies_too() -> None:
+    """The comment promises {account} for every ARN: a policy's diff line showed the number."""
+    from provisioner.fleet.outcome import normalise
+
+    where = {"region": "eu-central-1", "backup_region": "eu-west-1"}
+    line = '-    "arn:aws:rds-db:eu-central-1:123456789012:dbuser:db-x/crm_app"'
+    expected = '-    "arn:aws:rds-db:{region}:{account}:dbuser:db-x/crm_app"'
+    assert normalise(line, "acme", where) == expected
