@@ -180,6 +180,17 @@ def test_the_registry_as_the_fleet_shows_program_changes(repo: Path, run_fleet: 
     assert report["summary"]["tenants"]["changed"] == 2
 
 
+def test_the_registry_as_the_fleet_must_exist(repo: Path, run_fleet: Run) -> None:
+    """Without a registry, --registry used to create an empty one and answer "no changes to 0
+    tenants" (exit 0): a pipeline missing its database would pass. It is an environment
+    problem, and nothing is created."""
+    from provisioner.paths import default_registry_file
+
+    code, _, stderr = run_fleet(repo, "--registry", "--detailed-exitcode")
+    assert code == 3 and "no registry to read" in stderr
+    assert not default_registry_file().exists()
+
+
 def test_a_tenant_bound_to_a_pooled_instance_is_planned_under_its_names(
     repo: Path, run_fleet: Run
 ) -> None:
