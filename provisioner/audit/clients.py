@@ -198,12 +198,14 @@ def aws_errors() -> Iterator[None]:
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
         endpoint = os.environ.get("AWS_ENDPOINT_URL")
         where = f" (AWS_ENDPOINT_URL={endpoint})" if endpoint else ""
-        if error_code(exc).isdigit():
-            # No AWS error in the body, only an HTTP status (botocore then uses it as the code):
-            # whatever answered is not the AWS API, e.g. an emulator lacking this operation.
+        if error_code(exc).isdigit() and not exc.operation_name.startswith("Head"):
+            # No AWS error in the body, only an HTTP status (botocore then uses it as the code;
+            # only HEAD requests answer so by design): whatever answered is not the AWS API,
+            # e.g. an emulator lacking this operation.
             raise EnvironmentProblem(
-                f"the endpoint{where} does not implement {exc.operation_name} (HTTP {status}"
-                " without an AWS error): audit against AWS, or an endpoint that implements it"
+                f"the endpoint{where} answered {exc.operation_name} with HTTP {status} and no"
+                " AWS error, so it does not implement it: audit against AWS, or an endpoint"
+                " that implements it"
             ) from exc
         if status >= 500:
             # botocore's retries are spent: the service is failing, the tenant is not at fault.

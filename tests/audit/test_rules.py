@@ -78,7 +78,11 @@ def _client_error(code: str, status: int = 400) -> botocore.exceptions.ClientErr
         (_client_error("InternalFailure", 500), EnvironmentProblem,
          "failed DescribeVolumes with HTTP 500 \\(InternalFailure\\) after retries"),
         (_client_error("404", 404), EnvironmentProblem,
-         "does not implement DescribeVolumes \\(HTTP 404 without an AWS error\\)"),
+         "answered DescribeVolumes with HTTP 404 and no AWS error, so it does not implement it"),
+        # HEAD answers never carry an AWS error body: a bare status there is AWS's own answer.
+        (botocore.exceptions.ClientError({"Error": {"Code": "404", "Message": "Not Found"},
+                                          "ResponseMetadata": {"HTTPStatusCode": 404}},
+                                         "HeadBucket"), AwsRefused, "AWS refused HeadBucket: 404"),
     ],
 )  # fmt: skip
 def test_botocore_errors_become_one_line_errors(
