@@ -38,6 +38,18 @@ SECURITY_INPUTS: dict[str, tuple[str, ...]] = {
     "aws:backup/plan:Plan": ("rules",),
     "aws:backup/selection:Selection": ("resources",),
     "aws:acm/certificate:Certificate": ("domainName", "validationMethod"),
+    # Added with the backup account, transport, monitoring and regional stacks.
+    "aws:backup/vaultLockConfiguration:VaultLockConfiguration": (
+        "minRetentionDays", "maxRetentionDays", "changeableForDays",
+    ),
+    "aws:rds/optionGroup:OptionGroup": ("engineName", "majorEngineVersion"),
+    "aws:wafv2/webAcl:WebAcl": ("scope", "defaultAction"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ("actionsEnabled", "alarmActions"),
+    "aws:cloudwatch/eventRule:EventRule": ("eventPattern",),
+    "aws:ssm/patchBaseline:PatchBaseline": ("operatingSystem", "approvalRules"),
+    "aws:ssm/maintenanceWindow:MaintenanceWindow": ("schedule", "duration"),
+    "aws:sns/topic:Topic": ("name", "kmsMasterKeyId"),
+    "aws:sns/topicSubscription:TopicSubscription": ("protocol", "endpoint"),
 }  # fmt: skip
 
 

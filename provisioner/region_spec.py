@@ -35,18 +35,23 @@ class Subscription:
         protocol, _, endpoint = raw.partition(":")
         if protocol == "https":
             endpoint = raw
+        if protocol == "http":
+            raise UsageError(f"alert subscription {text!r}: use https:// (alerts never travel in"
+                             " plaintext)")
         if protocol not in PROTOCOLS or not endpoint:
             raise UsageError(f"alert subscription {text!r}: use PROTOCOL:ENDPOINT with PROTOCOL"
                              f" one of {', '.join(PROTOCOLS)} (e.g. email:ops@example.com)")
         if protocol == "email" and not _EMAIL.match(endpoint):
             raise UsageError(f"alert subscription {text!r}: not an e-mail address")
         if protocol == "https" and not re.match(r"^https://[^/\s]+", endpoint):
-            raise UsageError(f"alert subscription {text!r}: use an https:// URL (alerts never"
-                             " travel in plaintext)")
+            raise UsageError(f"alert subscription {text!r}: the URL has no host (use"
+                             " https://HOST/PATH)")
         if protocol in ("sqs", "lambda"):
             parts = endpoint.split(":")
             if len(parts) < 6 or parts[:3] != ["arn", "aws", protocol]:
-                raise UsageError(f"alert subscription {text!r}: not an {protocol} ARN")
+                what = "an SQS queue" if protocol == "sqs" else "a Lambda function"
+                raise UsageError(f"alert subscription {text!r}: not the ARN of {what}"
+                                 f" (arn:aws:{protocol}:REGION:ACCOUNT:...)")
             if parts[3] != region:
                 raise UsageError(f"alert subscription {text!r}: in {parts[3]}, not {region}")
         return cls(protocol, endpoint)

@@ -195,6 +195,24 @@ def aws_errors() -> Iterator[None]:
             raise EnvironmentProblem(
                 f"AWS denied {exc.operation_name}: grant the audit role this permission ({exc})"
             ) from exc
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        where = f" (AWS_ENDPOINT_URL={endpoint})" if endpoint else ""
+        if error_code(exc).isdigit() and not exc.operation_name.startswith("Head"):
+            # No AWS error in the body, only an HTTP status (botocore then uses it as the code;
+            # only HEAD requests answer so by design): whatever answered is not the AWS API,
+            # e.g. an emulator lacking this operation.
+            raise EnvironmentProblem(
+                f"the endpoint{where} answered {exc.operation_name} with HTTP {status} and no"
+                " AWS error, so it does not implement it: audit against AWS, or an endpoint"
+                " that implements it"
+            ) from exc
+        if status >= 500:
+            # botocore's retries are spent: the service is failing, the tenant is not at fault.
+            raise EnvironmentProblem(
+                f"AWS{where} failed {exc.operation_name} with HTTP {status} ({error_code(exc)})"
+                " after retries: try again later"
+            ) from exc
         # One line, however much HTML an endpoint sent back.
         message = " ".join(str(exc.response.get("Error", {}).get("Message", "")).split())[:300]
         raise AwsRefused(

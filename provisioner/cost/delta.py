@@ -7,8 +7,9 @@ change exceeds the most their plan may cost (`--max-monthly-usd standard=400`), 
 preview reports as danger.
 
 Estimates leave unpriced items out (see provisioner/cost/estimate.py), so a delta is the delta
-of what is priced; items a change makes newly unpriced are listed beside it, never counted as
-zero silently.
+of what is priced on both sides: a resource that gains or loses an unpriced item (an instance
+type with a price replaced by one without) is left out of it rather than shown as a saving;
+items a change makes newly unpriced are listed beside it, never counted as zero silently.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from provisioner.cost.estimate import estimate_plan
@@ -32,13 +34,45 @@ def default_pricing() -> tuple[PriceSnapshot, UsageBook]:
     return load_snapshot(), load_usage()
 
 
+@dataclass(frozen=True)
+class _Priced:
+    """One side's estimate per resource name: priced dollars and the number of unpriced items."""
+
+    total: float
+    usd: dict[str, float]
+    unpriced_count: dict[str, int]
+    unpriced: set[str]
+
+
 def _priced(
     plan: Mapping[str, Any] | None, plan_name: str, snapshot: PriceSnapshot, book: UsageBook
-) -> tuple[float, set[str]]:
+) -> _Priced:
     if plan is None:
-        return 0.0, set()
+        return _Priced(0.0, {}, {}, set())
     estimate = estimate_plan(plan, snapshot, book.for_plan(plan_name))
-    return estimate.monthly_usd, {f"{u.resource}: {u.what}" for u in estimate.unpriced}
+    usd: dict[str, float] = {}
+    for line in estimate.lines:
+        usd[line.resource] = usd.get(line.resource, 0.0) + round(line.monthly_usd, 2)
+    counts: dict[str, int] = {}
+    for item in estimate.unpriced:
+        counts[item.resource] = counts.get(item.resource, 0) + 1
+    return _Priced(estimate.monthly_usd, usd, counts,
+                   {f"{u.resource}: {u.what}" for u in estimate.unpriced})
+
+
+def _comparable_delta(before: _Priced, after: _Priced) -> float:
+    """The change in priced dollars, resource by resource. A resource on both sides whose number
+    of unpriced items changes (t3.large priced, t3.xlarge not) is left out: counting it would
+    show its old price as a saving (or a new price as a rise) that nobody can vouch for."""
+    seen_before = before.usd.keys() | before.unpriced_count.keys()
+    seen_after = after.usd.keys() | after.unpriced_count.keys()
+    delta = 0.0
+    for name in before.usd.keys() | after.usd.keys():
+        on_both = name in seen_before and name in seen_after
+        if on_both and before.unpriced_count.get(name, 0) != after.unpriced_count.get(name, 0):
+            continue
+        delta += after.usd.get(name, 0.0) - before.usd.get(name, 0.0)
+    return delta
 
 
 def tenant_cost(
@@ -48,16 +82,17 @@ def tenant_cost(
     head_plan_name: str,
     pricing: tuple[PriceSnapshot, UsageBook] | None = None,
 ) -> TenantCost:
-    """One tenant's monthly estimate before and after a change (None plan: not in that fleet)."""
+    """One tenant's monthly estimate before and after a change (None plan: not in that fleet).
+    `delta_usd` compares what is priced on both sides (see `_comparable_delta`)."""
     snapshot, book = pricing or default_pricing()
-    before, unpriced_before = _priced(base_plan, base_plan_name, snapshot, book)
-    after, unpriced_after = _priced(head_plan, head_plan_name, snapshot, book)
+    before = _priced(base_plan, base_plan_name, snapshot, book)
+    after = _priced(head_plan, head_plan_name, snapshot, book)
     return {
-        "before_usd": before if base_plan is not None else None,
-        "after_usd": after if head_plan is not None else None,
-        "delta_usd": round(after - before, 2),
-        "complete": not unpriced_after,
-        "new_unpriced": sorted(unpriced_after - unpriced_before),
+        "before_usd": before.total if base_plan is not None else None,
+        "after_usd": after.total if head_plan is not None else None,
+        "delta_usd": round(_comparable_delta(before, after), 2),
+        "complete": not after.unpriced,
+        "new_unpriced": sorted(after.unpriced - before.unpriced),
     }
 
 

@@ -13,6 +13,7 @@ else whole), giving paths like `rootBlockDevice.encrypted` with their before and
 from __future__ import annotations
 
 import difflib
+import json
 from typing import Any
 
 from provisioner.fleet.replace_rules import replacement_reasons
@@ -29,6 +30,14 @@ DATA_HOLDERS = {
     "aws:kms/replicaKey:ReplicaKey": "key",
     "aws:backup/vault:Vault": "backup vault",
     "aws:backup/logicallyAirGappedVault:LogicallyAirGappedVault": "backup vault",
+}
+
+
+# Not data, but not replaceable either: a compliance-mode Vault Lock is immutable once its grace
+# time (changeableForDays) has passed, so AWS refuses a new configuration on the vault. (Deleting
+# one from the stack is harmless: the stack retains locks on delete.)
+LOCKED_FOREVER = {
+    "aws:backup/vaultLockConfiguration:VaultLockConfiguration": "backup vault lock",
 }
 
 
@@ -50,7 +59,26 @@ def property_changes(before: Any, after: Any, path: str = "") -> list[dict[str, 
     change: dict[str, Any] = {"path": path, "before": before, "after": after}
     if isinstance(before, str) and isinstance(after, str) and ("\n" in before or "\n" in after):
         change["diff"] = text_diff(before, after)
+    elif (documents := _json_documents(before, after)) is not None:
+        # A policy is one line of JSON: its first 60 characters, the same on both sides, would
+        # hide what changed. The line diff of the indented documents shows it.
+        change["diff"] = text_diff(*documents)
     return [change]
+
+
+def _json_documents(before: Any, after: Any) -> tuple[str, str] | None:
+    """Both values indented, when both are JSON objects or arrays in a string (IAM, key, bucket
+    and topic policies); None otherwise."""
+    if not (isinstance(before, str) and isinstance(after, str)):
+        return None
+    if not (before.startswith(("{", "[")) and after.startswith(("{", "["))):
+        return None
+    try:
+        parsed = json.loads(before), json.loads(after)
+    except ValueError:
+        return None
+    before_text, after_text = (json.dumps(p, indent=1, sort_keys=True) for p in parsed)
+    return before_text, after_text
 
 
 def text_diff(before: str, after: str) -> list[str]:
@@ -149,14 +177,18 @@ def data_losses(
     for action in ("replace", "delete"):
         for entry in changes.get(action, []):
             kind = (DATA_HOLDERS if holders is None else holders).get(entry["type"])
-            if kind is None:
-                continue
             if action == "delete" and (entry.get("retained")
                                        or entry.get("purpose") in retiring):
                 continue
             why = f" ({', '.join(entry['reasons'])} changed)" if entry.get("reasons") else ""
             verb = "replaces" if action == "replace" else "deletes"
-            reasons.append(f"{verb} {kind} {entry['name']}{why}")
+            lock = LOCKED_FOREVER.get(entry["type"])
+            if lock is not None and action == "replace":
+                reasons.append(f"replaces {lock} {entry['name']}{why}: AWS refuses to change a"
+                               " compliance-mode lock once its grace time (changeableForDays)"
+                               " has passed")
+            if kind is not None:
+                reasons.append(f"{verb} {kind} {entry['name']}{why}")
     return reasons
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from provisioner.errors import UsageError
+from provisioner.errors import EnvironmentProblem, UsageError
 from provisioner.fleet import sources
 from provisioner.fleet.cache import PlanCache, digest, reporting_code_hash
 from provisioner.fleet.gitrepo import Repository, Revision
@@ -70,6 +70,14 @@ def load_fleets(
             )
     catalogues = _catalogues(repo, base)
     if tenants_path is None:
+        if not _registry_exists(registry_url):
+            # Opening it would create an empty registry and report "no changes to 0 tenants":
+            # a green check for a pipeline that simply lacks its database.
+            raise EnvironmentProblem(
+                "--registry: no registry to read (PROVISIONER_DATABASE_URL is not set and the"
+                " data directory has none): point PROVISIONER_DATABASE_URL at the workers'"
+                " registry, or give --tenants FILE"
+            )
         fleet = sources.registry_fleet(registry_url)
         return Fleets(fleet, fleet, {"kind": "registry"}, [], catalogues)
     path = tenants_path

@@ -64,9 +64,9 @@ def git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
         raise EnvironmentProblem("git is not installed: install git and run again") from exc
     except subprocess.CalledProcessError as exc:
         detail = (exc.stderr or exc.stdout or "").strip().splitlines()
-        raise EnvironmentProblem(
-            f"git {' '.join(args[:2])} failed in {root}: {detail[-1] if detail else exc}"
-        ) from exc
+        # The runner's paths help nobody reading a CI log; git names them relative to the root.
+        last = (detail[-1] if detail else str(exc)).replace(f"{root}{os.sep}", "")
+        raise EnvironmentProblem(f"git {' '.join(args[:2])} failed: {last}") from exc
 
 
 def blob_id(data: bytes) -> str:
@@ -116,7 +116,7 @@ class Repository:
         found = git(self.root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
         if found.returncode != 0 or not found.stdout.strip():
             raise EnvironmentProblem(
-                f"unknown git ref {ref!r} in {self.root}: fetch it first (in CI:"
+                f"unknown git ref {ref!r}: fetch it first (in CI:"
                 " actions/checkout with fetch-depth: 0) or name an existing commit"
             )
         return Revision(ref=ref, commit=found.stdout.strip())

@@ -185,7 +185,7 @@ def normalise(value: Any, slug: str, where: dict[str, str] | None = None,
     def text(value: str) -> str:
         if location and value == location:
             return "{location}"
-        if where and value.startswith("arn:"):
+        if where and "arn:aws:" in value:  # an ARN, or ARNs inside a policy or user data
             value = _ARN_ACCOUNT.sub(r"\1{account}\3", value)
         for old, new in marks:
             value = value.replace(old, new)

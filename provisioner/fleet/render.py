@@ -33,15 +33,20 @@ ICONS = {"create": "+", "update": "~", "replace": "±", "delete": "-"}
 def exit_code(report: dict[str, Any], detailed: bool) -> int:
     """0 / 4 changes / 5 dangerous with --detailed-exitcode (tenants or regional stacks);
     otherwise 0, or 1 when a tenant or a location's regional stack cannot be planned at the
-    working tree (the program is broken for it) or a tenant's change is refused (a mandatory
-    failure)."""
+    working tree (the program is broken for it), a tenant's change is refused, or the change
+    makes a mandatory policy rule fail for a tenant or a regional stack (as `provisioner check`
+    would; a rule already failing at the base does not fail every pull request)."""
     if detailed:
         if report["dangerous"]:
             return EXIT_DANGEROUS
         return EXIT_CHANGES if report["changed"] else EXIT_OK
     t = report["summary"]["tenants"]
     broken_regions = report.get("regions", {}).get("summary", {}).get("stacks", {}).get("error")
-    return EXIT_FAILED if t["error"] or t.get("refused") or broken_regions else EXIT_OK
+    groups = [*report["groups"], *report.get("regions", {}).get("groups", [])]
+    newly_failing = any(f.get("new") for g in groups
+                        for f in (g.get("policy") or {}).get("failures", []))
+    failed = t["error"] or t.get("refused") or broken_regions or newly_failing
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _plural(n: int, word: str) -> str:

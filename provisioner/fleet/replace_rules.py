@@ -32,6 +32,9 @@ REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
     ),
     "aws:rds/parameterGroup:ParameterGroup": ("name", "namePrefix", "family", "description"),
     "aws:rds/subnetGroup:SubnetGroup": ("name", "namePrefix"),
+    # ModifyOptionGroup changes options only: the engine and its major version are fixed.
+    "aws:rds/optionGroup:OptionGroup": ("name", "namePrefix", "engineName", "majorEngineVersion",
+                                        "optionGroupDescription"),
     "aws:ebs/volume:Volume": (
         "availabilityZone", "encrypted", "kmsKeyId", "snapshotId", "outpostArn",
     ),
@@ -50,6 +53,11 @@ REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
     "aws:backup/vault:Vault": ("name", "kmsKeyArn"),
     "aws:backup/logicallyAirGappedVault:LogicallyAirGappedVault": (
         "name", "minRetentionDays", "maxRetentionDays",
+    ),
+    # No update at all: a new lock configuration is a new resource (and a compliance-mode lock
+    # past its grace time cannot be removed, see diff.LOCKED_FOREVER).
+    "aws:backup/vaultLockConfiguration:VaultLockConfiguration": (
+        "backupVaultName", "changeableForDays", "maxRetentionDays", "minRetentionDays",
     ),
     "aws:backup/selection:Selection": (
         "name", "planId", "iamRoleArn", "resources", "notResources", "selectionTags",
@@ -87,6 +95,7 @@ REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ("role", "policyArn"),
     "aws:iam/instanceProfile:InstanceProfile": ("name", "namePrefix", "path"),
     "aws:ssm/parameter:Parameter": ("name",),
+    "aws:wafv2/webAclAssociation:WebAclAssociation": ("resourceArn", "webAclArn"),
 }  # fmt: skip
 
 # Every bucket-level S3 configuration resource is bound to its bucket.

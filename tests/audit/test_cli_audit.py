@@ -57,6 +57,19 @@ def test_finding_exits_1_and_names_rule_and_arn(cli: CliRunner, tenant: Built) -
     assert "FAIL: 1 finding(s)" in result.stdout
 
 
+def test_an_api_the_endpoint_lacks_exits_3_in_one_line(aws: str, tenant: Built) -> None:
+    """moto's server has no AWS Backup selections or recovery points: an audit run against it
+    without the test's Stubbers must say so (an environment problem, exit 3), not report a
+    failed check (exit 1) with the server's HTML page."""
+    for args in (["audit", tenant.slug, "--location", "de", "-o", "json"],
+                 ["audit", tenant.slug, "--location", "de", "--deleted"]):
+        result = CliRunner().invoke(app, args, catch_exceptions=False)
+        assert result.exit_code == 3, result.output
+        (line,) = result.stderr.strip().splitlines()
+        assert "does not implement" in line and "<" not in line, line
+        assert result.stdout == ""
+
+
 def test_unknown_tenant_without_location_is_usage_error(cli: CliRunner) -> None:
     result = run(cli, "audit", "ghost")
     assert result.exit_code == 2

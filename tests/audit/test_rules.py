@@ -57,9 +57,10 @@ def test_jurisdictions_come_from_regions_yaml() -> None:
     assert known["us-west-2"] == "US"
 
 
-def _client_error(code: str) -> botocore.exceptions.ClientError:
+def _client_error(code: str, status: int = 400) -> botocore.exceptions.ClientError:
     return botocore.exceptions.ClientError(
-        {"Error": {"Code": code, "Message": "nope"}}, "DescribeVolumes"
+        {"Error": {"Code": code, "Message": "nope"},
+         "ResponseMetadata": {"HTTPStatusCode": status}}, "DescribeVolumes"
     )
 
 
@@ -73,6 +74,15 @@ def _client_error(code: str) -> botocore.exceptions.ClientError:
         (_client_error("AccessDenied"), EnvironmentProblem, "grant the audit role"),
         (_client_error("InvalidParameterValue"), AwsRefused,
          "AWS refused DescribeVolumes: InvalidParameterValue: nope"),
+        # Not the tenant's fault, so not exit 1: a failing service, an endpoint lacking the API.
+        (_client_error("InternalFailure", 500), EnvironmentProblem,
+         "failed DescribeVolumes with HTTP 500 \\(InternalFailure\\) after retries"),
+        (_client_error("404", 404), EnvironmentProblem,
+         "answered DescribeVolumes with HTTP 404 and no AWS error, so it does not implement it"),
+        # HEAD answers never carry an AWS error body: a bare status there is AWS's own answer.
+        (botocore.exceptions.ClientError({"Error": {"Code": "404", "Message": "Not Found"},
+                                          "ResponseMetadata": {"HTTPStatusCode": 404}},
+                                         "HeadBucket"), AwsRefused, "AWS refused HeadBucket: 404"),
     ],
 )  # fmt: skip
 def test_botocore_errors_become_one_line_errors(

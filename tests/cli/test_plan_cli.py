@@ -43,6 +43,22 @@ def test_plan_table_shows_the_tree_with_security_inputs() -> None:
         assert text in result.stdout
 
 
+def test_the_tables_show_the_newer_promises_inputs_too() -> None:
+    """Vault Lock retention, WAF, alarm actions, patching, and the regional topic's key and
+    subscriptions are what their promises rest on: the tree shows them, as it does TLS."""
+    result = runner.invoke(app, ["plan", "demo", "--location", "de", "--plan", "trial"],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for text in ("minRetentionDays = 7", "defaultAction =", "alarmActions =",
+                 "approvalRules =", "majorEngineVersion = 8.4"):
+        assert text in result.stdout, text
+    result = runner.invoke(app, ["region", "plan", "de", "-s", "email:ops@example.com"],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for text in ("kmsMasterKeyId =", "endpoint = ops@example.com", "eventPattern ="):
+        assert text in result.stdout, text
+
+
 def test_two_plans_of_the_same_spec_are_identical() -> None:
     args = ["plan", "demo", "-l", "jp", "-p", "standard", "-o", "json"]
     first, second = runner.invoke(app, args), runner.invoke(app, args)

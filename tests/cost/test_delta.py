@@ -133,3 +133,21 @@ def test_the_gate_and_the_sums_leave_unchanged_tenants_out() -> None:
     fleet = annotate_costs(groups, outcomes)
     assert fleet["tenants"] == 1 and fleet["delta_usd"] == 400.0
     assert groups[0]["cost"]["text"] == "+$400/month across 1 tenant"
+
+
+def test_a_resource_whose_new_price_is_unknown_is_no_saving(plan_for: PlanFor) -> None:
+    """t3.large has a price in us-east-1 and t3.xlarge none: the upsized server must not show
+    as "-$61/month" (its old price dropped); it is left out of the delta and named unpriced."""
+    from provisioner.cost.snapshot import load_snapshot
+    from provisioner.cost.usage import load_usage
+
+    base = plan_for("us", "standard")
+    head = plan_for("us", "standard")
+    server = next(r for r in head["resources"] if r["type"] == "aws:ec2/instance:Instance")
+    assert server["inputs"]["instanceType"] == "t3.large"
+    server["inputs"]["instanceType"] = "t3.xlarge"
+    pricing = (load_snapshot(), load_usage())
+    cost = tenant_cost(base, head, "standard", "standard", pricing)
+    assert cost["after_usd"] < cost["before_usd"], "the shipped snapshot prices t3.large only"
+    assert cost["delta_usd"] == 0
+    assert [i for i in cost["new_unpriced"] if "t3.xlarge" in i]

@@ -24,8 +24,10 @@ def _upgrade_gamma(repo: Path) -> float:
 def test_the_report_and_comment_show_the_monthly_cost_delta(repo: Path, run_fleet: Run) -> None:
     delta = _upgrade_gamma(repo)
     code, report, _ = run_fleet(repo, "--detailed-exitcode", base="HEAD~1")
-    assert code == 4, report
     (group,) = report["groups"]
+    # Dangerous for one reason only: the plan's longer retention replaces the Vault Locks.
+    assert code == 5 and group["danger"] and all(
+        d.startswith("replaces backup vault lock") for d in group["danger"]), group["danger"]
     assert group["tenants"] == ["gamma"]
     assert group["cost"]["delta_usd"] == delta and group["cost"]["tenants"] == 1
     fleet = report["summary"]["cost"]
@@ -56,6 +58,7 @@ def test_a_tenant_over_its_plan_limit_makes_the_change_dangerous(
     code, report, _ = run_fleet(
         repo, "--detailed-exitcode", "--max-monthly-usd", "standard=100000", base="HEAD~1"
     )
-    assert code == 4 and not report["dangerous"]
+    (group,) = report["groups"]
+    assert not any("--max-monthly-usd" in d for d in group["danger"]), group["danger"]
     code, _, stderr = run_fleet(repo, "--max-monthly-usd", "gold=5", base="HEAD~1")
     assert code == 2 and "use PLAN=USD" in stderr

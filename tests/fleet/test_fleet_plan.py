@@ -158,6 +158,7 @@ def test_environment_and_usage_errors(tmp_path: Path, repo: Path, run_fleet: Run
     assert code == 3 and "not inside a git repository" in stderr
     code, _, stderr = run_fleet(repo, base="no-such-branch")
     assert code == 3 and "unknown git ref 'no-such-branch'" in stderr
+    assert str(repo) not in stderr and len(stderr.strip().splitlines()) == 1, stderr
     code, _, stderr = run_fleet(repo, "--jobs", "0")
     assert code == 2
     (repo / "tenants.yaml").write_text("tenants:\n  - {slug: acme, location: mars, plan: free}\n")
@@ -178,6 +179,17 @@ def test_the_registry_as_the_fleet_shows_program_changes(repo: Path, run_fleet: 
     assert report["source"] == {"kind": "registry"}
     assert sorted(report["tenants"]) == ["acme", "kilo"]
     assert report["summary"]["tenants"]["changed"] == 2
+
+
+def test_the_registry_as_the_fleet_must_exist(repo: Path, run_fleet: Run) -> None:
+    """Without a registry, --registry used to create an empty one and answer "no changes to 0
+    tenants" (exit 0): a pipeline missing its database would pass. It is an environment
+    problem, and nothing is created."""
+    from provisioner.paths import default_registry_file
+
+    code, _, stderr = run_fleet(repo, "--registry", "--detailed-exitcode")
+    assert code == 3 and "no registry to read" in stderr
+    assert not default_registry_file().exists()
 
 
 def test_a_tenant_bound_to_a_pooled_instance_is_planned_under_its_names(

@@ -78,8 +78,8 @@ def test_a_regional_policy_failure_fails_the_preview(repo: Path, run_fleet: Run)
     assert group["danger"] and all(d.startswith("policy REG-005 fails (new)")
                                    for d in group["danger"])
     assert {s["policy_failures"][0] for s in report["regions"]["stacks"].values()} == {"REG-005"}
-    code, _, _ = run_fleet(repo)  # as for tenants: a policy failure alone exits 0 without
-    assert code == 0  # --detailed-exitcode
+    code, _, _ = run_fleet(repo)  # as for tenants: a new mandatory failure is a failed check
+    assert code == 1
 
 
 def test_a_program_that_cannot_plan_the_regional_stack_fails(repo: Path, run_fleet: Run) -> None:

@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from provisioner.cli.main import app
 from provisioner.errors import UsageError
-from provisioner.fleet.diff import diff_plans
+from provisioner.fleet.diff import data_losses, diff_plans
 from provisioner.fleet.outcome import group_outcomes
-from provisioner.fleet.render import MARKER, exit_code, render_markdown
+from provisioner.fleet.render import MARKER, change_rows, exit_code, render_markdown
 from provisioner.fleet.sources import parse_tenants
 from provisioner.fleet.template import PROBE_SLUGS, ClassPlan
 
@@ -178,6 +178,16 @@ def test_exit_codes() -> None:
     same = _report([_outcome("alpha", "unchanged", [])])
     assert [exit_code(r, True) for r in (same, changed, danger)] == [0, 4, 5]
     assert [exit_code(r, False) for r in (same, changed, danger)] == [0, 0, 0]
+    failure = {"rule_id": "NET-001", "severity": "mandatory", "urn": "urn:db", "title": "t",
+               "message": "database db is publicly accessible"}
+    broken = _outcome("alpha", "changed", ["policy NET-001 fails (new)"])
+    old = _outcome("alpha", "changed", ["policy NET-001 fails (already failing at the base)"])
+    broken["policy"]["failures"] = [{**failure, "new": True}]
+    old["policy"]["failures"] = [{**failure, "new": False}]
+    # A change that breaks a mandatory rule is a failed check (exit 1, as `provisioner check`);
+    # one already failing at the base does not fail every pull request.
+    assert [exit_code(_report([o]), False) for o in (broken, old)] == [1, 0]
+    assert [exit_code(_report([o]), True) for o in (broken, old)] == [5, 5]
 
 
 @pytest.mark.parametrize(
@@ -249,3 +259,63 @@ def test_preview_runs_only_for_changed_and_added_tenants_and_records_failures() 
     assert "| `charlie` | 0 | 0 | 0 | 0 | stack is broken |" in render_markdown(report)
     with pytest.raises(EnvironmentProblem):
         preview_changed(_Engine(fail={"alpha": EnvironmentProblem("no credentials")}), report, 1)
+
+
+OPTION_GROUP = "aws:rds/optionGroup:OptionGroup"
+VAULT_LOCK = "aws:backup/vaultLockConfiguration:VaultLockConfiguration"
+
+
+def test_option_group_engine_and_vault_lock_changes_are_replacements() -> None:
+    """Both have no update for these inputs in the AWS API (ModifyOptionGroup changes options
+    only; a Vault Lock configuration has no update), so Pulumi replaces them; a replaced lock
+    is dangerous: AWS refuses a new configuration on a compliance-mode vault past its grace."""
+    base = plan(
+        resource("database-audit", OPTION_GROUP, engineName="mysql", majorEngineVersion="8.4"),
+        resource("backup-vault-lock", VAULT_LOCK, backupVaultName="tenant-a",
+                 changeableForDays=3.0, minRetentionDays=7.0),
+    )
+    head = copy.deepcopy(base)
+    by_name = {r["name"]: r["inputs"] for r in head["resources"]}
+    by_name["database-audit"]["majorEngineVersion"] = "9.4"
+    by_name["backup-vault-lock"]["minRetentionDays"] = 14.0
+    changes = diff_plans(base, head)
+    assert changes["update"] == []
+    assert sorted((e["name"], tuple(e["reasons"])) for e in changes["replace"]) == [
+        ("backup-vault-lock", ("minRetentionDays",)),
+        ("database-audit", ("majorEngineVersion",)),
+    ]
+    (danger,) = data_losses(changes)
+    assert danger.startswith("replaces backup vault lock backup-vault-lock (minRetentionDays"
+                             " changed): AWS refuses")
+    removed = diff_plans(base, plan())
+    assert data_losses(removed) == [], "the stack retains locks on delete: no AWS call"
+
+
+def test_a_policy_change_shows_the_lines_that_changed() -> None:
+    """IAM policies are one line of JSON whose first 60 characters (all the table shows) are
+    the same on both sides: the diff below the table names the statement that changed."""
+    import json
+
+    document = {"Statement": [{"Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                               "Effect": "Allow", "Resource": "arn:aws:logs:*:*:/tenant/a/*"}]}
+    base = plan(resource("compute-own-resources", "aws:iam/rolePolicy:RolePolicy",
+                         policy=json.dumps(document, sort_keys=True)))
+    head = copy.deepcopy(base)
+    document["Statement"][0]["Resource"] = "*"
+    head["resources"][0]["inputs"]["policy"] = json.dumps(document, sort_keys=True)
+    (updated,) = diff_plans(base, head)["update"]
+    (change,) = updated["changes"]
+    assert change["diff"] == ['-   "Resource": "arn:aws:logs:*:*:/tenant/a/*"',
+                              '+   "Resource": "*"']
+    markdown_rows = [row for row in change_rows(diff_plans(base, head)) if row["diff"]]
+    assert [row["path"] for row in markdown_rows] == ["policy"]
+
+
+def test_grouping_takes_the_account_out_of_arns_inside_policies_too() -> None:
+    """The comment promises {account} for every ARN: a policy's diff line showed the number."""
+    from provisioner.fleet.outcome import normalise
+
+    where = {"region": "eu-central-1", "backup_region": "eu-west-1"}
+    line = '-    "arn:aws:rds-db:eu-central-1:123456789012:dbuser:db-x/crm_app"'
+    expected = '-    "arn:aws:rds-db:{region}:{account}:dbuser:db-x/crm_app"'
+    assert normalise(line, "acme", where) == expected

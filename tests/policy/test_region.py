@@ -277,6 +277,18 @@ def test_bad_subscriptions_are_refused(bad: str) -> None:
         RegionSpec.create("de", [bad])
 
 
+@pytest.mark.parametrize(("bad", "says"), [
+    ("http://pager.example/h", "use https:// (alerts never travel in plaintext)"),
+    ("https://", "the URL has no host"),
+    ("lambda:foo", "not the ARN of a Lambda function (arn:aws:lambda:REGION:ACCOUNT:...)"),
+    ("sqs:queue", "not the ARN of an SQS queue"),
+])
+def test_bad_subscriptions_say_what_is_wrong(bad: str, says: str) -> None:
+    with pytest.raises(UsageError) as raised:
+        RegionSpec.create("de", [bad])
+    assert says in str(raised.value)
+
+
 def test_region_cli_plans_and_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     runner = CliRunner()
     monkeypatch.delenv("PROVISIONER_ALERT_SUBSCRIPTIONS", raising=False)

@@ -19,6 +19,12 @@ SUPPORTED_ENGINES = {"mysql": ("8.4",)}
 _WINDOW = re.compile(r"^(\w{3}):(\d{2}):(\d{2})-(\w{3}):(\d{2}):(\d{2})$")
 
 
+def _supported(engine: str) -> str:
+    """The supported versions in words, e.g. "mysql 8.4" (every engine's when `engine` has none)."""
+    engines = [engine] if engine in SUPPORTED_ENGINES else sorted(SUPPORTED_ENGINES)
+    return " or ".join(f"{e} {m}" for e in engines for m in SUPPORTED_ENGINES[e])
+
+
 def check_engine(g: Graph) -> Iterator[Violation]:
     for db in g.of_type(DB_INSTANCE):
         engine = str(db.inputs.get("engine", ""))
@@ -26,13 +32,16 @@ def check_engine(g: Graph) -> Iterator[Violation]:
         majors = SUPPORTED_ENGINES.get(engine)
         if majors is None or not any(version == m or version.startswith(f"{m}.")
                                      for m in majors):
+            supported = _supported(engine)
             yield Violation(db.urn, f"database {db.name} runs {engine} {version or '(default)'}:"
-                                    f" use a version in RDS standard support ({majors})")
+                                    f" use a version in RDS standard support ({supported})")
         for group in g.referents(db.inputs.get("parameterGroupName"), (PARAMETER_GROUP,)):
             family = str(group.inputs.get("family", ""))
-            if majors and family not in {f"{engine}{m}" for m in majors}:
-                yield Violation(group.urn, f"parameter group {group.name} is for {family}, not"
-                                           f" the engine's {engine}{version}")
+            families = sorted(f"{engine}{m}" for m in majors or ())
+            if families and family not in families:
+                yield Violation(group.urn, f"parameter group {group.name} is for family"
+                                           f" {family or '(none)'}: use {' or '.join(families)},"
+                                           " the family of a version in RDS standard support")
 
 
 def _minutes(day: str, hour: str, minute: str) -> int | None:
