@@ -22,8 +22,11 @@ def test_plan_json_for_every_location_follows_the_contract(location: str) -> Non
     assert plan["tenant"]["slug"] == "demo" and plan["tenant"]["location"] == location
     assert plan["resources"], "a plan without resources"
     for res in plan["resources"]:
-        # `aliases` only on a resource that has any: the URNs Pulumi also matches it by.
-        assert set(res) - {"aliases"} == {"urn", "type", "name", "region", "parent", "inputs"}
+        # `aliases` only on a resource that has any: the URNs Pulumi also matches it by;
+        # `retainOnDelete` only on one Pulumi leaves in AWS when the program drops it.
+        optional = {"aliases", "retainOnDelete"}
+        assert set(res) - optional == {"urn", "type", "name", "region", "parent", "inputs"}
+        assert res.get("retainOnDelete", True) is True
         aliases = res.get("aliases", ["urn:pulumi:"])
         assert aliases and all(a.startswith("urn:pulumi:") and a != res["urn"] for a in aliases)
     assert [r["urn"] for r in plan["resources"]] == sorted(r["urn"] for r in plan["resources"])
