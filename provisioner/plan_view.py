@@ -37,7 +37,9 @@ SECURITY_INPUTS: dict[str, tuple[str, ...]] = {
     "aws:backup/logicallyAirGappedVault:LogicallyAirGappedVault": ("name", "encryptionKeyArn"),
     "aws:backup/plan:Plan": ("rules",),
     "aws:backup/selection:Selection": ("resources",),
-    "aws:acm/certificate:Certificate": ("domainName", "subjectAlternativeNames", "validationMethod"),
+    "aws:acm/certificate:Certificate": (
+        "domainName", "subjectAlternativeNames", "validationMethod",
+    ),
     # Added with the backup account, transport, monitoring and regional stacks.
     "aws:backup/vaultLockConfiguration:VaultLockConfiguration": (
         "minRetentionDays", "maxRetentionDays", "changeableForDays",
