@@ -16,7 +16,8 @@ from provisioner.cli._registry import actor, open_registry
 from provisioner.cli.audit import LOCATION_OPTION, print_table, resolve_target
 from provisioner.cli.common import OUTPUT_OPTION, OutputFormat, emit_json, parse_at
 
-app = typer.Typer(help="List a tenant's backups or start on-demand ones.", no_args_is_help=True)
+app = typer.Typer(help="List a tenant's backups, start on-demand ones, or retire the copy kept"
+                  " from before the backup account.", no_args_is_help=True)
 
 
 @app.command("list")

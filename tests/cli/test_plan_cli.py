@@ -128,3 +128,12 @@ def test_a_plan_that_breaks_a_promise_is_shown_but_exits_1(
     assert result.exit_code == 1
     assert json.loads(result.stdout)["tenant"]["slug"] == "demo"
     assert "FAIL" in result.stderr and "TLS-001" in result.stderr
+
+
+def test_the_command_list_names_what_each_group_does() -> None:
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    lines = {line.split()[1]: line for line in result.stdout.splitlines()
+             if len(line.split()) > 1 and line.split()[0] == "│"}
+    assert "retire" in lines["backups"]  # retire-legacy
+    assert "trail" in lines["region"] and "certificate" in lines["region"]
