@@ -37,7 +37,9 @@ SECURITY_INPUTS: dict[str, tuple[str, ...]] = {
     "aws:backup/logicallyAirGappedVault:LogicallyAirGappedVault": ("name", "encryptionKeyArn"),
     "aws:backup/plan:Plan": ("rules",),
     "aws:backup/selection:Selection": ("resources",),
-    "aws:acm/certificate:Certificate": ("domainName", "validationMethod"),
+    "aws:acm/certificate:Certificate": (
+        "domainName", "subjectAlternativeNames", "validationMethod",
+    ),
     # Added with the backup account, transport, monitoring and regional stacks.
     "aws:backup/vaultLockConfiguration:VaultLockConfiguration": (
         "minRetentionDays", "maxRetentionDays", "changeableForDays",
@@ -50,6 +52,12 @@ SECURITY_INPUTS: dict[str, tuple[str, ...]] = {
     "aws:ssm/maintenanceWindow:MaintenanceWindow": ("schedule", "duration"),
     "aws:sns/topic:Topic": ("name", "kmsMasterKeyId"),
     "aws:sns/topicSubscription:TopicSubscription": ("protocol", "endpoint"),
+    "aws:cloudtrail/trail:Trail": (
+        "isMultiRegionTrail", "includeGlobalServiceEvents", "enableLogFileValidation",
+        "enableLogging", "kmsKeyId", "s3BucketName",
+    ),
+    # The database bootstrap: where it runs and whether it authenticates the database.
+    "aws:lambda/function:Function": ("description", "vpcConfig"),
 }  # fmt: skip
 
 

@@ -8,13 +8,16 @@ database and the volumes into the vault the daily rule uses.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import typer
 
 from provisioner.cli._registry import actor, open_registry
 from provisioner.cli.audit import LOCATION_OPTION, print_table, resolve_target
 from provisioner.cli.common import OUTPUT_OPTION, OutputFormat, emit_json, parse_at
 
-app = typer.Typer(help="List a tenant's backups or start on-demand ones.", no_args_is_help=True)
+app = typer.Typer(help="List a tenant's backups, start on-demand ones, or retire the copy kept"
+                  " from before the backup account.", no_args_is_help=True)
 
 
 @app.command("list")
@@ -96,18 +99,36 @@ def retire_legacy(
 ) -> None:
     """Retire the backup copy a stack kept from before the backup account, once the new vault
     has held copies for the plan's retention (exit 1 before that, with the date)."""
-    from provisioner.registry.legacy_backup import check_due, retire
+    from provisioner.errors import CheckFailed, UsageError
+    from provisioner.registry.legacy_backup import AlreadyRetired, check_due, due, retire
 
     now = parse_at(at)
+    if not dry_run and now > parse_at(None):
+        # A future --at would retire the old copy before the new vault holds a retention's worth.
+        raise UsageError(f"--at {at!r} is in the future: retiring takes effect now; add --dry-run"
+                         " to see whether it would be due then")
     with open_registry() as reg:
-        until = check_due(reg, slug, now)  # exit 1 (with the date) before it is due
+        try:
+            until = check_due(reg, slug, now)  # exit 1 (with the date) before it is due
+        except AlreadyRetired:
+            _already_retired(slug, output)
+            return
+        except CheckFailed:
+            if output is OutputFormat.json:  # the date for machines too, then exit 1
+                emit_json({"tenant": slug, "due": False, "retired": False,
+                           "kept_until": _iso(due(reg, slug)[1]), "next_update": []})
+            raise
     if output is OutputFormat.table:
         typer.echo(f"planning {slug} with and without its old copy ...", err=True)
     steps = _next_update(slug)
     if not dry_run:
         with open_registry() as reg:
-            until = retire(reg, slug, now=now, actor=actor()).kept_until
-    result = {"tenant": slug, "kept_until": until.isoformat(),
+            try:
+                until = retire(reg, slug, now=now, actor=actor()).kept_until
+            except AlreadyRetired:  # another run retired it meanwhile
+                _already_retired(slug, output)
+                return
+    result = {"tenant": slug, "kept_until": until.isoformat(), "due": True,
               "retired": not dry_run, "next_update": steps}
     if output is OutputFormat.json:
         emit_json(result)
@@ -117,6 +138,19 @@ def retire_legacy(
                " its next update:")
     for step in steps:
         typer.echo(f"  {step}")
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when else None
+
+
+def _already_retired(slug: str, output: OutputFormat) -> None:
+    """A second retirement changes nothing and succeeds, so a script may repeat it."""
+    if output is OutputFormat.json:
+        emit_json({"tenant": slug, "due": True, "retired": False, "already_retired": True,
+                   "kept_until": None, "next_update": []})
+    else:
+        typer.echo(f"{slug}: its pre-backup-account copy was already retired: nothing to do")
 
 
 def register(root: typer.Typer) -> None:

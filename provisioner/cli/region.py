@@ -19,7 +19,8 @@ from provisioner.errors import EXIT_FAILED
 if TYPE_CHECKING:
     from provisioner.region_spec import RegionSpec
 
-app = typer.Typer(help="A location's platform stack: alert topic and alert rules.",
+app = typer.Typer(help="A location's platform stack: alert topic, alert rules, CloudTrail trail"
+                  " and the warm pools' wildcard certificate.",
                   no_args_is_help=True)
 LOCATION_ARGUMENT = typer.Argument(..., help="Signup location (us, uk, ie, de, au, sg, jp, in)"
                                              " or AWS region.")

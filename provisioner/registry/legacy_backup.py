@@ -62,10 +62,23 @@ def due(registry: Registry, slug: str) -> tuple[bool, datetime | None]:
     return bool(tenant.legacy_backup), tenant.legacy_backup_until
 
 
+class AlreadyRetired(Exception):
+    """The tenant's old copy was retired before: nothing left to do (not an error)."""
+
+
 def check_due(registry: Registry, slug: str, now: datetime) -> datetime:
-    """The time the tenant's old copy became retirable; UsageError if it keeps none,
-    CheckFailed (exit 1) while it is not due."""
-    keeps, until = due(registry, slug)
+    """The time the tenant's old copy became retirable; UsageError if it never kept one or is
+    deleted, AlreadyRetired once retired, CheckFailed (exit 1) while it is not due."""
+    tenant = registry.get_tenant(slug)  # TenantNotFound for an unknown slug
+    if tenant.is_tombstone:
+        # Its stack is destroyed (or being destroyed): there is no next update to release the
+        # old vault from; the old vault and key replica are the deletion's business.
+        raise UsageError(f"tenant {slug} is deleted: no stack left to retire its old backup"
+                         f" copy from (`provisioner audit {slug} --deleted` shows what remains)",
+                         tenant=slug)
+    if tenant.legacy_backup is False:  # set by retire(); None: never kept one
+        raise AlreadyRetired(slug)
+    keeps, until = bool(tenant.legacy_backup), tenant.legacy_backup_until
     if not keeps:
         raise UsageError(f"tenant {slug} keeps no backup copy from before the backup account:"
                          " nothing to retire", tenant=slug)
@@ -86,13 +99,16 @@ def retire(registry: Registry, slug: str, *, now: datetime, actor: str) -> Retir
     with registry.write() as conn:
         row = conn.execute(sa.select(c.id, c.version).where(c.slug == slug).with_for_update()
                            ).one()
-        conn.execute(
-            sa.update(tenants).where(c.id == row.id).values(
+        cleared = conn.execute(
+            # Still flagged under the lock: of two retirements at once, one records it.
+            sa.update(tenants).where(c.id == row.id, c.legacy_backup.is_(True)).values(
                 legacy_backup=False, legacy_backup_until=None,
                 # The stack no longer matches what the program makes of the spec: the worker
                 # updates it (a release-managed tenant: at its next update).
                 program_version=None, version=row.version + 1, updated_at=now)
-        )
+        ).rowcount
+        if not cleared:
+            raise AlreadyRetired(slug)
         bound(registry, conn).record_event(
             slug, "backup.legacy-retired", actor=actor, at=now,
             reason="the backup account's vault has held copies for the plan's retention",

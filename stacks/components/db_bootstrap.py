@@ -42,6 +42,9 @@ from stacks.components.network import DB_PORT
 from stacks.components.observability import tenant_log_group_name
 
 CODE_DIR = Path(__file__).resolve().parent.parent / "db_bootstrap"
+# The RDS certificate authorities, when the repository carries them: shipped beside the handler,
+# which verifies the server's certificate against them (stacks/db_bootstrap/handler.py CA_BUNDLE).
+CA_BUNDLE_FILE = "rds-ca-bundle.pem"
 HANDLER = "db_bootstrap.handler.handler"
 RUNTIME = "python3.12"
 TIMEOUT_SECONDS = 60
@@ -61,8 +64,11 @@ def function_name(spec: TenantSpec) -> str:
 
 
 def _package_files() -> dict[str, str]:
-    """Archive path -> text: the bootstrap package and pymysql, sorted."""
+    """Archive path -> text: the bootstrap package (with the RDS CA bundle when the repository
+    carries it) and pymysql, sorted."""
     files = {f"db_bootstrap/{p.name}": p.read_text() for p in sorted(CODE_DIR.glob("*.py"))}
+    if (CODE_DIR / CA_BUNDLE_FILE).is_file():
+        files[f"db_bootstrap/{CA_BUNDLE_FILE}"] = (CODE_DIR / CA_BUNDLE_FILE).read_text()
     found = importlib.util.find_spec("pymysql")
     if found is None or not found.submodule_search_locations:
         raise RuntimeError("pymysql is not installed: the database bootstrap function needs it"
@@ -82,6 +88,20 @@ def function_code() -> tuple[dict[str, str], str]:
     for name, text in files.items():
         digest.update(name.encode() + b"\0" + text.encode() + b"\0")
     return files, base64.b64encode(digest.digest()).decode()
+
+
+def verifies_server_certificate(files: dict[str, str]) -> bool:
+    """Whether the packaged function can authenticate the database (it carries the CA bundle)."""
+    return f"db_bootstrap/{CA_BUNDLE_FILE}" in files
+
+
+def function_description(spec: TenantSpec, files: dict[str, str]) -> str:
+    """Says in the plan (and the console) whether the bootstrap's TLS connection is
+    authenticated, which is otherwise visible only in the invocation's result after a deploy."""
+    tls = ("server certificate verified against the RDS CA bundle"
+           if verifies_server_certificate(files)
+           else f"server certificate NOT verified: no {CA_BUNDLE_FILE} in the package")
+    return f"Tenant {spec.instance_id}: creates the app's IAM-authenticated MySQL user ({tls})"
 
 
 def role_policy(
@@ -155,8 +175,7 @@ class DatabaseBootstrap(TenantPart):
         function = aws.lambda_.Function(
             f"{name}-function",
             name=function_name(spec),
-            description=f"Tenant {spec.instance_id}: creates the app's IAM-authenticated"
-                        " MySQL user",
+            description=function_description(spec, files),
             role=role.arn,
             runtime=RUNTIME,
             architectures=["arm64"],

@@ -23,9 +23,9 @@ def test_plan_json_for_every_location_follows_the_contract(location: str) -> Non
     assert plan["resources"], "a plan without resources"
     for res in plan["resources"]:
         # `aliases` only on a resource that has any: the URNs Pulumi also matches it by;
-        # `retainOnDelete` only on one Pulumi leaves in AWS when the program drops it.
-        optional = {"aliases", "retainOnDelete"}
-        assert set(res) - optional == {"urn", "type", "name", "region", "parent", "inputs"}
+        # `retainOnDelete` (always true) only on one the stack leaves in AWS when it drops it.
+        assert set(res) - {"aliases", "retainOnDelete"} == {"urn", "type", "name", "region",
+                                                             "parent", "inputs"}
         assert res.get("retainOnDelete", True) is True
         aliases = res.get("aliases", ["urn:pulumi:"])
         assert aliases and all(a.startswith("urn:pulumi:") and a != res["urn"] for a in aliases)
@@ -53,12 +53,17 @@ def test_the_tables_show_the_newer_promises_inputs_too() -> None:
                            env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     for text in ("minRetentionDays = 7", "defaultAction =", "alarmActions =",
-                 "approvalRules =", "majorEngineVersion = 8.4"):
+                 "approvalRules =", "majorEngineVersion = 8.4",
+                 # the database bootstrap: where it runs, whether it authenticates the database
+                 "server certificate NOT verified", "vpcConfig ="):
         assert text in result.stdout, text
     result = runner.invoke(app, ["region", "plan", "de", "-s", "email:ops@example.com"],
                            env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    for text in ("kmsMasterKeyId =", "endpoint = ops@example.com", "eventPattern ="):
+    for text in ("kmsMasterKeyId =", "endpoint = ops@example.com", "eventPattern =",
+                 # the trail and the pools' wildcard certificate (its mail name too)
+                 "isMultiRegionTrail = false", "enableLogFileValidation = true",
+                 "enableLogging = true", '"*.mail.crm.example.com"'):
         assert text in result.stdout, text
 
 
@@ -123,3 +128,12 @@ def test_a_plan_that_breaks_a_promise_is_shown_but_exits_1(
     assert result.exit_code == 1
     assert json.loads(result.stdout)["tenant"]["slug"] == "demo"
     assert "FAIL" in result.stderr and "TLS-001" in result.stderr
+
+
+def test_the_command_list_names_what_each_group_does() -> None:
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    lines = {line.split()[1]: line for line in result.stdout.splitlines()
+             if len(line.split()) > 1 and line.split()[0] == "│"}
+    assert "retire" in lines["backups"]  # retire-legacy
+    assert "trail" in lines["region"] and "certificate" in lines["region"]

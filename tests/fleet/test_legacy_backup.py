@@ -48,6 +48,20 @@ def test_the_registry_flag_reaches_the_fleet_and_its_tenant_is_planned_on_its_ow
     assert [c.slugs for c in classes([OLD, {**NEW, "slug": "globex"}])] == [["globex"]]
 
 
+def test_a_flagged_tenant_is_never_templated_even_alone_in_its_class() -> None:
+    """`fleet plan --registry` over a location whose only tenants keep their old copy crashed
+    (KeyError on the class nobody is in); one sharing a class with other tenants was templated
+    from a plan without its old copy."""
+    from provisioner.fleet.pool import Site
+    from provisioner.fleet.sides import SidePlans
+
+    alone = {**OLD, "slug": "delta", "location": "uk", "plan": "trial"}
+    side = SidePlans(Site("head", "the working tree", "h", Path.cwd), [alone, OLD, NEW],
+                     exact=False)
+    assert side.template_class(alone) is None
+    assert side.template_class(OLD) is None
+
+
 def test_the_planner_builds_the_old_copy_for_a_flagged_spec() -> None:
     out = io.StringIO()
     plan_specs([OLD, NEW], out)

@@ -48,5 +48,53 @@ def test_refused_before_due_shown_by_dry_run_then_retired(cli_env: str) -> None:
         tenant = reg.get_tenant("acme")
         assert tenant.legacy_backup is False and tenant.program_version is None
     again = run("backups", "retire-legacy", "acme", "--at", at(UNTIL))
-    assert again.exit_code == 2 and "nothing to retire" in again.output
+    assert again.exit_code == 0 and "already retired" in again.output  # a script may repeat it
+    again_json = run("backups", "retire-legacy", "acme", "--at", at(UNTIL), "-o", "json")
+    assert again_json.exit_code == 0
+    assert json.loads(again_json.stdout)["already_retired"] is True
+    with Registry.open(cli_env) as reg:
+        retired = [e for e in reg.events("acme") if e.kind == "backup.legacy-retired"]
+    assert len(retired) == 1  # the repeat recorded nothing
     assert run("backups", "retire-legacy", "nobody").exit_code == 2
+
+
+def test_a_tenant_that_never_kept_an_old_copy_is_told_so(cli_env: str) -> None:
+    with Registry.open(cli_env) as reg:
+        reg.create_tenant(TenantSpec.create("fresh", "de", "trial"), actor="test", at=T0)
+    result = run("backups", "retire-legacy", "fresh", "--at", at(UNTIL))
+    assert result.exit_code == 2 and "keeps no backup copy" in result.output
+
+
+def test_a_future_at_cannot_retire_early_but_a_dry_run_may_look_ahead(cli_env: str) -> None:
+    from datetime import UTC, datetime
+
+    _legacy_tenant(cli_env)
+    future = at(max(UNTIL, datetime.now(UTC)) + timedelta(days=400))
+    refused = run("backups", "retire-legacy", "acme", "--at", future)
+    assert refused.exit_code == 2 and "in the future" in refused.output
+    with Registry.open(cli_env) as reg:
+        assert reg.get_tenant("acme").legacy_backup is True  # nothing changed
+    looked = run("backups", "retire-legacy", "acme", "--dry-run", "--at", future, "-o", "json")
+    assert looked.exit_code == 0 and json.loads(looked.stdout)["due"] is True
+
+
+def test_not_due_gives_the_date_in_json_too(cli_env: str) -> None:
+    _legacy_tenant(cli_env)
+    early = run("backups", "retire-legacy", "acme", "--at", at(UNTIL - timedelta(days=1)),
+                "-o", "json")
+    assert early.exit_code == 1
+    data = json.loads(early.stdout)
+    assert data["due"] is False and data["retired"] is False
+    assert data["kept_until"] == UNTIL.isoformat()
+
+
+def test_a_deleted_tenant_is_refused_and_unchanged(cli_env: str) -> None:
+    _legacy_tenant(cli_env)
+    with Registry.open(cli_env) as reg, reg.write() as conn:
+        conn.execute(sa.update(tenants).where(tenants.c.slug == "acme")
+                     .values(desired_state="deleted"))
+    result = run("backups", "retire-legacy", "acme", "--at", at(UNTIL), "--dry-run")
+    assert result.exit_code == 2 and "is deleted" in result.output
+    assert "next update" not in result.output
+    with Registry.open(cli_env) as reg:
+        assert reg.get_tenant("acme").legacy_backup is True

@@ -5,6 +5,10 @@ master secret; nothing else reads it, nothing reaches the function."""
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
+
+import pytest
 
 from provisioner.spec import TenantSpec
 from provisioner.synth import asset_digest, synth_plan
@@ -111,3 +115,37 @@ def test_a_pooled_instance_names_its_bootstrap_by_instance_id() -> None:
     function = next(r for r in plan["resources"] if r["type"] == FUNCTION)["inputs"]
     assert function["name"] == "t-pool-ab12cd-db-bootstrap"
     assert "acme" not in function["role"] and "pool-ab12cd" in function["role"]
+
+
+def test_the_rds_ca_bundle_ships_with_the_function_and_the_plan_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The README's way to enable certificate checking (put the RDS CA bundle beside the
+    handler) must reach the function's package, change its digest (so every tenant's bootstrap
+    runs again, now verifying) and show in the plan."""
+    from stacks.components import db_bootstrap
+    from stacks.db_bootstrap import handler
+
+    assert Path(handler.CA_BUNDLE).name == db_bootstrap.CA_BUNDLE_FILE  # the file it looks for
+    without, without_hash = function_code()
+    assert f"db_bootstrap/{db_bootstrap.CA_BUNDLE_FILE}" not in without
+    assert "NOT verified" in db_bootstrap.function_description(
+        TenantSpec.create("acme", "de", "trial"), without)
+    code_dir = tmp_path / "db_bootstrap"
+    shutil.copytree(db_bootstrap.CODE_DIR, code_dir,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pem"))
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    (code_dir / db_bootstrap.CA_BUNDLE_FILE).write_text(pem)
+    monkeypatch.setattr(db_bootstrap, "CODE_DIR", code_dir)
+    function_code.cache_clear()
+    try:
+        files, code_hash = function_code()
+        assert files[f"db_bootstrap/{db_bootstrap.CA_BUNDLE_FILE}"] == pem
+        assert code_hash != without_hash
+        plan = synth_plan(TenantSpec.create("acme", "de", "trial"))
+        function = next(r for r in plan["resources"] if r["type"] == FUNCTION)
+        assert "server certificate verified" in function["inputs"]["description"]
+        assert function["inputs"]["sourceCodeHash"] == code_hash
+    finally:
+        function_code.cache_clear()
+

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from provisioner.errors import CheckFailed, TenantNotFound, UsageError
 from provisioner.registry import Registry
-from provisioner.registry.legacy_backup import check_due, retire, retire_after
+from provisioner.registry.legacy_backup import AlreadyRetired, check_due, retire, retire_after
 from provisioner.registry.models import tenants
 from tests.worker.conftest import Clock, add_tenants
 from tests.worker.engine_double import DoubleEngine
@@ -84,8 +84,9 @@ def test_retiring_is_refused_until_due_then_the_next_update_drops_the_copy(
     recording.legacy.clear()
     make_worker(registry, recording, clock, program_version="test-2").run(once=True)
     assert recording.legacy == [("acme", False)]  # updated again, without the old copy
-    with pytest.raises(UsageError, match="nothing to retire"):
+    with pytest.raises(AlreadyRetired):  # a second retirement records nothing
         retire(registry, "acme", now=until, actor="test")
+    assert kinds(registry, "acme").count("backup.legacy-retired") == 1
     with pytest.raises(UsageError, match="nothing to retire"):
         retire(registry, "newco", now=until, actor="test")
     with pytest.raises(TenantNotFound):
