@@ -79,8 +79,9 @@ class SidePlans:
 
     def template_class(self, spec: dict[str, str]) -> ClassKey | None:
         """The class whose template would give this tenant's plan, or None: planned exactly (a
-        tenant bound to a pooled instance is named after the instance, never templated)."""
-        if spec.get("instance_id"):
+        tenant bound to a pooled instance is named after the instance, never templated, and one
+        keeping its pre-backup-account copy is in no class either: `self.bound`)."""
+        if spec.get("instance_id") or spec.get("legacy_backup"):
             return None
         cls = class_of(spec)
         if cls not in self._worth:
