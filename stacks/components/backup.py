@@ -160,7 +160,11 @@ class Backup(TenantPart):
         ]
         aws.backup.Selection(
             f"{name}-selection",
-            name=f"tenant-{spec.instance_id}",
+            # AWS Backup cannot update a selection: a new role (tenant-<id>-backup replaced the
+            # auto-named one of stacks built before it) is a new selection, created before the
+            # old one is deleted. Its name differs from the old `tenant-<id>` so the two never
+            # clash while both exist (<= 50 characters for a 40-character id).
+            name=f"{spec.instance_id}-daily",
             plan_id=plan.id,
             iam_role_arn=role.arn,
             resources=list(protected_arns),

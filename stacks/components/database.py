@@ -70,8 +70,16 @@ class Database(TenantPart):
             tags=self.tags(),
             opts=self.child(),
         )
+        if spec.legacy_backup:
+            _keep_mysql80_group(f"{name}-params", spec, self.tags(), self.child())
+        # A parameter group's family cannot change in place, and a group cannot be deleted
+        # while a database is its member (InvalidDBParameterGroupState). So the 8.4 group is
+        # a resource of its own under a new logical name: Pulumi auto-names it
+        # (`database-params-mysql84-<random>`), a physical name distinct from the 8.0 group's,
+        # and creates it next to the old one instead of replacing it. The instance moves to it
+        # with the engine upgrade, in the tenant's maintenance window.
         params = aws.rds.ParameterGroup(
-            f"{name}-params",
+            f"{name}-params-mysql84",
             family=PARAMETER_FAMILY,
             description=f"Tenant {spec.instance_id}: TLS required",
             parameters=[
@@ -135,3 +143,30 @@ class Database(TenantPart):
             opts=self.child(depends_on=list(log_groups)),
         )
         self.register_outputs({"endpoint": self.instance.address})
+
+
+def _keep_mysql80_group(name: str, spec: TenantSpec, tags: dict[str, str],
+                        opts: pulumi.ResourceOptions) -> aws.rds.ParameterGroup:
+    """The MySQL 8.0 parameter group of a stack built before the 8.4 upgrade, kept exactly as
+    that program made it (so the update changes nothing about it).
+
+    `allow_major_version_upgrade` without `apply_immediately` makes RDS upgrade the engine and
+    switch parameter groups in the tenant's weekly maintenance window, after the update: until
+    then the database is still a member of the 8.0 group, and deleting that group in the same
+    update would fail. The flag that marks such a stack (`legacy_backup`, set by migration
+    0009 for every stack built before the backup account, i.e. by the same older program) is
+    cleared at least the plan's backup retention + 1 day (8 days or more) after the first
+    update, so the weekly window has run and the group is unused when the next update deletes it.
+    """
+    return aws.rds.ParameterGroup(
+        name,
+        family="mysql8.0",
+        description=f"Tenant {spec.instance_id}: TLS required",
+        parameters=[
+            {"name": "require_secure_transport", "value": "1"},
+            {"name": "tls_version", "value": "TLSv1.2,TLSv1.3", "apply_method": "pending-reboot"},
+        ],
+        region=spec.region,
+        tags=tags,
+        opts=opts,
+    )

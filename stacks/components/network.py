@@ -181,7 +181,11 @@ class Network(TenantPart):
                                 "description": f"mail over TLS ({port}) from the mail LB"})
         self.app_sg = aws.ec2.SecurityGroup(
             f"{name}-app-sg",
-            description="App server: reachable from the tenant's load balancers only",
+            # A security group's description cannot be changed in place: a new text would
+            # replace the group of every live tenant's app server (and the database group's
+            # rule naming it). The text predates the mail load balancer; the rules below are
+            # what admits traffic (tests/fleet/test_live_replacements.py keeps it unchanged).
+            description="App server: reachable from the tenant's load balancer only",
             vpc_id=self.vpc.id,
             ingress=app_ingress,
             egress=[

@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from provisioner.fleet.batch import plan_specs
 from provisioner.fleet.cache import spec_key
 from provisioner.fleet.outcome import tenant_outcome
+from provisioner.fleet.pool import Site
+from provisioner.fleet.sides import SidePlans
 from provisioner.fleet.sources import registry_fleet
 from provisioner.fleet.template import classes
 from provisioner.registry import Registry
@@ -81,3 +83,11 @@ def test_the_diff_tells_retained_and_retired_copies_from_a_loss(plans: tuple[dic
     dropped = tenant_outcome("acme", OLD, OLD, {"plan": legacy}, {"plan": plain})
     assert dropped["danger"] == ["deletes key keys-replica"]
     assert any(n.startswith("releases backup vault backup-copy-vault") for n in dropped["notes"])
+
+
+def test_a_flagged_tenant_alone_in_its_location_and_plan_is_planned_exactly() -> None:
+    """`fleet plan --registry` right after migration 0009 flags every tenant: a class holding
+    only flagged tenants has no class plan, and asking for its template failed (KeyError)."""
+    site = Site("head", "the working tree", "hash", lambda: Path("."))
+    side = SidePlans(site, [OLD, {**NEW, "slug": "globex", "location": "us"}], exact=False)
+    assert side.template_class(OLD) is None

@@ -119,7 +119,7 @@ def test_unknown_reference_with_one_candidate_is_resolved_during_preview() -> No
     plan = real_plan("de", "standard")
     resources = stack_resources(plan, {("compute-data", "kmsKeyId"): ["keys-key"]})
     assert run_policy("ENC-001", resources) == []
-    foreign = stack_resources(plan, {("compute-data", "kmsKeyId"): ["database-params"]})
+    foreign = stack_resources(plan, {("compute-data", "kmsKeyId"): ["database-params-mysql84"]})
     assert [urn for _m, urn in run_policy("ENC-001", foreign)] == [
         next(r["urn"] for r in plan["resources"] if r["name"] == "compute-data")]
 

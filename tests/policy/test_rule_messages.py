@@ -19,6 +19,6 @@ def test_db_001_names_the_supported_version_and_family_in_words() -> None:
     assert messages == [
         "database database-instance runs mysql 9.4: use a version in RDS standard support"
         " (mysql 8.4)",
-        "parameter group database-params is for family mysql9.4: use mysql8.4, the family of a"
-        " version in RDS standard support",
+        "parameter group database-params-mysql84 is for family mysql9.4: use mysql8.4, the family"
+        " of a version in RDS standard support",
     ]
