@@ -35,4 +35,3 @@ class InTransaction(Registry):
 def bound(registry: Registry, conn: sa.Connection) -> Registry:
     """`registry`'s operations, joined to the caller's open transaction on `conn`."""
     return InTransaction(registry, conn)
-
