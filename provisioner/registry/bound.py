@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import sqlalchemy as sa
 
-from provisioner.registry.core import insert_skipping_conflicts
 from provisioner.registry.facade import Registry
 
 
@@ -37,15 +35,3 @@ class InTransaction(Registry):
 def bound(registry: Registry, conn: sa.Connection) -> Registry:
     """`registry`'s operations, joined to the caller's open transaction on `conn`."""
     return InTransaction(registry, conn)
-
-
-def insert_ignoring_conflicts(conn: sa.Connection, table: sa.Table, values: dict[str, Any]) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING; True if the row went in.
-
-    On PostgreSQL a conflicting row that another transaction has not committed yet makes this
-    wait for that transaction, so exactly one of many concurrent inserts of one key wins. (The
-    RETURNING row, not `rowcount`, says whether it did: drivers disagree on the latter here.)
-    """
-    key = next(iter(table.primary_key.columns)).name
-    stmt = insert_skipping_conflicts(conn.dialect.name, table, (key,))
-    return conn.execute(stmt, values).first() is not None

@@ -1,10 +1,11 @@
 """Idempotent signups: a tenant, its signup details and its `Idempotency-Key`, in one transaction.
 
-The key's row is inserted first with ON CONFLICT DO NOTHING, so of many concurrent requests with
-one key exactly one goes on to create the tenant (PostgreSQL makes the others wait for its commit;
-SQLite's BEGIN IMMEDIATE admits one writer at a time); the others replay the stored answer, or are
-refused when their body differs. Two keys racing for one slug meet at the slug's unique
-constraint: the loser's transaction is rolled back whole and retried, and then sees the tenant.
+The key's row is inserted first with ON CONFLICT (taking over only an expired row), so of many
+concurrent requests with one key exactly one goes on to create the tenant (PostgreSQL makes the
+others wait for its commit; SQLite's BEGIN IMMEDIATE admits one writer at a time); the others
+replay the stored answer, or are refused when their body differs. Two keys racing for one slug
+meet at the slug's unique constraint: the loser's transaction is rolled back whole and retried,
+and then sees the tenant.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from provisioner.errors import IdempotencyKeyReused, TenantExists
-from provisioner.registry.bound import bound, insert_ignoring_conflicts
+from provisioner.registry.bound import bound
 from provisioner.registry.facade import Registry
 from provisioner.registry.pools import claim_for
 from provisioner.registry.records import Tenant
@@ -40,6 +41,36 @@ _ANSWER_KEY = (
         response=sa.bindparam("answer_body", type_=idempotency_keys.c.response.type),
     )
 )
+
+_TAKE_KEY: dict[str, Any] = {}
+
+
+def _take_key(dialect: str) -> Any:
+    """`INSERT` the key's row, or take over an expired one (its answer is stale: a key is
+    forgotten here, not only by the purge job), in one statement built once per dialect:
+    `ON CONFLICT (caller, key) DO UPDATE ... WHERE created_at <= :expired_before RETURNING`. A
+    row back means the key is this request's; none, that a live key holds another request's.
+    (It was a DELETE of the expired row and an INSERT ... DO NOTHING: one round trip more on
+    every keyed signup.) On PostgreSQL a concurrent insert of the same key waits for the first
+    to commit, then sees it live and returns nothing, as DO NOTHING did."""
+    stmt = _TAKE_KEY.get(dialect)
+    if stmt is None:
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
+            idempotency_keys
+        )
+        k = idempotency_keys.c
+        stmt = insert.on_conflict_do_update(
+            index_elements=[k.caller, k.key],
+            set_={
+                name: insert.excluded[name]
+                for name in ("request_hash", "slug", "status_code", "response", "created_at")
+            },
+            where=k.created_at <= sa.bindparam("expired_before", type_=k.created_at.type),
+        ).returning(k.caller)
+        _TAKE_KEY[dialect] = stmt
+    return stmt
 
 
 DEFAULT_KEY_TTL = timedelta(hours=24)  # a key is replayed for this long, then forgotten
@@ -95,24 +126,21 @@ def _signup_once(
     with registry.write() as conn:
         if key is not None:
             mine = (idempotency_keys.c.caller == actor, idempotency_keys.c.key == key)
-            # An expired key is forgotten here, not only by the purge job: its answer is stale.
-            conn.execute(
-                sa.delete(idempotency_keys).where(
-                    *mine, idempotency_keys.c.created_at <= now - key_ttl
-                )
-            )
-            fresh = insert_ignoring_conflicts(
-                conn,
-                idempotency_keys,
-                {
-                    "caller": actor,
-                    "key": key,
-                    "request_hash": request_hash,
-                    "slug": spec.slug,
-                    "status_code": 0,
-                    "response": {},
-                    "created_at": now,
-                },
+            fresh = (
+                conn.execute(
+                    _take_key(conn.dialect.name),
+                    {
+                        "caller": actor,
+                        "key": key,
+                        "request_hash": request_hash,
+                        "slug": spec.slug,
+                        "status_code": 0,
+                        "response": {},
+                        "created_at": now,
+                        "expired_before": now - key_ttl,
+                    },
+                ).first()
+                is not None
             )
             if not fresh:
                 seen = conn.execute(sa.select(idempotency_keys).where(*mine)).one()

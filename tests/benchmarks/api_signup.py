@@ -3,7 +3,8 @@ on schedule whether or not earlier ones have answered), and the closed-loop thro
 GET /healthz at the same rate as the baseline (HTTP, uvicorn and the event loop, no registry).
 
     PROVISIONER_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:55432/postgres \\
-        .venv/bin/python tests/benchmarks/api_signup.py [--runs 3] [--seconds 5] [--rate 200]
+        .venv/bin/python tests/benchmarks/api_signup.py [--runs 3] [--seconds 5] [--rate 200] \\
+        [--pool N] [--backend sqlite|postgresql]
 
 `provisioner serve` runs as its own process(es) (access log off; `--servers N` starts N sharing
 the port with --reuse-port), the load comes from this one.
@@ -161,6 +162,7 @@ async def open_loop(base: str, rate: float, seconds: float, kind: str) -> dict[s
     return {
         "rps": total / elapsed,
         "p50_ms": percentile(latencies, 0.50) * 1000,
+        "p95_ms": percentile(latencies, 0.95) * 1000,
         "p99_ms": percentile(latencies, 0.99) * 1000,
         "errors": errors,
         "pooled": pool.pooled,
@@ -194,16 +196,19 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--servers", type=int, default=1, help="serve processes, one port")
     parser.add_argument("--pool", type=int, default=0, help="ready pooled instances first")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), help="only this one")
     args = parser.parse_args()
     print(
         f"{args.rate:.0f} requests/s for {args.seconds:.0f} s, {args.runs} runs, {args.servers}"
         f" serve process(es), {args.pool} pooled instances ready; medians"
     )
     print(
-        f"{'backend':<11}{'request':<18}{'rps':>8}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
-        f"{'pooled':>8}"
+        f"{'backend':<11}{'request':<18}{'rps':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+        f"{'errors':>8}{'pooled':>8}"
     )
     for backend in backends():
+        if args.backend and backend != args.backend:
+            continue
         rows: dict[str, list[dict[str, float]]] = {"GET /healthz": [], "POST /v1/tenants": []}
         throughput: list[float] = []
         for _ in range(args.runs):
@@ -226,7 +231,7 @@ def main() -> None:
         for name, runs in rows.items():
             med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
             print(
-                f"{backend:<11}{name:<18}{med['rps']:>8.0f}{med['p50_ms']:>9.1f}"
+                f"{backend:<11}{name:<18}{med['rps']:>8.0f}{med['p50_ms']:>9.1f}{med['p95_ms']:>9.1f}"
                 f"{med['p99_ms']:>9.1f}{med['errors']:>8.0f}{med['pooled']:>8.0f}"
             )
         print(

@@ -113,6 +113,26 @@ def test_concurrent_signups_take_distinct_instances(registry: Registry, clock: C
     assert ready_count(registry) == 0
 
 
+def test_a_signup_takes_the_oldest_ready_instance_not_one_being_updated(
+    registry: Registry, clock: Clock
+) -> None:
+    for size in (1, 2, 3):  # three instances, ready a minute apart, oldest first
+        registry_pools.set_target(registry, "de", "trial", size, now=clock())
+        keeper(registry, CountingEngine(), clock).step()
+        clock.advance(60)
+    newer = keeper(registry, CountingEngine(), clock, max_jobs=1, program="test-2")
+    [update] = newer.claim()  # the oldest instance, leased for a release update
+    assert update.kind == "update"
+
+    second_oldest = sign_up(registry, "first")["instance_id"]
+    assert second_oldest is not None and second_oldest != update.instance_id  # leased: skipped
+    newer.run(update)  # lease released: the oldest is claimable again, and goes first
+    assert sign_up(registry, "second")["instance_id"] == update.instance_id
+    youngest = sign_up(registry, "third")["instance_id"]
+    assert youngest not in (None, second_oldest, update.instance_id)
+    assert sign_up(registry, "fourth")["instance_id"] is None  # none left: cold
+
+
 def test_refill_after_claims_and_region_caps(registry: Registry, clock: Clock) -> None:
     engine = CountingEngine()
     registry_pools.set_target(registry, "de", "trial", 3, now=clock())
