@@ -119,7 +119,7 @@ def test_every_plans_retention_lies_inside_the_vaults_range() -> None:
     minimum under 7 days (CreateLogicallyAirGappedBackupVault)."""
     assert VAULT_MIN_RETENTION_DAYS >= 7
     days = [p.backup_retention_days for p in PLANS.values()]
-    assert VAULT_MIN_RETENTION_DAYS == min(days) and max(days) <= VAULT_MAX_RETENTION_DAYS
+    assert min(days) == VAULT_MIN_RETENTION_DAYS and max(days) <= VAULT_MAX_RETENTION_DAYS
 
 
 def test_selection_covers_the_database_and_the_volumes(planned: Plan) -> None:
