@@ -49,7 +49,7 @@ def _range_problems(what: str, low: float | None, high: float | None, days: int)
                " plan's backup and copy jobs would fail")
 
 
-def _lifecycles(g: Graph) -> Iterator[tuple[Resource, str, object, object]]:
+def _lifecycles(g: Graph) -> Iterator[tuple[Resource, str, object, float | None]]:
     """(plan, label, vault value, delete-after) of every job a backup plan starts: each rule's
     backup into its target vault and each of its copies."""
     for plan in g.of_type(PLAN):
