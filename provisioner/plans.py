@@ -117,6 +117,19 @@ PLANS: dict[str, PlanSizes] = {
 # Free accounts run on trial sizes; they differ in billing and retention rules, not resources.
 PLANS["free"] = replace(PLANS["trial"], name="free")
 
+# The retention range of every backup vault (its Vault Lock, or a logically air-gapped vault's
+# own range), the same for every plan: a compliance-mode lock cannot be changed once its grace
+# time has passed and an air-gapped vault's range is fixed at creation, so a range per plan would
+# make every plan change (a trial converting, free to standard) replace locks AWS refuses to
+# touch, and air-gapped vaults holding the copies. Each plan's own retention is the lifecycle of
+# its recovery points, which AWS accepts only inside the vault's range: the minimum is the
+# shortest plan's (7 days, also the least an air-gapped vault accepts and Security Hub RDS.11's
+# floor), the maximum the longest plan's, so nobody (an attacker in the tenant's account
+# included) can put a recovery point in a vault for longer than a plan keeps it. A plan keeping
+# backups outside this range needs new vaults (tests/stack/test_backup.py fails first).
+VAULT_MIN_RETENTION_DAYS = 7
+VAULT_MAX_RETENTION_DAYS = 35
+
 
 def get_plan(name: str) -> PlanSizes:
     key = name.strip().lower()

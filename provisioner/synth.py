@@ -27,6 +27,8 @@ child's name re-prefixed when it starts with the parent's name, as the SDK's
 
 Resources with `retain_on_delete` carry `"retainOnDelete": true` in the plan: removed from the
 program, Pulumi drops them from the state and leaves them in AWS (the fleet diff says so).
+Resources with `ignore_changes` list those inputs under `ignoreChanges`: Pulumi keeps their
+values from the state, so the fleet diff does not count a change there.
 
 The mock runtime is not thread-safe: plan many tenants in one process one after another (the
 root resource is reset before each run), or in several processes.
@@ -39,7 +41,7 @@ import atexit
 import contextlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from provisioner.regions import Catalogue, Location, catalogue
@@ -127,6 +129,7 @@ class _Recorded:
     inputs: dict[str, Any]
     aliases: list[str]
     retain_on_delete: bool = False
+    ignore_changes: list[str] = field(default_factory=list)
 
 
 def create_urn(stack: str, project: str, parent_urn: str, type_: str, name: str) -> str:
@@ -355,6 +358,7 @@ def _make_mocks(location: Location, regions: Catalogue) -> Any:
                     inputs=_strip_secrets(rpc.deserialize_properties(request.object)),
                     aliases=aliases,
                     retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
+                    ignore_changes=list(getattr(request, "ignoreChanges", [])),
                 )
             )
             return response
@@ -472,6 +476,8 @@ def plan_resources(
             resource["aliases"] = rec.aliases
         if rec.retain_on_delete:  # removing it from the program leaves it in AWS (fleet diff)
             resource["retainOnDelete"] = True
+        if rec.ignore_changes:  # Pulumi keeps these inputs as they are in AWS (fleet diff)
+            resource["ignoreChanges"] = rec.ignore_changes
         resources.append(resource)
     resources.sort(key=lambda r: str(r["urn"]))
     return resources

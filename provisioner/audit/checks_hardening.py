@@ -179,10 +179,13 @@ def check_vault_locks(ctx: Context) -> None:
         vault = backup.describe_backup_vault(BackupVaultName=resource.resource_id)
         plan = PLANS.get(dict(resource.tags).get("plan", ""), None)
         wanted = plan.backup_retention_days if plan else 7
-        minimum = vault.get("MinRetentionDays")
-        if vault.get("Locked") and minimum is not None and minimum >= wanted:
+        low, high = vault.get("MinRetentionDays"), vault.get("MaxRetentionDays")
+        # The range is the same for every plan (a plan change cannot change a lock): it must
+        # hold the plan's retention, from a week at least, and be bounded (BAK-006).
+        if vault.get("Locked") and low is not None and high is not None \
+                and 7 <= low <= wanted <= high:
             ctx.report.check("backup.vault-lock", resource.arn)
         else:
             ctx.report.fail("backups", "backup.vault-lock", resource.arn, ctx.target.region,
-                            f"vault lock: locked={vault.get('Locked')}, minimum retention"
-                            f" {minimum} days (want {wanted})")
+                            f"vault lock: locked={vault.get('Locked')}, retention {low}..{high}"
+                            f" days (want 7 at least, up to {wanted} or more)")

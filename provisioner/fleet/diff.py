@@ -6,7 +6,8 @@ those inherited from its parents' aliases) naming an old URN no new resource has
 renamed or re-parented with an alias is the same resource (an update only if its inputs differ,
 with `previous` naming its old URN); without one it is a delete plus a create. Inputs are
 compared property by property (dicts by key, lists of equal length element by element, anything
-else whole), giving paths like `rootBlockDevice.encrypted` with their before and after values;
+else whole), giving paths like `rootBlockDevice.encrypted` with their before and after values,
+except inputs the new resource lists in `ignoreChanges` (Pulumi keeps those as they are);
 `replace_rules` decides which paths force a replacement.
 """
 
@@ -131,7 +132,8 @@ def diff_plans(base: dict[str, Any] | None, head: dict[str, Any] | None) -> dict
             result["create"].append(_entry(new[urn]))
             continue
         before, after = old[matched[urn]], new[urn]
-        changes = property_changes(before.get("inputs", {}), after.get("inputs", {}))
+        changes = [c for c in property_changes(before.get("inputs", {}), after.get("inputs", {}))
+                   if not _ignored(str(c["path"]), after.get("ignoreChanges", ()))]
         if before.get("region") != after.get("region"):
             changes.append({"path": "region", "before": before.get("region"),
                             "after": after.get("region")})
@@ -149,6 +151,11 @@ def diff_plans(base: dict[str, Any] | None, head: dict[str, Any] | None) -> dict
         else:
             result["update"].append(entry)
     return result
+
+
+def _ignored(path: str, ignored: Any) -> bool:
+    """Pulumi keeps an input listed in `ignore_changes` (and what lies below it) as it is."""
+    return any(path == name or path.startswith((f"{name}.", f"{name}[")) for name in ignored)
 
 
 def _dedupe(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:

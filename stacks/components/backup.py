@@ -5,12 +5,14 @@ The copy goes to the location's **backup account** (through the second, explicit
 a vault in another region of the same jurisdiction, or, where the jurisdiction has one AWS
 region (UK, Singapore), a logically air-gapped vault in that region. Either is encrypted under a
 per-tenant key the backup account owns, so nothing in the tenant's account can delete the copies
-or their key. Every vault is locked in compliance mode (AWS Backup Vault Lock) with a minimum
-retention of the plan's backup retention; none has `force_destroy`. Deleting the tenant's stack
-therefore leaves the vaults (`retain_on_delete`): their recovery points expire by retention, and
-the tenant's keys are scheduled for deletion, which makes them unreadable first
-(crypto-shredding). Cold storage is not used: cold recovery points cannot be copied across
-regions.
+or their key. Every vault is locked in compliance mode (AWS Backup Vault Lock); none has
+`force_destroy`. The vaults' retention range is the same for every plan (see
+`provisioner.plans.VAULT_MIN_RETENTION_DAYS`: a plan change must not replace a lock AWS refuses
+to change, or an air-gapped vault holding the copies); the plan's own retention is the lifecycle
+of its recovery points. Deleting the tenant's stack therefore leaves the vaults
+(`retain_on_delete`): their recovery points expire by retention, and the tenant's keys are
+scheduled for deletion, which makes them unreadable first (crypto-shredding). Cold storage is
+not used: cold recovery points cannot be copied across regions.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_aws as aws
 
+from provisioner.plans import VAULT_MAX_RETENTION_DAYS, VAULT_MIN_RETENTION_DAYS
 from provisioner.promises import BACKUP_SCHEDULE
 from provisioner.spec import TenantSpec
 from stacks.components.base import TenantPart, assume_role_policy
@@ -82,13 +85,14 @@ class Backup(TenantPart):
             self._lock(f"{name}-account-copy-vault-lock", copy_vault.name, destination.region,
                        in_backup_account)
         else:
-            # Locked by construction: its minimum and maximum retention are fixed at creation.
+            # Locked by construction: its minimum and maximum retention are fixed at creation
+            # (a change replaces the vault), hence the same for every plan.
             copy_vault = aws.backup.LogicallyAirGappedVault(
                 f"{name}-account-air-gapped-vault",
                 name=f"{vault_name}-air-gapped",
                 encryption_key_arn=destination_key_arn,
-                min_retention_days=retention,
-                max_retention_days=retention,
+                min_retention_days=VAULT_MIN_RETENTION_DAYS,
+                max_retention_days=VAULT_MAX_RETENTION_DAYS,
                 region=destination.region,
                 tags=self.tags(purpose="backup-copy"),
                 opts=in_backup_account,
@@ -177,11 +181,13 @@ class Backup(TenantPart):
         self, name: str, vault_name: pulumi.Input[str], region: str,
         opts: pulumi.ResourceOptions,
     ) -> None:
-        """Vault Lock in compliance mode, minimum retention = the plan's backup retention."""
+        """Vault Lock in compliance mode over the vaults' retention range (every plan's
+        retention lies inside it; the same for every plan, as the lock cannot change)."""
         aws.backup.VaultLockConfiguration(
             name,
             backup_vault_name=vault_name,
-            min_retention_days=self.spec.plan.backup_retention_days,
+            min_retention_days=VAULT_MIN_RETENTION_DAYS,
+            max_retention_days=VAULT_MAX_RETENTION_DAYS,
             changeable_for_days=LOCK_CHANGEABLE_FOR_DAYS,
             region=region,
             opts=opts,

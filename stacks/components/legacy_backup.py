@@ -123,7 +123,10 @@ def legacy_copy_vault(
         )
         lock(f"{name}-copy-vault-lock", vault.name, dest.region, kept)
         return
-    aws.backup.LogicallyAirGappedVault(  # locked by its retention range, as before
+    # Locked by its retention range, fixed at creation to the plan's retention of that day. A
+    # plan change since must not replace it (it holds the old copies): Pulumi keeps the range it
+    # has (`ignore_changes`), and it takes no new copies whose lifecycle could fall outside it.
+    aws.backup.LogicallyAirGappedVault(
         f"{name}-air-gapped-vault",
         name=f"tenant-{spec.instance_id}-air-gapped",
         encryption_key_arn=key_arn,
@@ -131,5 +134,6 @@ def legacy_copy_vault(
         max_retention_days=retention,
         region=dest.region,
         tags=tags,
-        opts=kept,
+        opts=pulumi.ResourceOptions.merge(kept, pulumi.ResourceOptions(
+            ignore_changes=["minRetentionDays", "maxRetentionDays"])),
     )

@@ -130,8 +130,8 @@ def _backup_account_vault(slug: str, loc: Location, tags: list[dict[str, str]]
         BackupVaultName=name, EncryptionKeyArn=key["Arn"],
         BackupVaultTags={t["Key"]: t["Value"] for t in tags},
     )["BackupVaultArn"]
-    backup.put_backup_vault_lock_configuration(BackupVaultName=name, MinRetentionDays=14,
-                                               ChangeableForDays=3)
+    backup.put_backup_vault_lock_configuration(BackupVaultName=name, MinRetentionDays=7,
+                                               MaxRetentionDays=35, ChangeableForDays=3)
     return str(arn), str(key["Arn"])
 
 
@@ -308,8 +308,8 @@ def build_tenant(slug: str = "acme", location: str = "de", key_policy: bool = Tr
         EncryptionKeyArn=key_arn,
         BackupVaultTags={t["Key"]: t["Value"] for t in tags},
     )
-    backup.put_backup_vault_lock_configuration(BackupVaultName=vault, MinRetentionDays=14,
-                                               ChangeableForDays=3)
+    backup.put_backup_vault_lock_configuration(BackupVaultName=vault, MinRetentionDays=7,
+                                               MaxRetentionDays=35, ChangeableForDays=3)
     dest_arn, backup_key_arn = _backup_account_vault(slug, loc, tags)
     _firewall_and_mail(slug, loc, tags, lb, subnets, vpc, cert, key_arn)
     plan = backup.create_backup_plan(

@@ -316,6 +316,22 @@ def test_drift_from_the_hardened_shape_is_found(clients: Clients, tenant: Built)
     assert ("nlb.mail-tls", "in-transit", plain["Listeners"][0]["ListenerArn"]) in found
 
 
+def test_a_lock_whose_range_misses_the_plans_retention_is_a_finding(aws: str, slug: str
+                                                                    ) -> None:
+    """The lock's range is the same for every plan and must hold this plan's retention (14
+    days for standard): a maximum under it would fail every job into the vault."""
+    built = build_tenant(slug, "de")
+    backup = client("backup", built.region)
+    vault_arn = backup.describe_backup_vault(BackupVaultName=built.vault_name)["BackupVaultArn"]
+    clients = Clients(on_new_client=stub_selection(BackupStubs(), built).attach)
+    assert ("backup.vault-lock", "backups", vault_arn) not in findings(audit(clients, built))
+    backup.put_backup_vault_lock_configuration(BackupVaultName=built.vault_name,
+                                               MinRetentionDays=7, MaxRetentionDays=10,
+                                               ChangeableForDays=3)
+    clients = Clients(on_new_client=stub_selection(BackupStubs(), built).attach)
+    assert ("backup.vault-lock", "backups", vault_arn) in findings(audit(clients, built))
+
+
 def test_a_copy_in_the_tenants_own_account_is_a_finding(aws: str, slug: str) -> None:
     built = build_tenant(slug, "de")
     own = client("backup", "eu-west-1").create_backup_vault(

@@ -23,10 +23,11 @@ def test_plan_json_for_every_location_follows_the_contract(location: str) -> Non
     assert plan["resources"], "a plan without resources"
     for res in plan["resources"]:
         # `aliases` only on a resource that has any: the URNs Pulumi also matches it by;
-        # `retainOnDelete` (always true) only on one the stack leaves in AWS when it drops it.
-        assert set(res) - {"aliases", "retainOnDelete"} == {"urn", "type", "name", "region",
-                                                             "parent", "inputs"}
+        # `retainOnDelete` and `ignoreChanges` only where the program sets those options.
+        optional = {"aliases", "retainOnDelete", "ignoreChanges"}
+        assert set(res) - optional == {"urn", "type", "name", "region", "parent", "inputs"}
         assert res.get("retainOnDelete", True) is True
+        assert all(isinstance(name, str) for name in res.get("ignoreChanges", ()))
         aliases = res.get("aliases", ["urn:pulumi:"])
         assert aliases and all(a.startswith("urn:pulumi:") and a != res["urn"] for a in aliases)
     assert [r["urn"] for r in plan["resources"]] == sorted(r["urn"] for r in plan["resources"])

@@ -291,6 +291,24 @@ def test_option_group_engine_and_vault_lock_changes_are_replacements() -> None:
     assert data_losses(removed) == [], "the stack retains locks on delete: no AWS call"
 
 
+def test_inputs_under_ignore_changes_are_no_change() -> None:
+    """Pulumi keeps an input listed in `ignore_changes` as it is in the state: a different
+    value in the program neither updates nor replaces the resource; other inputs still do."""
+    air_gapped = "aws:backup/logicallyAirGappedVault:LogicallyAirGappedVault"
+    base = plan(resource("backup-air-gapped-vault", air_gapped, minRetentionDays=7.0,
+                         maxRetentionDays=7.0))
+    base["resources"][0]["inputs"]["name"] = "tenant-a-air-gapped"
+    head = copy.deepcopy(base)
+    vault = head["resources"][0]
+    vault["ignoreChanges"] = ["minRetentionDays", "maxRetentionDays"]
+    vault["inputs"].update(minRetentionDays=14.0, maxRetentionDays=14.0)
+    assert diff_plans(base, head) == diff_plans(base, base)
+    vault["inputs"]["name"] = "tenant-b-air-gapped"
+    (replaced,) = diff_plans(base, head)["replace"]
+    assert replaced["reasons"] == ["name"]
+    assert [c["path"] for c in replaced["changes"]] == ["name"]
+
+
 def test_a_policy_change_shows_the_lines_that_changed() -> None:
     """IAM policies are one line of JSON whose first 60 characters (all the table shows) are
     the same on both sides: the diff below the table names the statement that changed."""

@@ -171,10 +171,31 @@ CASES = [
     # --- backups an attacker in the tenant account cannot destroy -----------------------------
     Case("BAK-006", "no-vault-lock", naming(VAULT, removing(LOCK)), True),
     Case("BAK-006", "governance-mode", setting(LOCK, ("changeableForDays",), DELETE), True),
-    Case("BAK-006", "lock-shorter-than-plan", setting(LOCK, ("minRetentionDays",), 7.0), True),
+    # The base plan is standard (14 days); the vaults' range is the same for every plan.
+    Case("BAK-006", "lock-minimum-under-a-week", setting(LOCK, ("minRetentionDays",), 1.0),
+         True),
+    Case("BAK-006", "lock-minimum-above-plan", setting(LOCK, ("minRetentionDays",), 30.0), True),
+    Case("BAK-006", "lock-minimum-is-the-plans", setting(LOCK, ("minRetentionDays",), 14.0),
+         False),
+    Case("BAK-006", "lock-without-maximum", setting(LOCK, ("maxRetentionDays",), DELETE), True),
+    Case("BAK-006", "lock-maximum-under-plan", setting(LOCK, ("maxRetentionDays",), 10.0), True),
+    Case("BAK-006", "lock-maximum-longer", setting(LOCK, ("maxRetentionDays",), 100.0), False),
     Case("BAK-006", "air-gapped-short-minimum",
          setting(AIR_GAPPED, ("minRetentionDays",), 1.0), True, base="uk"),
-    Case("BAK-006", "longer-minimum", setting(LOCK, ("minRetentionDays",), 30.0), False),
+    Case("BAK-006", "air-gapped-minimum-above-plan",
+         setting(AIR_GAPPED, ("minRetentionDays",), 30.0), True, base="uk"),
+    Case("BAK-006", "air-gapped-maximum-under-plan",
+         setting(AIR_GAPPED, ("maxRetentionDays",), 10.0), True, base="uk"),
+    Case("BAK-006", "air-gapped-without-maximum",
+         setting(AIR_GAPPED, ("maxRetentionDays",), DELETE), True, base="uk"),
+    Case("BAK-006", "backup-kept-beyond-the-lock", setting(
+        BACKUP_PLAN, ("rules", 0, "lifecycle", "deleteAfter"), 60.0), True),
+    Case("BAK-006", "copy-kept-beyond-the-air-gapped-range", setting(
+        BACKUP_PLAN, ("rules", 0, "copyActions", 0, "lifecycle", "deleteAfter"), 60.0), True,
+         base="uk"),
+    Case("BAK-006", "copy-kept-to-the-maximum", setting(
+        BACKUP_PLAN, ("rules", 0, "copyActions", 0, "lifecycle", "deleteAfter"), 35.0), False,
+         base="uk"),
     Case("BAK-007", "force-destroy", setting(VAULT, ("forceDestroy",), True), True),
     Case("BAK-007", "force-destroy-false", setting(VAULT, ("forceDestroy",), False), False),
     Case("BAK-008", "copy-in-tenant-account", setting(

@@ -3,6 +3,7 @@ a selection covering the database and the volumes."""
 
 from __future__ import annotations
 
+from provisioner.plans import PLANS, VAULT_MAX_RETENTION_DAYS, VAULT_MIN_RETENTION_DAYS
 from provisioner.promises import BACKUP_SCHEDULE
 from provisioner.regions import catalogue
 from tests.stack.conftest import Plan
@@ -85,17 +86,40 @@ def test_copy_vault_lives_in_the_backup_account(planned: Plan) -> None:
 
 
 def test_every_vault_is_locked_in_compliance_mode_without_force_destroy(planned: Plan) -> None:
-    retention = float(planned.spec.plan.backup_retention_days)
+    """Over the same range for every plan: a plan change must not replace a lock (AWS refuses
+    once its grace time has passed) or an air-gapped vault (it holds the copies)."""
+    same_for_every_plan = (float(VAULT_MIN_RETENTION_DAYS), float(VAULT_MAX_RETENTION_DAYS))
     lock_type = "aws:backup/vaultLockConfiguration:VaultLockConfiguration"
     locks = {lock["inputs"]["backupVaultName"]: lock["inputs"]
              for lock in planned.of_type(lock_type)}
     for vault in planned.of_type(VAULT):
         assert "forceDestroy" not in vault["inputs"] or vault["inputs"]["forceDestroy"] is False
         lock = locks[vault["inputs"]["name"]]
-        assert lock["minRetentionDays"] == retention
+        assert (lock["minRetentionDays"], lock["maxRetentionDays"]) == same_for_every_plan
         assert lock["changeableForDays"] >= 3.0  # set: compliance mode, not governance
     for vault in planned.of_type(AIR_GAPPED):
-        assert vault["inputs"]["minRetentionDays"] == retention
+        inputs = vault["inputs"]
+        assert (inputs["minRetentionDays"], inputs["maxRetentionDays"]) == same_for_every_plan
+
+
+def test_recovery_points_keep_the_plans_retention_inside_the_vaults_range(planned: Plan
+                                                                          ) -> None:
+    """The lifecycle is the plan's; AWS fails a job whose lifecycle lies outside the range."""
+    retention = float(planned.spec.plan.backup_retention_days)
+    rule = planned.one("aws:backup/plan:Plan")["inputs"]["rules"][0]
+    kept = [rule["lifecycle"]["deleteAfter"]] + [
+        c["lifecycle"]["deleteAfter"] for c in rule["copyActions"]]
+    assert kept == [retention, retention]
+    assert VAULT_MIN_RETENTION_DAYS <= retention <= VAULT_MAX_RETENTION_DAYS
+
+
+def test_every_plans_retention_lies_inside_the_vaults_range() -> None:
+    """A plan outside it would need new vaults for its tenants (locks cannot change): change
+    the range only with a way to move the tenants' copies. The air-gapped vault accepts no
+    minimum under 7 days (CreateLogicallyAirGappedBackupVault)."""
+    assert VAULT_MIN_RETENTION_DAYS >= 7
+    days = [p.backup_retention_days for p in PLANS.values()]
+    assert min(days) == VAULT_MIN_RETENTION_DAYS and max(days) <= VAULT_MAX_RETENTION_DAYS
 
 
 def test_selection_covers_the_database_and_the_volumes(planned: Plan) -> None:
