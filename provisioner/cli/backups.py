@@ -100,7 +100,7 @@ def retire_legacy(
     """Retire the backup copy a stack kept from before the backup account, once the new vault
     has held copies for the plan's retention (exit 1 before that, with the date)."""
     from provisioner.errors import CheckFailed, UsageError
-    from provisioner.registry.legacy_backup import AlreadyRetired, check_due, due, retire
+    from provisioner.registry.legacy_backup import check_due, due, retire
 
     now = parse_at(at)
     if not dry_run and now > parse_at(None):
@@ -109,25 +109,26 @@ def retire_legacy(
                          " to see whether it would be due then")
     with open_registry() as reg:
         try:
-            until = check_due(reg, slug, now)  # exit 1 (with the date) before it is due
-        except AlreadyRetired:
-            _already_retired(slug, output)
-            return
+            due_at = check_due(reg, slug, now)  # exit 1 (with the date) before it is due
         except CheckFailed:
             if output is OutputFormat.json:  # the date for machines too, then exit 1
                 emit_json({"tenant": slug, "due": False, "retired": False,
                            "kept_until": _iso(due(reg, slug)[1]), "next_update": []})
             raise
+    if due_at is None:
+        _already_retired(slug, output)
+        return
+    until = due_at
     if output is OutputFormat.table:
         typer.echo(f"planning {slug} with and without its old copy ...", err=True)
     steps = _next_update(slug)
     if not dry_run:
         with open_registry() as reg:
-            try:
-                until = retire(reg, slug, now=now, actor=actor()).kept_until
-            except AlreadyRetired:  # another run retired it meanwhile
-                _already_retired(slug, output)
-                return
+            done = retire(reg, slug, now=now, actor=actor())
+        if done is None:  # another run retired it meanwhile
+            _already_retired(slug, output)
+            return
+        until = done.kept_until
     result = {"tenant": slug, "kept_until": until.isoformat(), "due": True,
               "retired": not dry_run, "next_update": steps}
     if output is OutputFormat.json:

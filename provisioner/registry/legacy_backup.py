@@ -62,13 +62,10 @@ def due(registry: Registry, slug: str) -> tuple[bool, datetime | None]:
     return bool(tenant.legacy_backup), tenant.legacy_backup_until
 
 
-class AlreadyRetired(Exception):
-    """The tenant's old copy was retired before: nothing left to do (not an error)."""
-
-
-def check_due(registry: Registry, slug: str, now: datetime) -> datetime:
-    """The time the tenant's old copy became retirable; UsageError if it never kept one or is
-    deleted, AlreadyRetired once retired, CheckFailed (exit 1) while it is not due."""
+def check_due(registry: Registry, slug: str, now: datetime) -> datetime | None:
+    """The time the tenant's old copy became retirable, or None once it was retired (nothing
+    left to do: not an error); UsageError if it never kept one or is deleted, CheckFailed
+    (exit 1) while it is not due."""
     tenant = registry.get_tenant(slug)  # TenantNotFound for an unknown slug
     if tenant.is_tombstone:
         # Its stack is destroyed (or being destroyed): there is no next update to release the
@@ -77,7 +74,7 @@ def check_due(registry: Registry, slug: str, now: datetime) -> datetime:
                          f" copy from (`provisioner audit {slug} --deleted` shows what remains)",
                          tenant=slug)
     if tenant.legacy_backup is False:  # set by retire(); None: never kept one
-        raise AlreadyRetired(slug)
+        return None
     keeps, until = bool(tenant.legacy_backup), tenant.legacy_backup_until
     if not keeps:
         raise UsageError(f"tenant {slug} keeps no backup copy from before the backup account:"
@@ -93,9 +90,12 @@ def check_due(registry: Registry, slug: str, now: datetime) -> datetime:
     return until
 
 
-def retire(registry: Registry, slug: str, *, now: datetime, actor: str) -> Retirement:
-    """Clear the tenant's `legacy_backup` once it is due; CheckFailed (exit 1) before that."""
+def retire(registry: Registry, slug: str, *, now: datetime, actor: str) -> Retirement | None:
+    """Clear the tenant's `legacy_backup` once it is due; CheckFailed (exit 1) before that;
+    None if it was retired already (by an earlier or a concurrent run: recorded once)."""
     until = check_due(registry, slug, now)
+    if until is None:
+        return None
     with registry.write() as conn:
         row = conn.execute(sa.select(c.id, c.version).where(c.slug == slug).with_for_update()
                            ).one()
@@ -108,7 +108,7 @@ def retire(registry: Registry, slug: str, *, now: datetime, actor: str) -> Retir
                 program_version=None, version=row.version + 1, updated_at=now)
         ).rowcount
         if not cleared:
-            raise AlreadyRetired(slug)
+            return None
         bound(registry, conn).record_event(
             slug, "backup.legacy-retired", actor=actor, at=now,
             reason="the backup account's vault has held copies for the plan's retention",

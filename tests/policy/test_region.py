@@ -36,6 +36,8 @@ VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 ACCESS_LOGGING = "aws:s3/bucketLogging:BucketLogging"
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+CERT = "aws:acm/certificate:Certificate"
+CERT_VALIDATION = "aws:acm/certificateValidation:CertificateValidation"
 
 
 def _trail_bucket(inputs: dict) -> bool:
@@ -245,6 +247,16 @@ CASES: list[tuple[str, str, Callable[[Plan], None], bool]] = [
     ("REG-009", "force-destroyed", _named("region-de-trail-logs", lambda i: i.update(
         forceDestroy=True)), True),
     ("REG-009", "kept-two-years", _expiry(730.0), False),
+    ("REG-010", "no-mail-names", _edit(CERT, lambda i: i.update(subjectAlternativeNames=[])),
+     True),
+    ("REG-010", "another-domain", _edit(CERT, lambda i: i.update(
+        domainName="*.other.example", subjectAlternativeNames=["*.mail.other.example"])), True),
+    ("REG-010", "email-validated", _edit(CERT, lambda i: i.update(validationMethod="EMAIL")),
+     True),
+    ("REG-010", "never-waited-for", _drop(CERT_VALIDATION, lambda i: True), True),
+    ("REG-010", "no-record-for-mail", _edit(CERT_VALIDATION, lambda i: i.update(
+        validationRecordFqdns=i["validationRecordFqdns"][:1])), True),
+    ("REG-010", "rsa-key", _edit(CERT, lambda i: i.update(keyAlgorithm="RSA_2048")), False),
     ("ISO-002", "topic-open-to-all", _policy(lambda d: d["Statement"].append(
         {"Effect": "Allow", "Principal": "*", "Action": "sns:Subscribe", "Resource": "*"})),
      True),

@@ -17,6 +17,10 @@
 - REG-009: the trail's bucket is versioned, encrypted by default under a key of the plan,
   server-access-logged to another bucket of the plan (S3.9 / CKV_AWS_18), never force-destroyed,
   and it and its access-log bucket keep objects at least a year.
+- REG-010: the warm pools' wildcard certificate covers `*.<domain>` and `*.mail.<domain>` (the
+  names a bound pooled instance serves: a wildcard covers one label), is validated by DNS, and
+  its validation waits on a record for every name (or pooled instances are served by no
+  certificate, or one that never issues).
 Plus ISO-002 (no grant to everyone or another account), shared with tenant plans.
 """
 
@@ -58,6 +62,8 @@ LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 ENCRYPTION = ("aws:s3/bucketServerSideEncryptionConfiguration:"
               "BucketServerSideEncryptionConfiguration")
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
+CERTIFICATE = "aws:acm/certificate:Certificate"
+CERTIFICATE_VALIDATION = "aws:acm/certificateValidation:CertificateValidation"
 MIN_TRAIL_RETENTION_DAYS = 365  # a year, like the tenants' security logs
 
 
@@ -307,6 +313,39 @@ def check_trail_bucket(g: Graph) -> Iterator[Violation]:
                     yield Violation(kept.urn, problem)
 
 
+def _names(cert: Resource) -> set[str]:
+    return {str(cert.inputs.get("domainName", "")),
+            *map(str, as_list(cert.inputs.get("subjectAlternativeNames")))}
+
+
+def check_wildcard_certificate(g: Graph) -> Iterator[Violation]:
+    domain = str(g.tenant.get("domain") or "")
+    if not domain:
+        yield Violation(g.stack_urn, "the region plan names no tenants' domain: the pools'"
+                                     " wildcard certificate cannot be checked")
+        return
+    wanted = {f"*.{domain}", f"*.mail.{domain}"}
+    certs = [c for c in g.of_type(CERTIFICATE) if wanted <= _names(c)]
+    if not certs:
+        yield Violation(g.stack_urn, f"no certificate covers {' and '.join(sorted(wanted))}:"
+                                     " pooled instances would serve no valid certificate")
+    for cert in certs:
+        if cert.inputs.get("validationMethod") != "DNS":
+            yield Violation(cert.urn, f"certificate {cert.name} is not validated by DNS: its"
+                                      " renewal would wait on a person")
+        validations = g.referrers(cert, (CERTIFICATE_VALIDATION,), "certificateArn")
+        if not validations:
+            yield Violation(cert.urn, f"certificate {cert.name} has no validation: nothing waits"
+                                      " for it to be issued")
+        for validation in validations:
+            fqdns = {str(f).rstrip(".") for f in as_list(
+                validation.inputs.get("validationRecordFqdns"))}
+            missing = sorted(n for n in wanted if not any(f.endswith(n) for f in fqdns))
+            if missing:
+                yield Violation(validation.urn, f"validation {validation.name} has no record for"
+                                                f" {', '.join(missing)}")
+
+
 RULES = (
     Rule("REG-001", "The region's alert topic exists, encrypted under a key of the platform",
          "monitoring", Severity.mandatory, check_topic),
@@ -328,5 +367,8 @@ RULES = (
          Severity.mandatory, check_buckets_private),
     Rule("REG-009", "The trail's bucket is versioned, encrypted, access-logged and kept a year",
          "monitoring", Severity.mandatory, check_trail_bucket),
+    Rule("REG-010", "The warm pools' wildcard certificate covers every name a bound instance"
+         " serves and is validated by DNS", "in-transit", Severity.mandatory,
+         check_wildcard_certificate),
 )
 REGION_RULES: tuple[Rule, ...] = (*RULES, *grants.RULES)
