@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from provisioner.cli.common import OUTPUT_OPTION, OutputFormat, emit_json, stderr_console
-from provisioner.errors import UsageError
+from provisioner.errors import EnvironmentProblem, UsageError
 
 prices_app = typer.Typer(
     help="The dated price snapshot estimates are made from.", no_args_is_help=True
@@ -225,7 +225,16 @@ def _cost_fleet(
     output: OutputFormat,
 ) -> None:
     from provisioner.fleet.sources import read_tenants_file, registry_fleet
+    from provisioner.paths import existing_database_url
 
+    if tenants is None and existing_database_url(None) is None:
+        # Opening it would create an empty registry and price "0 tenants at $0": a report that
+        # looks fine for a machine that simply lacks the workers' database.
+        raise EnvironmentProblem(
+            "cost --fleet: no registry to read (PROVISIONER_DATABASE_URL is not set and the data"
+            " directory has none): point PROVISIONER_DATABASE_URL at the workers' registry, or"
+            " give --tenants FILE"
+        )
     members = read_tenants_file(tenants) if tenants is not None else registry_fleet()
     snapshot, book = _load(prices, usage)
     from provisioner.cost.fleet import estimate_fleet

@@ -126,3 +126,14 @@ def test_a_usage_override_for_a_resource_the_plan_lacks_is_refused(tmp_path: Pat
     usage.write_text("resources:\n  observability-flow-logs: {log_ingest_gb: 8}\n")
     accepted = runner.invoke(app, ["cost", "-l", "us", "-p", "trial", "--usage", str(usage)])
     assert accepted.exit_code == 0, accepted.output
+
+
+def test_fleet_cost_without_a_registry_is_an_environment_problem_and_creates_none() -> None:
+    """It used to create an empty registry and report $0 for 0 tenants (exit 0)."""
+    from provisioner.paths import default_registry_file
+
+    for args in (["cost", "--fleet"], ["cost", "--fleet", "--registry", "-o", "json"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 3, result.output
+        assert "no registry to read" in result.output
+        assert not default_registry_file().exists()
